@@ -1,0 +1,83 @@
+# homeforge: the two commands of the README, and the pieces they are made of.
+#   make demo   lab up (if needed) -> apply site -> apply site again (changed=0) -> verify
+#   make test   lint + unit + integration (real podman lab) + molecule scenarios
+# Both install what they need (Debian packages, a pinned virtualenv) and can be re-run.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HF := $(VENV)/bin/homeforge
+export CONTAINERS_CONF ?= $(CURDIR)/src/homeforge/lab/containers.conf
+export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.homeforge/collections
+APT_PACKAGES := podman runc mmdebstrap uidmap iptables openssh-client python3-venv git
+
+.PHONY: help demo test deps system-deps venv lint unit integration molecule bench lock clean
+help:
+	@echo "make demo   # run homeforge on the built-in lab (podman containers)"
+	@echo "make test   # the whole test suite: lint, unit, integration, molecule"
+	@echo "make bench  # speed: homeforge apply vs ansible-playbook (writes bench/RESULTS.md)"
+
+# ---------------------------------------------------------------- set-up
+system-deps: .homeforge/.system-deps
+.homeforge/.system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@mkdir -p .homeforge && touch $@
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: pyproject.toml requirements.lock
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q -c requirements.lock -e '.[test]'
+	@mkdir -p .homeforge/collections/ansible_collections/homeforge
+	@ln -sfn $(CURDIR) .homeforge/collections/ansible_collections/homeforge/homelab
+	@touch $@
+
+deps: system-deps venv
+
+# ---------------------------------------------------------------- the main job
+demo: deps
+	@$(HF) lab status >/dev/null 2>&1 || { $(HF) lab down >/dev/null 2>&1; $(HF) lab up --nodes 3; }
+	$(HF) inventory check
+	$(HF) apply site
+	$(HF) apply site
+	$(HF) verify
+
+# ---------------------------------------------------------------- tests
+test: deps lint unit integration molecule
+
+lint: deps
+	$(VENV)/bin/ruff check src plugins tests bench
+	$(VENV)/bin/ruff format --check src plugins tests bench
+	$(VENV)/bin/ansible-lint --profile production roles playbooks molecule
+
+unit: deps
+	$(VENV)/bin/pytest -q tests/unit
+
+integration: deps
+	$(VENV)/bin/pytest -q tests/integration
+
+molecule: deps
+	@for scenario in $$(ls molecule | grep -v '^_'); do \
+	  [ -f molecule/$$scenario/molecule.yml ] || continue; \
+	  echo "molecule scenario: $$scenario"; \
+	  (cd molecule/.. && $(VENV)/bin/molecule -c molecule/_shared/base.yml test -s $$scenario) || exit 1; \
+	done
+
+bench: deps
+	$(PY) bench/converge.py --nodes 3 --runs 5
+
+lock:
+	@rm -rf /tmp/homeforge-lock && python3 -m venv /tmp/homeforge-lock
+	@/tmp/homeforge-lock/bin/pip install -q '.[test]'
+	@( echo "# Pinned Python dependencies for the controller and the test tools (pip install -c)."; \
+	   echo "# Regenerate: make lock"; \
+	   /tmp/homeforge-lock/bin/pip freeze | grep -vi '^homeforge' ) > requirements.lock
+
+clean:
+	-$(HF) lab down
+	rm -rf .homeforge

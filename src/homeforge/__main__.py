@@ -1,0 +1,3 @@
+from homeforge.cli import main
+
+main()

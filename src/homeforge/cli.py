@@ -1,0 +1,268 @@
+"""The ``homeforge`` command. Thin: parse arguments, call the library, print.
+
+Exit codes: 0 ok · 1 a host failed or was unreachable during a run, or a check
+failed · 2 bad input (inventory, arguments, unknown playbook), nothing applied ·
+3 environment problem (missing tool, lab in the wrong state) · 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from homeforge import __version__, display, paths
+from homeforge import inventory as inventory_mod
+from homeforge.display import console, error
+from homeforge.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    BadInput,
+    HomeforgeError,
+    InventoryInvalid,
+)
+
+
+def _handle_errors(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except InventoryInvalid as exc:
+            for line in exc.problems:
+                display.err_console.print(Text(line, style="red"), soft_wrap=True)
+            error(f"{exc} — nothing was applied")
+            sys.exit(exc.exit_code)
+        except HomeforgeError as exc:
+            error(str(exc))
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            error("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
+
+
+def _inventory_path(given: str | None) -> str:
+    if given:
+        return given
+    from homeforge import lab
+
+    default = lab.inventory_path()
+    if default.is_file():
+        return str(default)
+    raise BadInput("no inventory: pass -i INVENTORY, or run 'homeforge lab up' to use the lab's")
+
+
+inventory_option = click.option(
+    "-i", "--inventory", "inventory_path", metavar="INVENTORY",
+    help="Inventory file or directory (default: the lab's, when it is up).",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=__doc__.split("\n\n")[1])
+@click.version_option(__version__, prog_name="homeforge")
+def main() -> None:
+    """Private LLM infrastructure on your own machines, converged by Ansible."""
+
+
+# --------------------------------------------------------------------------- apply
+
+
+@main.command()
+@click.argument("playbook")
+@inventory_option
+@click.option("-l", "--limit", help="Only these hosts (an Ansible pattern).")
+@click.option("-t", "--tags", help="Only tasks with these tags (comma-separated).")
+@click.option("--skip-tags", help="Skip tasks with these tags.")
+@click.option("-C", "--check", is_flag=True, help="Change nothing; report what would change.")
+@click.option("-D", "--diff", is_flag=True, help="Show the differences in changed files.")
+@click.option("-e", "--extra-vars", multiple=True, metavar="KEY=VALUE|@FILE", help="Extra variables (repeatable).")
+@click.option("-f", "--forks", type=click.IntRange(1, 500), help="Parallel hosts (default: number of hosts, 5 to 50).")
+@click.option("--strategy", type=click.Choice(["auto", "mitogen", "linear"]), default="auto", show_default=True,
+              help="auto uses mitogen when installed, else Ansible's linear strategy.")
+@click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
+@click.option("-v", "--verbose", count=True, help="Pass -v to Ansible (repeatable).")
+@_handle_errors
+def apply(playbook, inventory_path, limit, tags, skip_tags, check, diff, extra_vars, forks, strategy, as_json, verbose):
+    """Converge hosts with PLAYBOOK (a name from playbooks/, e.g. 'site', or a path)."""
+    from homeforge import runner
+
+    playbook_path = paths.resolve_playbook(playbook)
+    inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
+    hosts = inv.match(limit) if limit else inv.hosts
+    unreachable = runner.unreachable_hosts(inv, hosts)
+    if unreachable:
+        for line in unreachable:
+            display.err_console.print(Text(line, style="red"), soft_wrap=True)
+        raise HomeforgeError(f"{len(unreachable)} host(s) unreachable — nothing was applied")
+
+    request = runner.ApplyRequest(playbook_path, inv, limit, tags, skip_tags, check, diff, list(extra_vars),
+                                  forks, strategy, verbose)
+    cancelled = threading.Event()
+    try:
+        if as_json:
+            result = runner.run_playbook(request, display.JsonEvents().on_event, cancelled)
+        else:
+            title = f"{playbook_path.name} on {len(hosts)} host(s){' (check mode)' if check else ''}"
+            with display.LiveProgress(title, hosts) as progress:
+                result = runner.run_playbook(request, progress.on_event, cancelled)
+    except KeyboardInterrupt:
+        cancelled.set()
+        raise
+    if as_json:
+        display.emit(display.summary(result))
+    else:
+        display.recap(result)
+    sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------- inventory
+
+
+@main.group()
+def inventory() -> None:
+    """Inspect and validate inventories."""
+
+
+@inventory.command("check")
+@inventory_option
+@click.option("--json", "as_json", is_flag=True, help="Print problems as a JSON list.")
+@_handle_errors
+def inventory_check(inventory_path, as_json):
+    """Validate an inventory: addresses, groups, role variables, CIDRs."""
+    path = _inventory_path(inventory_path)
+    try:
+        inv = inventory_mod.load(path)
+        problems = inventory_mod.check(inv)
+    except InventoryInvalid as exc:
+        problems, inv = exc.problems, None
+    if as_json:
+        display.emit({"inventory": path, "ok": not problems, "problems": problems})
+        sys.exit(2 if problems else 0)
+    if problems:
+        raise InventoryInvalid(problems)
+    console.print(f"{path}: ok ({len(inv.hosts)} hosts, {len(inv.groups)} groups)")
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@main.command()
+@inventory_option
+@click.option("-l", "--limit", help="Only these hosts (an Ansible pattern).")
+@click.option("--playbook", default="site", show_default=True, help="Which playbook decides the roles a host carries.")
+@click.option("--junit", "junit_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Directory for JUnit XML (default: .homeforge/verify/<timestamp>/).")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@_handle_errors
+def verify(inventory_path, limit, playbook, junit_dir, as_json):
+    """Run each role's testinfra suite against the hosts that carry it."""
+    from homeforge import verify as verify_mod
+
+    playbook_path = paths.resolve_playbook(playbook)
+    inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
+    hosts = verify_mod.require_inventory_hosts(inv, limit)
+    out_dir = junit_dir or verify_mod.default_out_dir()
+    reports = verify_mod.run(inv, hosts, playbook_path, out_dir)
+    if as_json:
+        display.emit({"ok": all(r.ok for r in reports), "junit": str(out_dir / "junit.xml"),
+                      "hosts": [{"host": r.host, "address": r.address, "roles": r.roles, "error": r.error,
+                                 "checks": [vars(c) for c in r.checks]} for r in reports]})
+    else:
+        for report in reports:
+            table = Table(title=f"{report.host} ({report.address}) · roles: {', '.join(report.roles) or '-'}",
+                          title_justify="left")
+            table.add_column("role")
+            table.add_column("check")
+            table.add_column("result")
+            table.add_column("detail", overflow="fold")
+            for c in report.checks:
+                style = {"passed": "green", "skipped": "yellow"}.get(c.outcome, "red")
+                table.add_row(c.role, c.name, Text(c.outcome, style=style), c.message)
+            if report.error:
+                table.add_row("-", "connect", Text("error", style="red"), report.error)
+            console.print(table)
+        passed = sum(c.outcome == "passed" for r in reports for c in r.checks)
+        failed = sum(c.outcome in ("failed", "error") for r in reports for c in r.checks) + sum(
+            1 for r in reports if r.error)
+        console.print(f"{passed} passed, {failed} failed · junit {out_dir / 'junit.xml'}")
+    sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED)
+
+
+# --------------------------------------------------------------------------- lab
+
+
+@main.group()
+def lab() -> None:
+    """The built-in lab: podman systemd containers acting as hosts."""
+
+
+lab_name_option = click.option("--name", default="homeforge-lab", show_default=True, help="Lab name.")
+
+
+@lab.command("up")
+@click.option("-n", "--nodes", type=int, default=3, show_default=True, help="Number of hosts.")
+@click.option("--subnet", default="10.254.90.0/24", show_default=True, help="The lab network's IPv4 subnet.")
+@click.option("--privileged", is_flag=True, help="Privileged hosts (needed by K3s).")
+@lab_name_option
+@_handle_errors
+def lab_up(nodes, subnet, privileged, name):
+    """Create the lab hosts and write their inventory."""
+    from homeforge import lab as lab_mod
+
+    created = lab_mod.up(nodes, name, subnet, privileged, log=lambda m: console.print(m))
+    table = Table(title=f"lab '{created.name}' up", title_justify="left")
+    for col in ("host", "address", "container"):
+        table.add_column(col)
+    for host in created.hosts:
+        table.add_row(host.name, host.address, host.container)
+    console.print(table)
+    console.print(f"inventory: {lab_mod.inventory_path(name)}")
+    console.print("next: homeforge apply site")
+
+
+@lab.command("down")
+@lab_name_option
+@click.option("--image", "remove_image", is_flag=True, help="Also remove the cached base image.")
+@_handle_errors
+def lab_down(name, remove_image):
+    """Remove everything 'lab up' created."""
+    from homeforge import lab as lab_mod
+
+    removed = lab_mod.down(name, remove_image)
+    console.print(f"removed: {', '.join(removed)}" if removed else f"lab '{name}': nothing to remove")
+
+
+@lab.command("status")
+@lab_name_option
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def lab_status(name, as_json):
+    """Hosts, addresses and health."""
+    from homeforge import lab as lab_mod
+
+    health = lab_mod.status(name)
+    healthy = all(h.state == "running" and h.ssh and h.systemd in ("running", "degraded") for h in health)
+    if as_json:
+        display.emit({"lab": name, "healthy": healthy, "hosts": [vars(h) for h in health]})
+    else:
+        table = Table(title=f"lab '{name}'", title_justify="left")
+        for col in ("host", "address", "container", "state", "systemd", "ssh"):
+            table.add_column(col)
+        for h in health:
+            table.add_row(h.name, h.address, h.container, h.state, h.systemd,
+                          Text("up" if h.ssh else "down", style="green" if h.ssh else "red"))
+        console.print(table)
+    sys.exit(EXIT_OK if healthy else EXIT_FAILED)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+

@@ -1,0 +1,171 @@
+"""How runs look: live progress while a playbook runs, a recap table at the end,
+or one JSON object per line with ``--json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from homeforge.runner import RunResult, failure_message
+
+HOST_EVENTS = {
+    "runner_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+}
+
+# Logs (no terminal) get wide lines instead of rich's 80-column default.
+_width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
+console = Console(highlight=False, width=_width)
+err_console = Console(stderr=True, highlight=False, width=_width)
+
+
+def error(message: str) -> None:
+    err_console.print(Text(f"error: {message}", style="bold red"))
+
+
+class LiveProgress:
+    """Current task, per-host counts and elapsed time, redrawn as events arrive.
+
+    On a terminal it is a live table; elsewhere (CI logs) it prints one line per
+    task and one per failure, so logs stay readable.
+    """
+
+    def __init__(self, title: str, hosts: list[str]):
+        self.title = title
+        self.started = time.monotonic()
+        self.task = "starting"
+        self.tasks_seen = 0
+        self.rows: dict[str, dict[str, Any]] = {
+            h: {"state": "waiting", "task": "", "ok": 0, "changed": 0, "failed": 0} for h in hosts
+        }
+        self.interactive = console.is_terminal
+        self.live = Live(self.render(), console=console, refresh_per_second=8, transient=True) if self.interactive else None
+
+    def __enter__(self) -> LiveProgress:
+        if self.live:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.live:
+            self.live.__exit__(*exc)
+
+    def elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:5.1f}s"
+
+    def render(self) -> Group:
+        done = sum(1 for r in self.rows.values() if r["state"] in ("ok", "changed"))
+        failed = sum(1 for r in self.rows.values() if r["state"] in ("failed", "unreachable"))
+        header = Text.assemble(
+            (self.title, "bold"), f"  {self.elapsed()}  ", (f"task {self.tasks_seen}: {self.task}", "cyan"),
+            f"   hosts ok {done}/{len(self.rows)}", (f"  failed {failed}" if failed else "", "red"),
+        )
+        table = Table(box=None, pad_edge=False, show_edge=False)
+        for col in ("host", "state", "current task", "ok", "changed", "failed"):
+            table.add_column(col, justify="right" if col in ("ok", "changed", "failed") else "left")
+        styles = {"failed": "red", "unreachable": "red", "changed": "yellow", "ok": "green"}
+        for host, row in self.rows.items():
+            table.add_row(host, Text(row["state"], style=styles.get(row["state"], "")), row["task"],
+                          str(row["ok"]), str(row["changed"]), str(row["failed"]))
+        return Group(header, table)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        if kind == "playbook_on_task_start":
+            self.task = data.get("task", "")
+            self.tasks_seen += 1
+            for row in self.rows.values():
+                if row["state"] not in ("failed", "unreachable"):
+                    row["task"] = self.task
+                    row["state"] = "running"
+            if not self.interactive:
+                console.print(f"[{self.elapsed()}] {self.task}")
+        elif kind in HOST_EVENTS:
+            host = data.get("host", "?")
+            row = self.rows.setdefault(host, {"state": "waiting", "task": "", "ok": 0, "changed": 0, "failed": 0})
+            outcome = HOST_EVENTS[kind]
+            changed = bool((data.get("res") or {}).get("changed"))
+            if outcome == "ok":
+                row["ok"] += 1
+                row["changed"] += int(changed)
+            elif outcome in ("failed", "unreachable") and not data.get("ignore_errors"):
+                row["failed"] += 1
+                row["state"] = outcome
+                if not self.interactive:
+                    console.print(Text(f"[{self.elapsed()}] {host}: {outcome}: {data.get('task', '')}", style="red"))
+        elif kind == "playbook_on_stats":
+            for row in self.rows.values():
+                if row["state"] not in ("failed", "unreachable"):
+                    row["state"] = "changed" if row["changed"] else "ok"
+        if self.live:
+            self.live.update(self.render())
+
+
+def recap(result: RunResult) -> None:
+    table = Table(title="recap", title_justify="left", show_lines=False)
+    for col in ("host", "ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored"):
+        table.add_column(col, justify="left" if col == "host" else "right")
+    for host, s in sorted(result.stats.items()):
+        style = "red" if not s.healthy else ("yellow" if s.changed else "green")
+        table.add_row(Text(host, style=style), str(s.ok), str(s.changed), str(s.failed),
+                      str(s.unreachable), str(s.skipped), str(s.rescued), str(s.ignored))
+    console.print(table)
+    for failure in result.failures:
+        kind = "unreachable" if failure.unreachable else "failed"
+        console.print(Text(f"{failure.host}: {kind}: {failure.task}: {failure.message}", style="red"))
+    for warning in result.warnings:
+        console.print(Text(f"warning: {warning}", style="yellow"))
+    verdict = "ok" if result.ok else "FAILED"
+    console.print(f"{verdict} in {result.elapsed:.1f}s · changed={result.changed} · artifacts {result.artifacts}")
+
+
+class JsonEvents:
+    """One compact JSON object per line: the events worth reacting to, then a summary."""
+
+    KEEP = {"playbook_on_play_start", "playbook_on_task_start", *HOST_EVENTS}
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event", "")
+        if kind not in self.KEEP:
+            return
+        data = event.get("event_data", {})
+        out: dict[str, Any] = {"event": kind, "counter": event.get("counter")}
+        for key in ("play", "task", "host", "task_action"):
+            if data.get(key):
+                out[key] = data[key]
+        if kind in HOST_EVENTS:
+            res = data.get("res") or {}
+            out["changed"] = bool(res.get("changed"))
+            if kind in ("runner_on_failed", "runner_on_unreachable"):
+                out["msg"] = failure_message(res)
+        emit(out)
+
+
+def summary(result: RunResult) -> dict[str, Any]:
+    return {
+        "summary": {
+            "ok": result.ok,
+            "status": result.status,
+            "elapsed_s": round(result.elapsed, 3),
+            "changed": result.changed,
+            "artifacts": str(result.artifacts),
+            "hosts": {h: vars(s) for h, s in sorted(result.stats.items())},
+            "failures": [vars(f) for f in result.failures],
+        }
+    }
+
+
+def emit(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
+    sys.stdout.flush()

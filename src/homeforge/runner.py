@@ -1,0 +1,288 @@
+"""Run playbooks through ansible-runner's Python API.
+
+Events arrive through ``event_handler``; the summary comes from the stats
+event, never from scraping stdout. Each run gets its own private data dir under
+``<state>/runs/<timestamp>/`` (0700): runner's artifacts, job events and stdout.
+
+Speed defaults (each overridable with the usual ANSIBLE_* variables):
+SSH pipelining and ControlPersist, forks >= hosts, ``smart`` fact gathering with
+a JSON fact cache, and mitogen's strategy when it is installed (``--strategy
+linear`` falls back to plain Ansible).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from homeforge import paths
+from homeforge.errors import BadInput, EnvironmentProblem
+from homeforge.inventory import Inventory
+
+KEEP_RUNS = 20
+STAT_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
+
+
+@dataclass
+class HostStats:
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    unreachable: int = 0
+    skipped: int = 0
+    rescued: int = 0
+    ignored: int = 0
+
+    @property
+    def healthy(self) -> bool:
+        return self.failed == 0 and self.unreachable == 0
+
+
+@dataclass
+class Failure:
+    host: str
+    task: str
+    message: str
+    unreachable: bool = False
+
+
+@dataclass
+class RunResult:
+    status: str
+    rc: int
+    elapsed: float
+    artifacts: Path
+    stats: dict[str, HostStats] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and all(s.healthy for s in self.stats.values())
+
+    @property
+    def changed(self) -> int:
+        return sum(s.changed for s in self.stats.values())
+
+
+@dataclass
+class ApplyRequest:
+    playbook: Path
+    inventory: Inventory
+    limit: str | None = None
+    tags: str | None = None
+    skip_tags: str | None = None
+    check: bool = False
+    diff: bool = False
+    extra_vars: list[str] = field(default_factory=list)
+    forks: int | None = None
+    strategy: str = "auto"
+    verbosity: int = 0
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def mitogen_strategy_dir() -> Path | None:
+    try:
+        import ansible_mitogen  # noqa: F401  (the import proves it is usable)
+    except Exception:
+        return None
+    strategy = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+    return strategy if strategy.is_dir() else None
+
+
+def ansible_env(state: Path, strategy: str = "auto") -> dict[str, str]:
+    """Environment for ansible-playbook: our collection plus the speed defaults.
+
+    Values already set in the caller's environment win, so every default can be
+    overridden the usual Ansible way.
+    """
+    env = {
+        "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(
+            [str(paths.collections_dir()), os.path.expanduser("~/.ansible/collections")]
+        ),
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_SSH_ARGS": "-o ControlMaster=auto -o ControlPersist=120s",
+        "ANSIBLE_GATHERING": "smart",
+        "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(state / "facts"),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_INTERPRETER_PYTHON": "auto_silent",
+        "ANSIBLE_NOCOLOR": "True",
+    }
+    if strategy in ("auto", "mitogen"):
+        strategy_dir = mitogen_strategy_dir()
+        if strategy_dir is not None:
+            env["ANSIBLE_STRATEGY_PLUGINS"] = str(strategy_dir)
+            env["ANSIBLE_STRATEGY"] = "mitogen_linear"
+        elif strategy == "mitogen":
+            raise EnvironmentProblem("--strategy mitogen: the mitogen package is not importable")
+    elif strategy != "linear":
+        raise BadInput(f"--strategy: unknown strategy '{strategy}' (auto, mitogen or linear)")
+    return {k: os.environ.get(k, v) for k, v in env.items()}
+
+
+# --------------------------------------------------------------------------- preflight
+
+
+def unreachable_hosts(inv: Inventory, hosts: list[str], timeout: float = 3.0) -> list[str]:
+    """Hosts whose SSH port does not accept a TCP connection, as error lines.
+
+    Checked before any change so that one dead host does not leave the others
+    half-converged.
+    """
+
+    def probe(host: str) -> str | None:
+        hvars = inv.hostvars[host]
+        if hvars.get("ansible_connection", "ssh") not in ("ssh", "paramiko", "smart"):
+            return None
+        address, port = inv.address(host), int(hvars.get("ansible_port", 22))
+        try:
+            with socket.create_connection((address, port), timeout=timeout):
+                return None
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__.lower()
+            if isinstance(exc, socket.timeout | TimeoutError):
+                reason = f"no answer in {timeout:.0f}s"
+            return f"{inv.where(host, 'ansible_host')}: {address}:{port} unreachable ({reason})"
+
+    with ThreadPoolExecutor(max_workers=min(32, max(1, len(hosts)))) as pool:
+        return [line for line in pool.map(probe, hosts) if line]
+
+
+# --------------------------------------------------------------------------- running
+
+
+def new_run_dir(state: Path) -> Path:
+    runs = state / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    os.chmod(state, 0o700)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    run_dir = runs / stamp
+    run_dir.mkdir(mode=0o700)
+    old = sorted(p for p in runs.iterdir() if p.is_dir())[:-KEEP_RUNS]
+    for stale in old:
+        shutil.rmtree(stale, ignore_errors=True)
+    return run_dir
+
+
+def _extra_vars_args(extra_vars: list[str]) -> list[str]:
+    args = []
+    for item in extra_vars:
+        text = item.strip()
+        if text.startswith("@"):
+            if not Path(text[1:]).expanduser().is_file():
+                raise BadInput(f"-e {item}: no such file")
+        elif not (text.startswith("{") or "=" in text):
+            raise BadInput(f"-e {item}: expected key=value, @file or a JSON object")
+        args += ["-e", item]
+    return args
+
+
+def failure_message(res: dict[str, Any]) -> str:
+    if res.get("_ansible_no_log") or res.get("censored"):
+        return "output hidden (no_log)"
+    msg = res.get("msg") or res.get("stderr") or res.get("reason") or res.get("module_stderr") or ""
+    if isinstance(msg, list):
+        msg = "; ".join(map(str, msg))
+    lines = [ln for ln in str(msg).strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else "failed"
+
+
+def run_playbook(
+    request: ApplyRequest,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    cancelled: threading.Event | None = None,
+) -> RunResult:
+    import ansible_runner
+
+    # ansible-runner looks ansible-playbook up on PATH: prefer the one beside our Python.
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    state = paths.state_dir()
+    run_dir = new_run_dir(state)
+    hosts = request.inventory.match(request.limit) if request.limit else request.inventory.hosts
+    forks = request.forks or min(50, max(5, len(hosts)))
+    cmdline = _extra_vars_args(request.extra_vars)
+    if request.check:
+        cmdline.append("--check")
+    if request.diff:
+        cmdline.append("--diff")
+
+    failures: list[Failure] = []
+    warnings: list[str] = []
+    stats_event: dict[str, Any] = {}
+
+    def handle(event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            failures.append(
+                Failure(data.get("host", "?"), data.get("task", "?"), failure_message(data.get("res", {})),
+                        unreachable=kind == "runner_on_unreachable")
+            )
+        elif kind == "warning":
+            warnings.append(str(data.get("warning") or event.get("stdout", "")).strip())
+        elif kind == "playbook_on_stats":
+            stats_event.update(data)
+        if on_event:
+            on_event(event)
+        return True
+
+    started = time.monotonic()
+    thread, runner = ansible_runner.run_async(
+        private_data_dir=str(run_dir),
+        project_dir=str(request.playbook.parent),
+        playbook=request.playbook.name,
+        inventory=str(request.inventory.path),
+        limit=request.limit,
+        tags=request.tags,
+        skip_tags=request.skip_tags,
+        forks=forks,
+        verbosity=request.verbosity or None,
+        cmdline=shlex.join(cmdline) if cmdline else None,
+        envvars=ansible_env(state, request.strategy),
+        event_handler=handle,
+        cancel_callback=(lambda: cancelled.is_set()) if cancelled else None,
+        quiet=True,
+        suppress_env_files=True,
+        settings={"suppress_ansible_output": True},
+    )
+    thread.join()
+    elapsed = time.monotonic() - started
+
+    stats: dict[str, HostStats] = {host: HostStats() for host in hosts}
+    for key in STAT_KEYS:
+        for host, count in (stats_event.get(key) or {}).items():
+            entry = stats.setdefault(host, HostStats())
+            attr = {"failures": "failed", "dark": "unreachable"}.get(key, key)
+            setattr(entry, attr, count)
+    return RunResult(
+        status=runner.status,
+        rc=runner.rc if runner.rc is not None else -1,
+        elapsed=elapsed,
+        artifacts=run_dir,
+        stats=stats,
+        failures=failures,
+        warnings=sorted(set(w for w in warnings if w)),
+    )
+
+
+def require_tools(*tools: str) -> None:
+    missing = [t for t in tools if shutil.which(t) is None]
+    if missing:
+        raise EnvironmentProblem(f"required tool(s) not found on PATH: {', '.join(missing)}")

@@ -1,0 +1,209 @@
+"""``homeforge verify``: run each role's testinfra suite against the hosts that carry it.
+
+Which roles a host carries comes from the playbook (``site`` by default): a
+host matched by a play's ``hosts`` carries that play's roles. Tests connect with
+testinfra's paramiko backend, after the host key is checked against the
+inventory's known_hosts (the same trust Ansible uses). One pytest process per
+host, in parallel; the per-host JUnit files are merged into one.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+
+from homeforge import paths
+from homeforge.errors import BadInput
+from homeforge.inventory import Inventory
+
+
+@dataclass
+class Check:
+    name: str
+    role: str
+    outcome: str  # passed, failed, error, skipped
+    message: str = ""
+
+
+@dataclass
+class HostReport:
+    host: str
+    address: str
+    roles: list[str]
+    checks: list[Check] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and bool(self.checks) and all(c.outcome in ("passed", "skipped") for c in self.checks)
+
+
+def _plays(playbook: Path) -> list[dict]:
+    plays = []
+    for entry in yaml.safe_load(playbook.read_text()) or []:
+        imported = entry.get("ansible.builtin.import_playbook") or entry.get("import_playbook")
+        if imported:
+            plays += _plays((playbook.parent / imported).resolve())
+        else:
+            plays.append(entry)
+    return plays
+
+
+def _role_name(entry) -> str:
+    name = entry if isinstance(entry, str) else (entry.get("role") or entry.get("name"))
+    return str(name).split(".")[-1]
+
+
+def roles_by_host(inv: Inventory, playbook: Path, hosts: list[str]) -> dict[str, list[str]]:
+    carried: dict[str, list[str]] = {h: [] for h in hosts}
+    for play in _plays(playbook):
+        pattern = play.get("hosts", "all")
+        pattern = ",".join(pattern) if isinstance(pattern, list) else str(pattern)
+        matched = {h.name for h in inv._manager.get_hosts(pattern)} if inv._manager else set()
+        for role in (_role_name(r) for r in play.get("roles", [])):
+            for host in hosts:
+                if host in matched and role not in carried[host]:
+                    carried[host].append(role)
+    return carried
+
+
+def suite_files(role: str) -> list[Path]:
+    return sorted((paths.role_dir(role) / "tests").glob("test_*.py"))
+
+
+def _known_hosts_file(hvars: dict) -> Path:
+    match = re.search(r"UserKnownHostsFile=(\S+)", str(hvars.get("ansible_ssh_common_args", "")))
+    return Path(match.group(1) if match else "~/.ssh/known_hosts").expanduser()
+
+
+def check_host_key(inv: Inventory, host: str) -> str | None:
+    """Connect once with paramiko, refusing unknown or changed host keys."""
+    import paramiko
+
+    hvars = inv.hostvars[host]
+    known = _known_hosts_file(hvars)
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.RejectPolicy())
+    if known.is_file():
+        client.load_host_keys(str(known))
+    try:
+        client.connect(inv.address(host), port=int(hvars.get("ansible_port", 22)),
+                       username=hvars.get("ansible_user", "root"),
+                       key_filename=hvars.get("ansible_ssh_private_key_file"), timeout=10,
+                       allow_agent=False, look_for_keys=not hvars.get("ansible_ssh_private_key_file"))
+    except paramiko.SSHException as exc:
+        return f"{inv.where(host, 'ansible_host')}: ssh to {inv.address(host)} refused: {exc} (known_hosts: {known})"
+    except OSError as exc:
+        return f"{inv.where(host, 'ansible_host')}: {inv.address(host)} unreachable ({exc.strerror or exc})"
+    finally:
+        client.close()
+    return None
+
+
+def _host_url(inv: Inventory, host: str) -> str:
+    hvars = inv.hostvars[host]
+    url = f"paramiko://{hvars.get('ansible_user', 'root')}@{inv.address(host)}:{hvars.get('ansible_port', 22)}"
+    key = hvars.get("ansible_ssh_private_key_file")
+    return f"{url}?ssh_identity_file={key}&timeout=20" if key else f"{url}?timeout=20"
+
+
+_PARAM = re.compile(r"\[[^\]]*?://[^\]-]*-?(.*)\]$")
+
+
+def _check_name(testcase: ET.Element) -> str:
+    name = testcase.get("name", "?")
+    params = re.search(r"\[(.*)\]$", name)
+    base = name[: params.start()] if params else name
+    if params:
+        # drop testinfra's host parameter, keep the test's own parameters
+        inner = params.group(1)
+        inner = re.sub(r"^[a-z]+://[^-]*-?", "", inner) if "://" in inner else inner
+        return f"{base}[{inner}]" if inner else base
+    return base
+
+
+def _parse_junit(xml_file: Path) -> list[Check]:
+    checks = []
+    for case in ET.parse(xml_file).getroot().iter("testcase"):
+        role = Path(case.get("file") or case.get("classname", "").replace(".", "/")).parts
+        role_name = role[1] if len(role) > 1 and role[0] == "roles" else (case.get("classname", "").split(".")[-1])
+        outcome, message = "passed", ""
+        for kind in ("failure", "error", "skipped"):
+            node = case.find(kind)
+            if node is not None:
+                outcome = {"failure": "failed"}.get(kind, kind)
+                message = (node.get("message") or node.text or "").strip().splitlines()[0][:200] if (node.get("message") or node.text) else ""
+                break
+        checks.append(Check(_check_name(case), role_name.replace("test_", ""), outcome, message))
+    return checks
+
+
+def run(inv: Inventory, hosts: list[str], playbook: Path, out_dir: Path, workers: int = 8) -> list[HostReport]:
+    carried = roles_by_host(inv, playbook, hosts)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def one(host: str) -> HostReport:
+        report = HostReport(host, inv.address(host), carried[host])
+        files = [f for role in carried[host] for f in suite_files(role)]
+        if not files:
+            report.error = f"no testinfra suite for roles {carried[host] or '(none)'}"
+            return report
+        problem = check_host_key(inv, host)
+        if problem:
+            report.error = problem
+            return report
+        xml = out_dir / f"{host}.xml"
+        env = {**os.environ, "HOMEFORGE_INVENTORY": str(inv.path), "HOMEFORGE_VERIFY_HOST": host}
+        cmd = [sys.executable, "-m", "pytest", *map(str, files), "--hosts", _host_url(inv, host),
+               f"--junitxml={xml}", "-o", "junit_family=xunit1", "-p", "no:cacheprovider", "-q",
+               "--rootdir", str(paths.content_root())]
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=paths.content_root())
+        if xml.is_file():
+            report.checks = _parse_junit(xml)
+        if not report.checks:
+            tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
+            report.error = f"pytest ran no checks ({shlex.join(cmd[:3])} ...): {tail[0]}"
+        return report
+
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
+        reports = list(pool.map(one, hosts))
+    merge_junit(reports, out_dir)
+    return reports
+
+
+def merge_junit(reports: list[HostReport], out_dir: Path) -> Path:
+    root = ET.Element("testsuites", name="homeforge verify")
+    for report in reports:
+        xml = out_dir / f"{report.host}.xml"
+        if xml.is_file():
+            for suite in ET.parse(xml).getroot().iter("testsuite"):
+                suite.set("name", report.host)
+                root.append(suite)
+        else:
+            suite = ET.SubElement(root, "testsuite", name=report.host, tests="1", errors="1")
+            case = ET.SubElement(suite, "testcase", name="connect", classname=report.host)
+            ET.SubElement(case, "error", message=report.error or "not run")
+    target = out_dir / "junit.xml"
+    ET.ElementTree(root).write(target, encoding="unicode", xml_declaration=True)
+    return target
+
+
+def default_out_dir() -> Path:
+    return paths.state_dir() / "verify" / datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def require_inventory_hosts(inv: Inventory, limit: str | None) -> list[str]:
+    hosts = inv.match(limit) if limit else inv.hosts
+    if not hosts:
+        raise BadInput(f"{inv.path}: no hosts to verify")
+    return hosts
