@@ -9,6 +9,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HF := $(VENV)/bin/homeforge
 export CONTAINERS_CONF ?= $(CURDIR)/src/homeforge/lab/containers.conf
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.homeforge/collections
 APT_PACKAGES := podman runc mmdebstrap uidmap iptables openssh-client python3-venv git
 
@@ -62,10 +63,11 @@ integration: deps
 	$(VENV)/bin/pytest -q tests/integration
 
 molecule: deps
-	@for scenario in $$(ls molecule | grep -v '^_'); do \
+	@image=$$($(HF) lab image) && \
+	for scenario in $$(ls molecule | grep -v '^_'); do \
 	  [ -f molecule/$$scenario/molecule.yml ] || continue; \
 	  echo "molecule scenario: $$scenario"; \
-	  (cd molecule/.. && $(VENV)/bin/molecule -c molecule/_shared/base.yml test -s $$scenario) || exit 1; \
+	  HOMEFORGE_LAB_IMAGE=$$image $(VENV)/bin/molecule -c molecule/_shared/base.yml test -s $$scenario || exit 1; \
 	done
 
 bench: deps

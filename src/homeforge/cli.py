@@ -240,6 +240,16 @@ def lab_down(name, remove_image):
     console.print(f"removed: {', '.join(removed)}" if removed else f"lab '{name}': nothing to remove")
 
 
+@lab.command("image")
+@_handle_errors
+def lab_image():
+    """Build the lab's base image if needed and print its tag (molecule uses it)."""
+    from homeforge.lab import image, podman
+
+    podman.require()
+    click.echo(image.ensure(log=lambda m: display.err_console.print(m)))
+
+
 @lab.command("status")
 @lab_name_option
 @click.option("--json", "as_json", is_flag=True)
