@@ -1,0 +1,119 @@
+"""The ansible-runner glue, exercised with real runs on the local connection."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from homeforge import inventory, runner
+from homeforge.cli import main
+
+PLAYBOOK = """
+- name: Local play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write a marker
+      ansible.builtin.copy:
+        dest: "{{ marker }}"
+        content: "hello {{ inventory_hostname }}\\n"
+        mode: "0600"
+    - name: Fail when asked
+      ansible.builtin.fail:
+        msg: "asked to fail on {{ inventory_hostname }}"
+      when: fail_here | default(false) | bool
+"""
+
+
+@pytest.fixture
+def local(write, tmp_path):
+    inv = write("inv.yml", f"""
+        all:
+          vars:
+            ansible_connection: local
+            ansible_python_interpreter: {__import__('sys').executable}
+            marker: {tmp_path}/marker-{{{{ inventory_hostname }}}}
+          hosts:
+            one: {{}}
+            two: {{}}
+    """)
+    return inv, write("play.yml", PLAYBOOK)
+
+
+def test_run_reports_per_host_stats_from_events(local, tmp_path):
+    inv_path, playbook = local
+    seen = []
+    result = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path)), seen.append)
+    assert result.ok and result.status == "successful"
+    assert {h: (s.changed, s.skipped) for h, s in result.stats.items()} == {"one": (1, 1), "two": (1, 1)}
+    assert (tmp_path / "marker-one").read_text() == "hello one\n"
+    assert "playbook_on_stats" in {e["event"] for e in seen}
+    assert (result.artifacts / "artifacts").is_dir()
+    assert oct(result.artifacts.stat().st_mode & 0o777) == "0o700"
+
+    again = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path)))
+    assert again.ok and again.changed == 0
+
+
+def test_failures_carry_host_task_and_message(local):
+    inv_path, playbook = local
+    request = runner.ApplyRequest(playbook, inventory.load(inv_path), limit="two", extra_vars=["fail_here=true"])
+    result = runner.run_playbook(request)
+    assert not result.ok
+    assert [(f.host, f.task, f.message) for f in result.failures] == [
+        ("two", "Fail when asked", "asked to fail on two")
+    ]
+    assert set(result.stats) == {"two"}
+
+
+def test_check_mode_changes_nothing(local, tmp_path):
+    inv_path, playbook = local
+    result = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path), check=True))
+    assert result.ok and result.changed == 2
+    assert not (tmp_path / "marker-one").exists()
+
+
+def test_env_defaults_are_fast_and_overridable(monkeypatch, isolated_state):
+    env = runner.ansible_env(isolated_state, "linear")
+    assert env["ANSIBLE_PIPELINING"] == "True"
+    assert "ControlPersist" in env["ANSIBLE_SSH_ARGS"]
+    assert env["ANSIBLE_GATHERING"] == "smart" and env["ANSIBLE_CACHE_PLUGIN"] == "jsonfile"
+    assert "ANSIBLE_STRATEGY" not in env
+    monkeypatch.setenv("ANSIBLE_PIPELINING", "False")
+    assert runner.ansible_env(isolated_state, "linear")["ANSIBLE_PIPELINING"] == "False"
+
+
+def test_mitogen_is_used_when_available_and_linear_when_asked(isolated_state):
+    env = runner.ansible_env(isolated_state, "auto")
+    if runner.mitogen_strategy_dir() is None:
+        assert "ANSIBLE_STRATEGY" not in env
+    else:
+        assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert "ANSIBLE_STRATEGY" not in runner.ansible_env(isolated_state, "linear")
+
+
+@pytest.mark.parametrize("strategy", ["linear", "auto"])
+def test_both_strategies_converge(local, strategy):
+    inv_path, playbook = local
+    result = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path), strategy=strategy))
+    assert result.ok and result.changed == 2
+
+
+def test_cli_json_mode_prints_events_and_summary(local):
+    inv_path, playbook = local
+    out = CliRunner().invoke(main, ["apply", str(playbook), "-i", str(inv_path), "--json"])
+    assert out.exit_code == 0, out.output
+    lines = [json.loads(line) for line in out.output.splitlines()]
+    assert any(e.get("event") == "runner_on_ok" and e.get("changed") for e in lines)
+    summary = lines[-1]["summary"]
+    assert summary["ok"] and summary["changed"] == 2 and set(summary["hosts"]) == {"one", "two"}
+
+
+def test_cli_exit_1_and_recap_when_a_host_fails(local):
+    inv_path, playbook = local
+    out = CliRunner().invoke(main, ["apply", str(playbook), "-i", str(inv_path), "-e", "fail_here=true"])
+    assert out.exit_code == 1
+    assert "one: failed: Fail when asked: asked to fail on one" in out.output
+    assert "FAILED" in out.output
