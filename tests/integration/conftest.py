@@ -1,0 +1,69 @@
+"""Integration tests run the real CLI against a real podman lab."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+NAME = "hf-itest"
+SUBNET = "10.254.92.0/24"
+
+
+@dataclass
+class LabEnv:
+    state: Path
+    inventory: Path
+
+    def hf(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = {**os.environ, "HOMEFORGE_STATE_DIR": str(self.state), "COLUMNS": "200"}
+        return subprocess.run([sys.executable, "-m", "homeforge", *args], capture_output=True, text=True,
+                              env=env, timeout=timeout)
+
+    def hf_json(self, *args: str) -> tuple[int, list[dict]]:
+        done = self.hf(*args, "--json")
+        lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+        return done.returncode, lines
+
+    def podman(self, *args: str) -> subprocess.CompletedProcess:
+        from homeforge.lab import podman
+
+        return podman.run(*args, check=False)
+
+    def runs(self) -> list[Path]:
+        runs = self.state / "runs"
+        return sorted(runs.iterdir()) if runs.is_dir() else []
+
+    def wait_ssh(self, address: str, timeout: float = 60) -> None:
+        from homeforge.lab import _ssh_banner
+
+        deadline = time.monotonic() + timeout
+        while not _ssh_banner(address):
+            assert time.monotonic() < deadline, f"{address}: sshd did not come back"
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory) -> LabEnv:
+    if shutil.which("podman") is None:
+        pytest.fail("integration tests need podman: run them through 'make test'")
+    state = tmp_path_factory.mktemp("lab-state")
+    env = LabEnv(state, state / "lab" / NAME / "inventory.yml")
+    env.hf("lab", "down", "--name", NAME)  # a previous interrupted run
+    up = env.hf("lab", "up", "--nodes", "2", "--name", NAME, "--subnet", SUBNET)
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield env
+    env.hf("lab", "down", "--name", NAME)
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(lab):
+    """Integration tests share the lab's state dir (overrides the unit-test one)."""
+    return lab.state

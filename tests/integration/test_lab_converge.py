@@ -1,0 +1,119 @@
+"""The main job on a real lab: lab up, apply site twice, check mode, verify, drift,
+an unreachable host, and lab down. Tests run in file order and share one lab."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from tests.integration.conftest import NAME
+
+
+def summary(lines):
+    return lines[-1]["summary"]
+
+
+def test_second_lab_up_is_refused_and_changes_nothing(lab):
+    before = lab.podman("ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "--format", "{{.Names}}").stdout
+    again = lab.hf("lab", "up", "--nodes", "3", "--name", NAME)
+    assert again.returncode == 3
+    assert f"lab '{NAME}' already exists (2 host(s))" in again.stderr
+    after = lab.podman("ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "--format", "{{.Names}}").stdout
+    assert before == after and len(after.split()) == 2
+
+
+def test_lab_status_and_private_files(lab):
+    rc, lines = lab.hf_json("lab", "status", "--name", NAME)
+    assert rc == 0 and lines[0]["healthy"]
+    assert [h["systemd"] for h in lines[0]["hosts"]] == ["running", "running"]
+    key = lab.inventory.parent / "id_ed25519"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert stat.S_IMODE(lab.inventory.parent.stat().st_mode) == 0o700
+    check = lab.hf("inventory", "check", "-i", str(lab.inventory))
+    assert check.returncode == 0, check.stderr
+
+
+def test_first_converge_then_second_changes_nothing(lab):
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory))
+    first = summary(lines)
+    assert rc == 0 and first["ok"], first["failures"]
+    assert all(h["changed"] > 0 for h in first["hosts"].values())
+    assert any(e.get("event") == "playbook_on_task_start" for e in lines)
+
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory))
+    second = summary(lines)
+    assert rc == 0 and second["ok"]
+    assert {h: s["changed"] for h, s in second["hosts"].items()} == {"lab-1": 0, "lab-2": 0}
+
+
+def test_check_diff_after_converge_reports_no_change(lab):
+    done = lab.hf("apply", "site", "-i", str(lab.inventory), "--check", "--diff")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "changed=0" in done.stdout and "recap" in done.stdout
+
+
+def test_verify_passes_and_writes_junit(lab, tmp_path):
+    done = lab.hf("verify", "-i", str(lab.inventory), "--junit", str(tmp_path))
+    assert done.returncode == 0, done.stdout
+    junit = (tmp_path / "junit.xml").read_text()
+    assert junit.count("<testcase") == 10 and "<failure" not in junit
+    assert "10 passed, 0 failed" in done.stdout
+
+
+def test_verify_catches_drift_and_apply_repairs_only_that_host(lab):
+    lab.podman("exec", f"{NAME}-1", "sh", "-c",
+               "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q jq && sysctl -w net.ipv4.ip_forward=0")
+    rc, lines = lab.hf_json("verify", "-i", str(lab.inventory))
+    assert rc == 1
+    report = {h["host"]: h for h in lines[0]["hosts"]}
+    failed = {c["name"] for c in report["lab-1"]["checks"] if c["outcome"] == "failed"}
+    assert failed == {"test_base_packages_installed", "test_sysctls_live_and_persisted"}
+    assert all(c["outcome"] == "passed" for c in report["lab-2"]["checks"])
+
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory))
+    repaired = summary(lines)
+    assert rc == 0 and repaired["hosts"]["lab-1"]["changed"] == 2 and repaired["hosts"]["lab-2"]["changed"] == 0
+    assert lab.hf("verify", "-i", str(lab.inventory)).returncode == 0
+
+
+def test_limit_converges_only_the_named_host(lab):
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--limit", "lab-2")
+    assert rc == 0 and set(summary(lines)["hosts"]) == {"lab-2"}
+
+
+def test_unreachable_host_stops_the_run_before_any_change(lab):
+    runs_before = lab.runs()
+    lab.podman("stop", "--time", "2", f"{NAME}-2")
+    try:
+        done = lab.hf("apply", "site", "-i", str(lab.inventory))
+        assert done.returncode == 1
+        assert "host lab-2: ansible_host: 10.254.92.12:22 unreachable" in done.stderr
+        assert "nothing was applied" in done.stderr
+        assert lab.runs() == runs_before
+    finally:
+        lab.podman("start", f"{NAME}-2")
+        lab.wait_ssh("10.254.92.12")
+
+
+def test_lab_private_key_never_reaches_run_artifacts(lab):
+    secret = (lab.inventory.parent / "id_ed25519").read_text().splitlines()[1]
+    leaks = []
+    for root, _dirs, files in os.walk(lab.state / "runs"):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, errors="replace") as handle:
+                if secret in handle.read():
+                    leaks.append(path)
+    assert lab.runs() and not leaks
+
+
+def test_lab_down_removes_exactly_what_up_created(lab):
+    done = lab.hf("lab", "down", "--name", NAME)
+    assert done.returncode == 0
+    assert lab.podman("ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "-q").stdout.strip() == ""
+    assert lab.podman("network", "exists", NAME).returncode != 0
+    assert not (lab.state / "lab" / NAME).exists()
+    image = lab.podman("image", "exists", __import__("homeforge.lab.image", fromlist=["tag"]).tag())
+    assert image.returncode == 0, "the cached base image is kept for the next lab"
+    status = lab.hf("lab", "status", "--name", NAME)
+    assert status.returncode == 3 and "is not up" in status.stderr
