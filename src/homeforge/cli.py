@@ -61,12 +61,17 @@ def _inventory_path(given: str | None) -> str:
 
 
 inventory_option = click.option(
-    "-i", "--inventory", "inventory_path", metavar="INVENTORY",
+    "-i",
+    "--inventory",
+    "inventory_path",
+    metavar="INVENTORY",
     help="Inventory file or directory (default: the lab's, when it is up).",
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=__doc__.split("\n\n")[1])
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]}, epilog=__doc__.split("\n\n")[1]
+)
 @click.version_option(__version__, prog_name="homeforge")
 def main() -> None:
     """Private LLM infrastructure on your own machines, converged by Ansible."""
@@ -83,14 +88,43 @@ def main() -> None:
 @click.option("--skip-tags", help="Skip tasks with these tags.")
 @click.option("-C", "--check", is_flag=True, help="Change nothing; report what would change.")
 @click.option("-D", "--diff", is_flag=True, help="Show the differences in changed files.")
-@click.option("-e", "--extra-vars", multiple=True, metavar="KEY=VALUE|@FILE", help="Extra variables (repeatable).")
-@click.option("-f", "--forks", type=click.IntRange(1, 500), help="Parallel hosts (default: number of hosts, 5 to 50).")
-@click.option("--strategy", type=click.Choice(["auto", "mitogen", "linear"]), default="auto", show_default=True,
-              help="auto uses mitogen when installed, else Ansible's linear strategy.")
+@click.option(
+    "-e",
+    "--extra-vars",
+    multiple=True,
+    metavar="KEY=VALUE|@FILE",
+    help="Extra variables (repeatable).",
+)
+@click.option(
+    "-f",
+    "--forks",
+    type=click.IntRange(1, 500),
+    help="Parallel hosts (default: number of hosts, 5 to 50).",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice(["auto", "mitogen", "linear"]),
+    default="auto",
+    show_default=True,
+    help="auto uses mitogen when installed, else Ansible's linear strategy.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
 @click.option("-v", "--verbose", count=True, help="Pass -v to Ansible (repeatable).")
 @_handle_errors
-def apply(playbook, inventory_path, limit, tags, skip_tags, check, diff, extra_vars, forks, strategy, as_json, verbose):
+def apply(
+    playbook,
+    inventory_path,
+    limit,
+    tags,
+    skip_tags,
+    check,
+    diff,
+    extra_vars,
+    forks,
+    strategy,
+    as_json,
+    verbose,
+):
     """Converge hosts with PLAYBOOK (a name from playbooks/, e.g. 'site', or a path)."""
     from homeforge import runner
 
@@ -103,14 +137,27 @@ def apply(playbook, inventory_path, limit, tags, skip_tags, check, diff, extra_v
             display.err_console.print(Text(line, style="red"), soft_wrap=True)
         raise HomeforgeError(f"{len(unreachable)} host(s) unreachable — nothing was applied")
 
-    request = runner.ApplyRequest(playbook_path, inv, limit, tags, skip_tags, check, diff, list(extra_vars),
-                                  forks, strategy, verbose)
+    request = runner.ApplyRequest(
+        playbook_path,
+        inv,
+        limit,
+        tags,
+        skip_tags,
+        check,
+        diff,
+        list(extra_vars),
+        forks,
+        strategy,
+        verbose,
+    )
     cancelled = threading.Event()
     try:
         if as_json:
             result = runner.run_playbook(request, display.JsonEvents().on_event, cancelled)
         else:
-            title = f"{playbook_path.name} on {len(hosts)} host(s){' (check mode)' if check else ''}"
+            title = (
+                f"{playbook_path.name} on {len(hosts)} host(s){' (check mode)' if check else ''}"
+            )
             with display.LiveProgress(title, hosts) as progress:
                 result = runner.run_playbook(request, progress.on_event, cancelled)
     except KeyboardInterrupt:
@@ -157,9 +204,18 @@ def inventory_check(inventory_path, as_json):
 @main.command()
 @inventory_option
 @click.option("-l", "--limit", help="Only these hosts (an Ansible pattern).")
-@click.option("--playbook", default="site", show_default=True, help="Which playbook decides the roles a host carries.")
-@click.option("--junit", "junit_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Directory for JUnit XML (default: .homeforge/verify/<timestamp>/).")
+@click.option(
+    "--playbook",
+    default="site",
+    show_default=True,
+    help="Which playbook decides the roles a host carries.",
+)
+@click.option(
+    "--junit",
+    "junit_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Directory for JUnit XML (default: .homeforge/verify/<timestamp>/).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @_handle_errors
 def verify(inventory_path, limit, playbook, junit_dir, as_json):
@@ -172,13 +228,28 @@ def verify(inventory_path, limit, playbook, junit_dir, as_json):
     out_dir = junit_dir or verify_mod.default_out_dir()
     reports = verify_mod.run(inv, hosts, playbook_path, out_dir)
     if as_json:
-        display.emit({"ok": all(r.ok for r in reports), "junit": str(out_dir / "junit.xml"),
-                      "hosts": [{"host": r.host, "address": r.address, "roles": r.roles, "error": r.error,
-                                 "checks": [vars(c) for c in r.checks]} for r in reports]})
+        display.emit(
+            {
+                "ok": all(r.ok for r in reports),
+                "junit": str(out_dir / "junit.xml"),
+                "hosts": [
+                    {
+                        "host": r.host,
+                        "address": r.address,
+                        "roles": r.roles,
+                        "error": r.error,
+                        "checks": [vars(c) for c in r.checks],
+                    }
+                    for r in reports
+                ],
+            }
+        )
     else:
         for report in reports:
-            table = Table(title=f"{report.host} ({report.address}) · roles: {', '.join(report.roles) or '-'}",
-                          title_justify="left")
+            table = Table(
+                title=f"{report.host} ({report.address}) · roles: {', '.join(report.roles) or '-'}",
+                title_justify="left",
+            )
             table.add_column("role")
             table.add_column("check")
             table.add_column("result")
@@ -191,7 +262,8 @@ def verify(inventory_path, limit, playbook, junit_dir, as_json):
             console.print(table)
         passed = sum(c.outcome == "passed" for r in reports for c in r.checks)
         failed = sum(c.outcome in ("failed", "error") for r in reports for c in r.checks) + sum(
-            1 for r in reports if r.error)
+            1 for r in reports if r.error
+        )
         console.print(f"{passed} passed, {failed} failed · junit {out_dir / 'junit.xml'}")
     sys.exit(EXIT_OK if all(r.ok for r in reports) else EXIT_FAILED)
 
@@ -204,12 +276,16 @@ def lab() -> None:
     """The built-in lab: podman systemd containers acting as hosts."""
 
 
-lab_name_option = click.option("--name", default="homeforge-lab", show_default=True, help="Lab name.")
+lab_name_option = click.option(
+    "--name", default="homeforge-lab", show_default=True, help="Lab name."
+)
 
 
 @lab.command("up")
 @click.option("-n", "--nodes", type=int, default=3, show_default=True, help="Number of hosts.")
-@click.option("--subnet", default="10.254.90.0/24", show_default=True, help="The lab network's IPv4 subnet.")
+@click.option(
+    "--subnet", default="10.254.90.0/24", show_default=True, help="The lab network's IPv4 subnet."
+)
 @click.option("--privileged", is_flag=True, help="Privileged hosts (needed by K3s).")
 @lab_name_option
 @_handle_errors
@@ -237,7 +313,9 @@ def lab_down(name, remove_image):
     from homeforge import lab as lab_mod
 
     removed = lab_mod.down(name, remove_image)
-    console.print(f"removed: {', '.join(removed)}" if removed else f"lab '{name}': nothing to remove")
+    console.print(
+        f"removed: {', '.join(removed)}" if removed else f"lab '{name}': nothing to remove"
+    )
 
 
 @lab.command("image")
@@ -259,7 +337,9 @@ def lab_status(name, as_json):
     from homeforge import lab as lab_mod
 
     health = lab_mod.status(name)
-    healthy = all(h.state == "running" and h.ssh and h.systemd in ("running", "degraded") for h in health)
+    healthy = all(
+        h.state == "running" and h.ssh and h.systemd in ("running", "degraded") for h in health
+    )
     if as_json:
         display.emit({"lab": name, "healthy": healthy, "hosts": [vars(h) for h in health]})
     else:
@@ -267,12 +347,17 @@ def lab_status(name, as_json):
         for col in ("host", "address", "container", "state", "systemd", "ssh"):
             table.add_column(col)
         for h in health:
-            table.add_row(h.name, h.address, h.container, h.state, h.systemd,
-                          Text("up" if h.ssh else "down", style="green" if h.ssh else "red"))
+            table.add_row(
+                h.name,
+                h.address,
+                h.container,
+                h.state,
+                h.systemd,
+                Text("up" if h.ssh else "down", style="green" if h.ssh else "red"),
+            )
         console.print(table)
     sys.exit(EXIT_OK if healthy else EXIT_FAILED)
 
 
 if __name__ == "__main__":  # pragma: no cover
     main()
-

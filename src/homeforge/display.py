@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -49,7 +49,11 @@ class LiveProgress:
             h: {"state": "waiting", "task": "", "ok": 0, "changed": 0, "failed": 0} for h in hosts
         }
         self.interactive = console.is_terminal
-        self.live = Live(self.render(), console=console, refresh_per_second=8, transient=True) if self.interactive else None
+        self.live = (
+            Live(self.render(), console=console, refresh_per_second=8, transient=True)
+            if self.interactive
+            else None
+        )
 
     def __enter__(self) -> LiveProgress:
         if self.live:
@@ -67,16 +71,25 @@ class LiveProgress:
         done = sum(1 for r in self.rows.values() if r["state"] in ("ok", "changed"))
         failed = sum(1 for r in self.rows.values() if r["state"] in ("failed", "unreachable"))
         header = Text.assemble(
-            (self.title, "bold"), f"  {self.elapsed()}  ", (f"task {self.tasks_seen}: {self.task}", "cyan"),
-            f"   hosts ok {done}/{len(self.rows)}", (f"  failed {failed}" if failed else "", "red"),
+            (self.title, "bold"),
+            f"  {self.elapsed()}  ",
+            (f"task {self.tasks_seen}: {self.task}", "cyan"),
+            f"   hosts ok {done}/{len(self.rows)}",
+            (f"  failed {failed}" if failed else "", "red"),
         )
         table = Table(box=None, pad_edge=False, show_edge=False)
         for col in ("host", "state", "current task", "ok", "changed", "failed"):
             table.add_column(col, justify="right" if col in ("ok", "changed", "failed") else "left")
         styles = {"failed": "red", "unreachable": "red", "changed": "yellow", "ok": "green"}
         for host, row in self.rows.items():
-            table.add_row(host, Text(row["state"], style=styles.get(row["state"], "")), row["task"],
-                          str(row["ok"]), str(row["changed"]), str(row["failed"]))
+            table.add_row(
+                host,
+                Text(row["state"], style=styles.get(row["state"], "")),
+                row["task"],
+                str(row["ok"]),
+                str(row["changed"]),
+                str(row["failed"]),
+            )
         return Group(header, table)
 
     def on_event(self, event: dict[str, Any]) -> None:
@@ -93,7 +106,9 @@ class LiveProgress:
                 console.print(f"[{self.elapsed()}] {self.task}")
         elif kind in HOST_EVENTS:
             host = data.get("host", "?")
-            row = self.rows.setdefault(host, {"state": "waiting", "task": "", "ok": 0, "changed": 0, "failed": 0})
+            row = self.rows.setdefault(
+                host, {"state": "waiting", "task": "", "ok": 0, "changed": 0, "failed": 0}
+            )
             outcome = HOST_EVENTS[kind]
             changed = bool((data.get("res") or {}).get("changed"))
             if outcome == "ok":
@@ -103,7 +118,12 @@ class LiveProgress:
                 row["failed"] += 1
                 row["state"] = outcome
                 if not self.interactive:
-                    console.print(Text(f"[{self.elapsed()}] {host}: {outcome}: {data.get('task', '')}", style="red"))
+                    console.print(
+                        Text(
+                            f"[{self.elapsed()}] {host}: {outcome}: {data.get('task', '')}",
+                            style="red",
+                        )
+                    )
         elif kind == "playbook_on_stats":
             for row in self.rows.values():
                 if row["state"] not in ("failed", "unreachable"):
@@ -118,22 +138,34 @@ def recap(result: RunResult) -> None:
         table.add_column(col, justify="left" if col == "host" else "right")
     for host, s in sorted(result.stats.items()):
         style = "red" if not s.healthy else ("yellow" if s.changed else "green")
-        table.add_row(Text(host, style=style), str(s.ok), str(s.changed), str(s.failed),
-                      str(s.unreachable), str(s.skipped), str(s.rescued), str(s.ignored))
+        table.add_row(
+            Text(host, style=style),
+            str(s.ok),
+            str(s.changed),
+            str(s.failed),
+            str(s.unreachable),
+            str(s.skipped),
+            str(s.rescued),
+            str(s.ignored),
+        )
     console.print(table)
     for failure in result.failures:
         kind = "unreachable" if failure.unreachable else "failed"
-        console.print(Text(f"{failure.host}: {kind}: {failure.task}: {failure.message}", style="red"))
+        console.print(
+            Text(f"{failure.host}: {kind}: {failure.task}: {failure.message}", style="red")
+        )
     for warning in result.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
     verdict = "ok" if result.ok else "FAILED"
-    console.print(f"{verdict} in {result.elapsed:.1f}s · changed={result.changed} · artifacts {result.artifacts}")
+    console.print(
+        f"{verdict} in {result.elapsed:.1f}s · changed={result.changed} · artifacts {result.artifacts}"
+    )
 
 
 class JsonEvents:
     """One compact JSON object per line: the events worth reacting to, then a summary."""
 
-    KEEP = {"playbook_on_play_start", "playbook_on_task_start", *HOST_EVENTS}
+    KEEP: ClassVar[set[str]] = {"playbook_on_play_start", "playbook_on_task_start", *HOST_EVENTS}
 
     def on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event", "")

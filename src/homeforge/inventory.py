@@ -26,7 +26,9 @@ import yaml
 from homeforge import paths
 from homeforge.errors import BadInput, InventoryInvalid
 
-HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$")
+HOSTNAME_RE = re.compile(
+    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
+)
 GROUP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 YAML_SUFFIXES = (".yml", ".yaml")
 # Groups that several roles look at; k3s-ansible's names are accepted as they are.
@@ -60,7 +62,10 @@ class Inventory:
 
     def origin(self, host: str, key: str) -> Path:
         """The file that sets ``key`` for ``host`` (most specific first)."""
-        for scope, name in [("host", host), *(("group", g) for g in reversed(self.groups_of(host)))]:
+        for scope, name in [
+            ("host", host),
+            *(("group", g) for g in reversed(self.groups_of(host))),
+        ]:
             found = self._origins.get((scope, name, key))
             if found is not None:
                 return found
@@ -99,7 +104,9 @@ def _read_yaml(path: Path) -> Any:
 
 def _inventory_files(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix in (*YAML_SUFFIXES, ".ini", ""))
+        return sorted(
+            p for p in path.iterdir() if p.is_file() and p.suffix in (*YAML_SUFFIXES, ".ini", "")
+        )
     return [path]
 
 
@@ -109,7 +116,9 @@ def _check_yaml_structure(path: Path, data: Any) -> list[str]:
     if data is None:
         return [f"{where}: inventory file is empty"]
     if not isinstance(data, dict):
-        return [f"{where}: top level must be a mapping of groups (e.g. 'all:'), not {type(data).__name__}"]
+        return [
+            f"{where}: top level must be a mapping of groups (e.g. 'all:'), not {type(data).__name__}"
+        ]
     problems: list[str] = []
 
     def walk(group: str, body: Any) -> None:
@@ -119,17 +128,23 @@ def _check_yaml_structure(path: Path, data: Any) -> list[str]:
             problems.append(f"{where}: group {group}: must be a mapping with hosts/children/vars")
             return
         if not GROUP_RE.match(group):
-            problems.append(f"{where}: group {group}: invalid group name (letters, digits, underscore)")
+            problems.append(
+                f"{where}: group {group}: invalid group name (letters, digits, underscore)"
+            )
         for key in body:
             if key not in ("hosts", "children", "vars"):
-                problems.append(f"{where}: group {group}: {key}: unknown key (expected hosts, children or vars)")
+                problems.append(
+                    f"{where}: group {group}: {key}: unknown key (expected hosts, children or vars)"
+                )
         hosts = body.get("hosts")
         if hosts is not None and not isinstance(hosts, dict):
             problems.append(f"{where}: group {group}: hosts: must be a mapping of host names")
         elif hosts:
             for host, hvars in hosts.items():
                 if hvars is not None and not isinstance(hvars, dict):
-                    problems.append(f"{where}: host {host}: variables must be a mapping, not {type(hvars).__name__}")
+                    problems.append(
+                        f"{where}: host {host}: variables must be a mapping, not {type(hvars).__name__}"
+                    )
         group_vars = body.get("vars")
         if group_vars is not None and not isinstance(group_vars, dict):
             problems.append(f"{where}: group {group}: vars: must be a mapping")
@@ -216,8 +231,16 @@ def load(path: str | os.PathLike) -> Inventory:
     host_groups: dict[str, list[str]] = {}
     for host in manager.get_hosts():
         resolved = variables.get_vars(host=host, include_hostvars=False)
-        hostvars[host.name] = _plain({k: v for k, v in resolved.items() if not k.startswith("ansible_") or k in _CONNECTION_KEYS})
-        host_groups[host.name] = [g.name for g in host.get_groups() if g.name not in ("all", "ungrouped")]
+        hostvars[host.name] = _plain(
+            {
+                k: v
+                for k, v in resolved.items()
+                if not k.startswith("ansible_") or k in _CONNECTION_KEYS
+            }
+        )
+        host_groups[host.name] = [
+            g.name for g in host.get_groups() if g.name not in ("all", "ungrouped")
+        ]
     groups = {
         name: sorted(h.name for h in group.get_hosts())
         for name, group in manager.groups.items()
@@ -302,7 +325,11 @@ def check_role_variables(inv: Inventory, specs: list[RoleSpec]) -> list[str]:
                 continue
             if key not in spec.options:
                 near = difflib.get_close_matches(key, spec.options, n=1)
-                hint = f" (did you mean {near[0]}?)" if near else f" (role {spec.role} has no such variable)"
+                hint = (
+                    f" (did you mean {near[0]}?)"
+                    if near
+                    else f" (role {spec.role} has no such variable)"
+                )
                 problems.append(f"{inv.where(host, key)}: unknown variable{hint}")
                 continue
             if _is_template(value):
@@ -321,17 +348,27 @@ def check_connection(inv: Inventory) -> list[str]:
     for host, hvars in inv.hostvars.items():
         address = hvars.get("ansible_host", host)
         if not isinstance(address, str) or not _is_address(address):
-            problems.append(f"{inv.where(host, 'ansible_host')}: '{address}' is not an IP address or host name")
+            problems.append(
+                f"{inv.where(host, 'ansible_host')}: '{address}' is not an IP address or host name"
+            )
         port = hvars.get("ansible_port", 22)
         try:
             port_ok = 1 <= int(port) <= 65535 and str(int(port)) == str(port).strip()
         except (TypeError, ValueError):
             port_ok = False
         if not port_ok:
-            problems.append(f"{inv.where(host, 'ansible_port')}: '{port}' is not a TCP port (1-65535)")
+            problems.append(
+                f"{inv.where(host, 'ansible_port')}: '{port}' is not a TCP port (1-65535)"
+            )
         key_file = hvars.get("ansible_ssh_private_key_file")
-        if isinstance(key_file, str) and not _is_template(key_file) and not Path(key_file).expanduser().is_file():
-            problems.append(f"{inv.where(host, 'ansible_ssh_private_key_file')}: {key_file}: no such file")
+        if (
+            isinstance(key_file, str)
+            and not _is_template(key_file)
+            and not Path(key_file).expanduser().is_file()
+        ):
+            problems.append(
+                f"{inv.where(host, 'ansible_ssh_private_key_file')}: {key_file}: no such file"
+            )
     return problems
 
 
@@ -378,7 +415,9 @@ def check_cidrs(inv: Inventory) -> list[str]:
                 try:
                     ipaddress.ip_network(str(cidr), strict=True)
                 except ValueError as exc:
-                    problems.append(f"{inv.where(host, name)}: '{cidr}' is not a valid CIDR ({exc})")
+                    problems.append(
+                        f"{inv.where(host, name)}: '{cidr}' is not a valid CIDR ({exc})"
+                    )
     return problems
 
 

@@ -96,7 +96,7 @@ class ApplyRequest:
 
 def mitogen_strategy_dir() -> Path | None:
     try:
-        import ansible_mitogen  # noqa: F401  (the import proves it is usable)
+        import ansible_mitogen
     except Exception:
         return None
     strategy = Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
@@ -232,8 +232,12 @@ def run_playbook(
         data = event.get("event_data", {})
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             failures.append(
-                Failure(data.get("host", "?"), data.get("task", "?"), failure_message(data.get("res", {})),
-                        unreachable=kind == "runner_on_unreachable")
+                Failure(
+                    data.get("host", "?"),
+                    data.get("task", "?"),
+                    failure_message(data.get("res", {})),
+                    unreachable=kind == "runner_on_unreachable",
+                )
             )
         elif kind == "warning":
             warnings.append(str(data.get("warning") or event.get("stdout", "")).strip())

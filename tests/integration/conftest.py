@@ -24,8 +24,13 @@ class LabEnv:
 
     def hf(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         env = {**os.environ, "HOMEFORGE_STATE_DIR": str(self.state), "COLUMNS": "200"}
-        return subprocess.run([sys.executable, "-m", "homeforge", *args], capture_output=True, text=True,
-                              env=env, timeout=timeout)
+        return subprocess.run(
+            [sys.executable, "-m", "homeforge", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=timeout,
+        )
 
     def hf_json(self, *args: str) -> tuple[int, list[dict]]:
         done = self.hf(*args, "--json")

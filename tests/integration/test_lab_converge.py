@@ -14,11 +14,15 @@ def summary(lines):
 
 
 def test_second_lab_up_is_refused_and_changes_nothing(lab):
-    before = lab.podman("ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "--format", "{{.Names}}").stdout
+    before = lab.podman(
+        "ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "--format", "{{.Names}}"
+    ).stdout
     again = lab.hf("lab", "up", "--nodes", "3", "--name", NAME)
     assert again.returncode == 3
     assert f"lab '{NAME}' already exists (2 host(s))" in again.stderr
-    after = lab.podman("ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "--format", "{{.Names}}").stdout
+    after = lab.podman(
+        "ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "--format", "{{.Names}}"
+    ).stdout
     assert before == after and len(after.split()) == 2
 
 
@@ -61,8 +65,13 @@ def test_verify_passes_and_writes_junit(lab, tmp_path):
 
 
 def test_verify_catches_drift_and_apply_repairs_only_that_host(lab):
-    lab.podman("exec", f"{NAME}-1", "sh", "-c",
-               "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q jq && sysctl -w net.ipv4.ip_forward=0")
+    lab.podman(
+        "exec",
+        f"{NAME}-1",
+        "sh",
+        "-c",
+        "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q jq && sysctl -w net.ipv4.ip_forward=0",
+    )
     rc, lines = lab.hf_json("verify", "-i", str(lab.inventory))
     assert rc == 1
     report = {h["host"]: h for h in lines[0]["hosts"]}
@@ -72,7 +81,11 @@ def test_verify_catches_drift_and_apply_repairs_only_that_host(lab):
 
     rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory))
     repaired = summary(lines)
-    assert rc == 0 and repaired["hosts"]["lab-1"]["changed"] == 2 and repaired["hosts"]["lab-2"]["changed"] == 0
+    assert (
+        rc == 0
+        and repaired["hosts"]["lab-1"]["changed"] == 2
+        and repaired["hosts"]["lab-2"]["changed"] == 0
+    )
     assert lab.hf("verify", "-i", str(lab.inventory)).returncode == 0
 
 
@@ -110,7 +123,9 @@ def test_lab_private_key_never_reaches_run_artifacts(lab):
 def test_lab_down_removes_exactly_what_up_created(lab):
     done = lab.hf("lab", "down", "--name", NAME)
     assert done.returncode == 0
-    assert lab.podman("ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "-q").stdout.strip() == ""
+    assert (
+        lab.podman("ps", "-a", "--filter", f"label=homeforge.lab={NAME}", "-q").stdout.strip() == ""
+    )
     assert lab.podman("network", "exists", NAME).returncode != 0
     assert not (lab.state / "lab" / NAME).exists()
     image = lab.podman("image", "exists", __import__("homeforge.lab.image", fromlist=["tag"]).tag())

@@ -16,11 +16,14 @@ def run(*args):
 
 @pytest.fixture
 def inv(write):
-    return write("hosts.yml", """
+    return write(
+        "hosts.yml",
+        """
         all:
           hosts:
             h1: {ansible_host: 127.0.0.1, ansible_port: PORT}
-    """.replace("PORT", str(_closed_port())))
+    """.replace("PORT", str(_closed_port())),
+    )
 
 
 def _closed_port() -> int:
@@ -40,16 +43,22 @@ def test_inventory_check_ok(write):
 
 
 def test_inventory_check_lists_every_problem_and_exits_2(write):
-    path = write("hosts.yml", """
+    path = write(
+        "hosts.yml",
+        """
         all:
           hosts:
             h1: {ansible_host: 10.0.0.1, ansible_port: 0}
             h2: {ansible_host: 10.0.0.1, common_hostnme: x}
-    """)
+    """,
+    )
     out = run("inventory", "check", "-i", str(path))
     assert out.exit_code == 2
     assert f"{path}: host h1: ansible_port: '0' is not a TCP port" in out.output
-    assert f"{path}: host h2: common_hostnme: unknown variable (did you mean common_hostname?)" in out.output
+    assert (
+        f"{path}: host h2: common_hostnme: unknown variable (did you mean common_hostname?)"
+        in out.output
+    )
     assert "inventory has 2 problem(s)" in out.output
 
 
@@ -87,7 +96,10 @@ def test_bad_extra_vars(inv, monkeypatch, isolated_state):
     # reachable host so the check gets as far as the extra vars
     monkeypatch.setattr("homeforge.runner.unreachable_hosts", lambda *a, **k: [])
     out = run("apply", "site", "-i", str(inv), "-e", "justaword")
-    assert out.exit_code == 2 and "-e justaword: expected key=value, @file or a JSON object" in out.output
+    assert (
+        out.exit_code == 2
+        and "-e justaword: expected key=value, @file or a JSON object" in out.output
+    )
 
 
 def test_unreachable_host_stops_before_any_change(inv, isolated_state):

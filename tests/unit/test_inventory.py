@@ -58,13 +58,16 @@ def test_wrong_shape_is_explained(write):
 
 
 def test_bad_address_and_port_name_host_and_key(write):
-    path = write("hosts.yml", """
+    path = write(
+        "hosts.yml",
+        """
         all:
           hosts:
             h1: {ansible_host: 10.0.0.300}
             h2: {ansible_host: 10.0.0.2, ansible_port: 70000}
             h3: {ansible_host: "bad_host!"}
-    """)
+    """,
+    )
     found = problems_of(path)
     assert f"{path}: host h1: ansible_host: '10.0.0.300' is not an IP address or host name" in found
     assert f"{path}: host h2: ansible_port: '70000' is not a TCP port (1-65535)" in found
@@ -72,58 +75,75 @@ def test_bad_address_and_port_name_host_and_key(write):
 
 
 def test_duplicate_addresses_are_rejected(write):
-    path = write("hosts.yml", """
+    path = write(
+        "hosts.yml",
+        """
         all:
           hosts:
             h1: {ansible_host: 10.0.0.5}
             h2: {ansible_host: 10.0.0.5}
             h3: {ansible_host: 10.0.0.5, ansible_port: 2222}
-    """)
+    """,
+    )
     found = problems_of(path)
     assert found == [f"{path}: host h2: ansible_host: 10.0.0.5:22 is already used by host h1"]
 
 
 def test_unknown_role_variable_suggests_the_right_one(write):
-    path = write("hosts.yml", """
+    path = write(
+        "hosts.yml",
+        """
         all:
           hosts:
             h1: {ansible_host: 10.0.0.5, common_extra_pakages: [htop]}
-    """)
+    """,
+    )
     assert problems_of(path) == [
         f"{path}: host h1: common_extra_pakages: unknown variable (did you mean common_extra_packages?)"
     ]
 
 
 def test_role_variable_types_come_from_the_argument_spec(write):
-    path = write("hosts.yml", """
+    path = write(
+        "hosts.yml",
+        """
         all:
           vars:
             common_sysctls: not-a-dict
           hosts:
             h1: {ansible_host: 10.0.0.5, common_apt_cache_valid_time: soon}
-    """)
+    """,
+    )
     found = problems_of(path)
-    assert any(p.startswith(f"{path}: host h1: common_apt_cache_valid_time:") and "int" in p for p in found)
+    assert any(
+        p.startswith(f"{path}: host h1: common_apt_cache_valid_time:") and "int" in p for p in found
+    )
     assert any(p.startswith(f"{path}: host h1: common_sysctls:") and "dict" in p for p in found)
 
 
 def test_templated_values_are_left_to_ansible(write):
-    path = write("hosts.yml", """
+    path = write(
+        "hosts.yml",
+        """
         all:
           hosts:
             h1: {ansible_host: 10.0.0.5, common_apt_cache_valid_time: "{{ 60 * 60 }}"}
-    """)
+    """,
+    )
     assert problems_of(path) == []
 
 
 def test_group_vars_file_is_named_as_the_origin(write):
-    path = write("inv/hosts.yml", """
+    path = write(
+        "inv/hosts.yml",
+        """
         all:
           children:
             gpu:
               hosts:
                 g1: {ansible_host: 10.0.0.7}
-    """)
+    """,
+    )
     group_vars = write("inv/group_vars/gpu.yml", "common_timesync_enabled: maybe\n")
     found = problems_of(path)
     assert len(found) == 1
@@ -131,49 +151,68 @@ def test_group_vars_file_is_named_as_the_origin(write):
 
 
 def test_cidrs_are_validated(write):
-    path = write("hosts.yml", """
+    path = write(
+        "hosts.yml",
+        """
         all:
           vars:
             mesh_cidr: 10.99.0.1/16
             lab_cidrs: [10.1.0.0/24, nonsense]
           hosts:
             h1: {ansible_host: 10.0.0.5}
-    """)
+    """,
+    )
     found = problems_of(path)
-    assert any("host h1: mesh_cidr: '10.99.0.1/16' is not a valid CIDR" in p and "host bits" in p for p in found)
+    assert any(
+        "host h1: mesh_cidr: '10.99.0.1/16' is not a valid CIDR" in p and "host bits" in p
+        for p in found
+    )
     assert any("host h1: lab_cidrs: 'nonsense' is not a valid CIDR" in p for p in found)
 
 
 def test_host_in_server_and_agent_is_rejected(write):
-    path = write("hosts.yml", """
+    path = write(
+        "hosts.yml",
+        """
         all:
           children:
             server: {hosts: {n1: {ansible_host: 10.0.0.1}}}
             agent: {hosts: {n1: null}}
-    """)
-    assert problems_of(path) == [f"{path}: host n1: groups: in both server and agent (a host is one or the other)"]
+    """,
+    )
+    assert problems_of(path) == [
+        f"{path}: host n1: groups: in both server and agent (a host is one or the other)"
+    ]
 
 
 def test_missing_key_file_is_reported(write, tmp_path):
-    path = write("hosts.yml", f"""
+    path = write(
+        "hosts.yml",
+        f"""
         all:
           hosts:
             h1: {{ansible_host: 10.0.0.5, ansible_ssh_private_key_file: {tmp_path}/missing_key}}
-    """)
+    """,
+    )
     assert problems_of(path) == [
         f"{path}: host h1: ansible_ssh_private_key_file: {tmp_path}/missing_key: no such file"
     ]
 
 
 def test_ini_inventories_work_too(write):
-    path = write("hosts.ini", """
+    path = write(
+        "hosts.ini",
+        """
         [server]
         s1 ansible_host=192.0.2.10
 
         [agent]
         a1 ansible_host=192.0.2.10
-    """)
-    assert problems_of(path) == [f"{path}: host a1: ansible_host: 192.0.2.10:22 is already used by host s1"]
+    """,
+    )
+    assert problems_of(path) == [
+        f"{path}: host a1: ansible_host: 192.0.2.10:22 is already used by host s1"
+    ]
 
 
 def test_empty_inventory_is_an_error(write):

@@ -29,25 +29,33 @@ PLAYBOOK = """
 
 @pytest.fixture
 def local(write, tmp_path):
-    inv = write("inv.yml", f"""
+    inv = write(
+        "inv.yml",
+        f"""
         all:
           vars:
             ansible_connection: local
-            ansible_python_interpreter: {__import__('sys').executable}
+            ansible_python_interpreter: {__import__("sys").executable}
             marker: {tmp_path}/marker-{{{{ inventory_hostname }}}}
           hosts:
             one: {{}}
             two: {{}}
-    """)
+    """,
+    )
     return inv, write("play.yml", PLAYBOOK)
 
 
 def test_run_reports_per_host_stats_from_events(local, tmp_path):
     inv_path, playbook = local
     seen = []
-    result = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path)), seen.append)
+    result = runner.run_playbook(
+        runner.ApplyRequest(playbook, inventory.load(inv_path)), seen.append
+    )
     assert result.ok and result.status == "successful"
-    assert {h: (s.changed, s.skipped) for h, s in result.stats.items()} == {"one": (1, 1), "two": (1, 1)}
+    assert {h: (s.changed, s.skipped) for h, s in result.stats.items()} == {
+        "one": (1, 1),
+        "two": (1, 1),
+    }
     assert (tmp_path / "marker-one").read_text() == "hello one\n"
     assert "playbook_on_stats" in {e["event"] for e in seen}
     assert (result.artifacts / "artifacts").is_dir()
@@ -59,7 +67,9 @@ def test_run_reports_per_host_stats_from_events(local, tmp_path):
 
 def test_failures_carry_host_task_and_message(local):
     inv_path, playbook = local
-    request = runner.ApplyRequest(playbook, inventory.load(inv_path), limit="two", extra_vars=["fail_here=true"])
+    request = runner.ApplyRequest(
+        playbook, inventory.load(inv_path), limit="two", extra_vars=["fail_here=true"]
+    )
     result = runner.run_playbook(request)
     assert not result.ok
     assert [(f.host, f.task, f.message) for f in result.failures] == [
@@ -70,7 +80,9 @@ def test_failures_carry_host_task_and_message(local):
 
 def test_check_mode_changes_nothing(local, tmp_path):
     inv_path, playbook = local
-    result = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path), check=True))
+    result = runner.run_playbook(
+        runner.ApplyRequest(playbook, inventory.load(inv_path), check=True)
+    )
     assert result.ok and result.changed == 2
     assert not (tmp_path / "marker-one").exists()
 
@@ -97,7 +109,9 @@ def test_mitogen_is_used_when_available_and_linear_when_asked(isolated_state):
 @pytest.mark.parametrize("strategy", ["linear", "auto"])
 def test_both_strategies_converge(local, strategy):
     inv_path, playbook = local
-    result = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path), strategy=strategy))
+    result = runner.run_playbook(
+        runner.ApplyRequest(playbook, inventory.load(inv_path), strategy=strategy)
+    )
     assert result.ok and result.changed == 2
 
 
@@ -113,7 +127,9 @@ def test_cli_json_mode_prints_events_and_summary(local):
 
 def test_cli_exit_1_and_recap_when_a_host_fails(local):
     inv_path, playbook = local
-    out = CliRunner().invoke(main, ["apply", str(playbook), "-i", str(inv_path), "-e", "fail_here=true"])
+    out = CliRunner().invoke(
+        main, ["apply", str(playbook), "-i", str(inv_path), "-e", "fail_here=true"]
+    )
     assert out.exit_code == 1
     assert "one: failed: Fail when asked: asked to fail on one" in out.output
     assert "FAILED" in out.output

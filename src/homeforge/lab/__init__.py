@@ -86,8 +86,13 @@ def _plan(name: str, nodes: int, subnet: str, privileged: bool) -> Lab:
     return Lab(name, subnet, image.tag(), privileged, hosts)
 
 
-def up(nodes: int = 3, name: str = DEFAULT_NAME, subnet: str = DEFAULT_SUBNET,
-       privileged: bool = False, log=print) -> Lab:
+def up(
+    nodes: int = 3,
+    name: str = DEFAULT_NAME,
+    subnet: str = DEFAULT_SUBNET,
+    privileged: bool = False,
+    log=print,
+) -> Lab:
     lab = _plan(name, nodes, subnet, privileged)
     podman.require()
     for tool in ("ssh-keygen",):
@@ -108,8 +113,22 @@ def up(nodes: int = 3, name: str = DEFAULT_NAME, subnet: str = DEFAULT_SUBNET,
         state.mkdir(parents=True, exist_ok=True)
         os.chmod(state, 0o700)
         key = state / "id_ed25519"
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"homeforge {name}", "-f", str(key)],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "ssh-keygen",
+                "-q",
+                "-t",
+                "ed25519",
+                "-N",
+                "",
+                "-C",
+                f"homeforge {name}",
+                "-f",
+                str(key),
+            ],
+            check=True,
+            capture_output=True,
+        )
         for host in lab.hosts:
             _start(lab, host, key.with_suffix(".pub"))
             created.append(host.container)
@@ -125,13 +144,31 @@ def up(nodes: int = 3, name: str = DEFAULT_NAME, subnet: str = DEFAULT_SUBNET,
 
 def _start(lab: Lab, host: LabHost, pubkey: Path) -> None:
     args = [
-        "run", "--detach", "--name", host.container, "--hostname", host.name,
-        "--label", lab.label, "--network", lab.name, "--ip", host.address,
-        "--systemd=always", "--no-hosts",
-        "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", "--device", "/dev/net/tun",
+        "run",
+        "--detach",
+        "--name",
+        host.container,
+        "--hostname",
+        host.name,
+        "--label",
+        lab.label,
+        "--network",
+        lab.name,
+        "--ip",
+        host.address,
+        "--systemd=always",
+        "--no-hosts",
+        "--cap-add",
+        "NET_ADMIN",
+        "--cap-add",
+        "NET_RAW",
+        "--device",
+        "/dev/net/tun",
         # Network sysctls are per network namespace: safe to let the host's roles set them.
-        "--security-opt", "unmask=/proc/sys",
-        "--volume", f"{pubkey}:/root/.ssh/authorized_keys:ro",
+        "--security-opt",
+        "unmask=/proc/sys",
+        "--volume",
+        f"{pubkey}:/root/.ssh/authorized_keys:ro",
     ]
     if lab.privileged:
         args.append("--privileged")
@@ -143,12 +180,18 @@ def _wait_ready(lab: Lab, host: LabHost) -> str:
     deadline = time.monotonic() + BOOT_TIMEOUT
     state = ""
     while time.monotonic() < deadline:
-        state = podman.run("exec", host.container, "systemctl", "is-system-running", check=False).stdout.strip()
+        state = podman.run(
+            "exec", host.container, "systemctl", "is-system-running", check=False
+        ).stdout.strip()
         if state in ("running", "degraded") and _ssh_banner(host.address):
-            pub = podman.run("exec", host.container, "cat", "/etc/ssh/ssh_host_ed25519_key.pub").stdout.split()
+            pub = podman.run(
+                "exec", host.container, "cat", "/etc/ssh/ssh_host_ed25519_key.pub"
+            ).stdout.split()
             return f"{host.address} {pub[0]} {pub[1]}\n"
         time.sleep(0.5)
-    raise EnvironmentProblem(f"lab host {host.name} ({host.address}) did not boot in {BOOT_TIMEOUT}s (systemd: {state or 'unknown'})")
+    raise EnvironmentProblem(
+        f"lab host {host.name} ({host.address}) did not boot in {BOOT_TIMEOUT}s (systemd: {state or 'unknown'})"
+    )
 
 
 def _ssh_banner(address: str, timeout: float = 1.0) -> bool:
@@ -161,9 +204,7 @@ def _ssh_banner(address: str, timeout: float = 1.0) -> bool:
 
 
 def _write_inventory(lab: Lab, state: Path) -> None:
-    hosts = {
-        h.name: {"ansible_host": h.address} for h in lab.hosts
-    }
+    hosts = {h.name: {"ansible_host": h.address} for h in lab.hosts}
     first, rest = lab.hosts[0].name, [h.name for h in lab.hosts[1:]]
     inventory = {
         "all": {
@@ -176,12 +217,18 @@ def _write_inventory(lab: Lab, state: Path) -> None:
             "hosts": hosts,
             "children": {
                 # k3s-ansible's layout: the first host is the server, the rest are agents.
-                "k3s_cluster": {"children": {"server": {"hosts": {first: None}},
-                                             "agent": {"hosts": dict.fromkeys(rest)}}},
+                "k3s_cluster": {
+                    "children": {
+                        "server": {"hosts": {first: None}},
+                        "agent": {"hosts": dict.fromkeys(rest)},
+                    }
+                },
             },
         }
     }
-    header = f"# Written by 'homeforge lab up' for lab '{lab.name}'; removed by 'homeforge lab down'.\n"
+    header = (
+        f"# Written by 'homeforge lab up' for lab '{lab.name}'; removed by 'homeforge lab down'.\n"
+    )
     (state / "inventory.yml").write_text(header + yaml.safe_dump(inventory, sort_keys=False))
 
 
@@ -231,8 +278,20 @@ def status(name: str = DEFAULT_NAME) -> list[HostHealth]:
         state = running.get(host.container, "missing")
         systemd = "-"
         if state == "running":
-            systemd = podman.run("exec", host.container, "systemctl", "is-system-running",
-                                 check=False).stdout.strip() or "unknown"
-        out.append(HostHealth(host.name, host.address, host.container, state, systemd,
-                              state == "running" and _ssh_banner(host.address)))
+            systemd = (
+                podman.run(
+                    "exec", host.container, "systemctl", "is-system-running", check=False
+                ).stdout.strip()
+                or "unknown"
+            )
+        out.append(
+            HostHealth(
+                host.name,
+                host.address,
+                host.container,
+                state,
+                systemd,
+                state == "running" and _ssh_banner(host.address),
+            )
+        )
     return out

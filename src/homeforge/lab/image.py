@@ -20,8 +20,18 @@ from homeforge.lab import podman
 REPOSITORY = "localhost/homeforge-lab"
 SUITE = "bookworm"
 PACKAGES = [
-    "systemd", "systemd-sysv", "dbus", "python3", "python3-apt", "openssh-server",
-    "iproute2", "iputils-ping", "procps", "sudo", "ca-certificates", "less",
+    "systemd",
+    "systemd-sysv",
+    "dbus",
+    "python3",
+    "python3-apt",
+    "openssh-server",
+    "iproute2",
+    "iputils-ping",
+    "procps",
+    "sudo",
+    "ca-certificates",
+    "less",
 ]
 # Host keys are made on each host's first boot, never baked into the image.
 HOSTKEY_UNIT = """\
@@ -52,8 +62,13 @@ OPTIONS = ["--variant=minbase", "--skip=cleanup/apt/lists"]
 
 
 def recipe() -> dict:
-    return {"suite": SUITE, "options": OPTIONS, "packages": PACKAGES, "customize": CUSTOMIZE,
-            "mirror": os.environ.get("HOMEFORGE_LAB_MIRROR", "")}
+    return {
+        "suite": SUITE,
+        "options": OPTIONS,
+        "packages": PACKAGES,
+        "customize": CUSTOMIZE,
+        "mirror": os.environ.get("HOMEFORGE_LAB_MIRROR", ""),
+    }
 
 
 def tag() -> str:
@@ -71,7 +86,9 @@ def ensure(log=print) -> str:
     if exists(image):
         return image
     if subprocess.run(["which", "mmdebstrap"], capture_output=True).returncode != 0:
-        raise EnvironmentProblem("mmdebstrap not found: install it (apt-get install mmdebstrap) to build the lab image")
+        raise EnvironmentProblem(
+            "mmdebstrap not found: install it (apt-get install mmdebstrap) to build the lab image"
+        )
     log(f"building lab image {image} with mmdebstrap (about a minute, once)")
     with tempfile.TemporaryDirectory(prefix="homeforge-image-") as tmp:
         tarball = Path(tmp) / "rootfs.tar"
@@ -85,15 +102,28 @@ def ensure(log=print) -> str:
         if done.returncode != 0:
             tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
             raise EnvironmentProblem(f"mmdebstrap failed building the lab image: {tail}")
-        podman.run("import", "--change", 'CMD ["/sbin/init"]', "--change",
-                   f"LABEL homeforge.recipe={image.split(':')[1]}", str(tarball), image)
+        podman.run(
+            "import",
+            "--change",
+            'CMD ["/sbin/init"]',
+            "--change",
+            f"LABEL homeforge.recipe={image.split(':')[1]}",
+            str(tarball),
+            image,
+        )
     return image
 
 
 def remove_all() -> list[str]:
     """Remove every lab image homeforge built (any recipe)."""
-    out = podman.run("images", "--format", "{{.Repository}}:{{.Tag}}", "--filter",
-                     f"reference={REPOSITORY}", check=False).stdout.split()
+    out = podman.run(
+        "images",
+        "--format",
+        "{{.Repository}}:{{.Tag}}",
+        "--filter",
+        f"reference={REPOSITORY}",
+        check=False,
+    ).stdout.split()
     for image in out:
         podman.run("rmi", "--force", image, check=False)
     return out

@@ -21,11 +21,15 @@ def env() -> dict[str, str]:
 
 def require() -> None:
     if shutil.which("podman") is None:
-        raise EnvironmentProblem("podman not found: install it (apt-get install podman runc) to run the lab")
+        raise EnvironmentProblem(
+            "podman not found: install it (apt-get install podman runc) to run the lab"
+        )
 
 
 def run(*args: str, check: bool = True, timeout: float | None = 300) -> subprocess.CompletedProcess:
-    done = subprocess.run(["podman", *args], capture_output=True, text=True, env=env(), timeout=timeout)
+    done = subprocess.run(
+        ["podman", *args], capture_output=True, text=True, env=env(), timeout=timeout
+    )
     if check and done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         raise EnvironmentProblem(f"podman {args[0]} failed: {detail}")

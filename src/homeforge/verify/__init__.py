@@ -45,7 +45,11 @@ class HostReport:
 
     @property
     def ok(self) -> bool:
-        return self.error is None and bool(self.checks) and all(c.outcome in ("passed", "skipped") for c in self.checks)
+        return (
+            self.error is None
+            and bool(self.checks)
+            and all(c.outcome in ("passed", "skipped") for c in self.checks)
+        )
 
 
 def _plays(playbook: Path) -> list[dict]:
@@ -97,10 +101,15 @@ def check_host_key(inv: Inventory, host: str) -> str | None:
     if known.is_file():
         client.load_host_keys(str(known))
     try:
-        client.connect(inv.address(host), port=int(hvars.get("ansible_port", 22)),
-                       username=hvars.get("ansible_user", "root"),
-                       key_filename=hvars.get("ansible_ssh_private_key_file"), timeout=10,
-                       allow_agent=False, look_for_keys=not hvars.get("ansible_ssh_private_key_file"))
+        client.connect(
+            inv.address(host),
+            port=int(hvars.get("ansible_port", 22)),
+            username=hvars.get("ansible_user", "root"),
+            key_filename=hvars.get("ansible_ssh_private_key_file"),
+            timeout=10,
+            allow_agent=False,
+            look_for_keys=not hvars.get("ansible_ssh_private_key_file"),
+        )
     except paramiko.SSHException as exc:
         return f"{inv.where(host, 'ansible_host')}: ssh to {inv.address(host)} refused: {exc} (known_hosts: {known})"
     except OSError as exc:
@@ -136,19 +145,29 @@ def _parse_junit(xml_file: Path) -> list[Check]:
     checks = []
     for case in ET.parse(xml_file).getroot().iter("testcase"):
         role = Path(case.get("file") or case.get("classname", "").replace(".", "/")).parts
-        role_name = role[1] if len(role) > 1 and role[0] == "roles" else (case.get("classname", "").split(".")[-1])
+        role_name = (
+            role[1]
+            if len(role) > 1 and role[0] == "roles"
+            else (case.get("classname", "").split(".")[-1])
+        )
         outcome, message = "passed", ""
         for kind in ("failure", "error", "skipped"):
             node = case.find(kind)
             if node is not None:
                 outcome = {"failure": "failed"}.get(kind, kind)
-                message = (node.get("message") or node.text or "").strip().splitlines()[0][:200] if (node.get("message") or node.text) else ""
+                message = (
+                    (node.get("message") or node.text or "").strip().splitlines()[0][:200]
+                    if (node.get("message") or node.text)
+                    else ""
+                )
                 break
         checks.append(Check(_check_name(case), role_name.replace("test_", ""), outcome, message))
     return checks
 
 
-def run(inv: Inventory, hosts: list[str], playbook: Path, out_dir: Path, workers: int = 8) -> list[HostReport]:
+def run(
+    inv: Inventory, hosts: list[str], playbook: Path, out_dir: Path, workers: int = 8
+) -> list[HostReport]:
     carried = roles_by_host(inv, playbook, hosts)
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -164,10 +183,25 @@ def run(inv: Inventory, hosts: list[str], playbook: Path, out_dir: Path, workers
             return report
         xml = out_dir / f"{host}.xml"
         env = {**os.environ, "HOMEFORGE_INVENTORY": str(inv.path), "HOMEFORGE_VERIFY_HOST": host}
-        cmd = [sys.executable, "-m", "pytest", *map(str, files), "--hosts", _host_url(inv, host),
-               f"--junitxml={xml}", "-o", "junit_family=xunit1", "-p", "no:cacheprovider", "-q",
-               "--rootdir", str(paths.content_root())]
-        done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=paths.content_root())
+        cmd = [
+            sys.executable,
+            "-m",
+            "pytest",
+            *map(str, files),
+            "--hosts",
+            _host_url(inv, host),
+            f"--junitxml={xml}",
+            "-o",
+            "junit_family=xunit1",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--rootdir",
+            str(paths.content_root()),
+        ]
+        done = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, cwd=paths.content_root()
+        )
         if xml.is_file():
             report.checks = _parse_junit(xml)
         if not report.checks:

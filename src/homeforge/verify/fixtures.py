@@ -14,12 +14,20 @@ import pytest
 
 
 def _inventory_and_name(host, request) -> tuple[str, str]:
-    inventory = os.environ.get("HOMEFORGE_INVENTORY") or request.config.getoption("ansible_inventory", None)
+    inventory = os.environ.get("HOMEFORGE_INVENTORY") or request.config.getoption(
+        "ansible_inventory", None
+    )
     # paramiko: backend.host is a HostSpec; ansible: a str; podman: backend.name
-    name = os.environ.get("HOMEFORGE_VERIFY_HOST") or getattr(host.backend, "host", None) or host.backend.name
+    name = (
+        os.environ.get("HOMEFORGE_VERIFY_HOST")
+        or getattr(host.backend, "host", None)
+        or host.backend.name
+    )
     name = getattr(name, "name", name)
     if not inventory or not name:
-        pytest.fail("homeforge fixtures need an inventory: run through 'homeforge verify' or molecule verify")
+        pytest.fail(
+            "homeforge fixtures need an inventory: run through 'homeforge verify' or molecule verify"
+        )
     return inventory, str(name)
 
 

@@ -37,7 +37,9 @@ def role_vars(inventory_path: str, host: str) -> dict[str, Any]:
     target = manager.get_host(host)
     if target is None:
         raise KeyError(f"{inventory_path}: no host named {host}")
-    variables = VariableManager(loader=loader, inventory=manager).get_vars(host=target, include_hostvars=True)
+    variables = VariableManager(loader=loader, inventory=manager).get_vars(
+        host=target, include_hostvars=True
+    )
     defaults = role_defaults(loader)
     context = {**defaults, **variables}
     templar = Templar(loader=loader, variables=context)
