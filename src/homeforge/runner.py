@@ -120,6 +120,8 @@ def ansible_env(state: Path, strategy: str = "auto") -> dict[str, str]:
         "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(state / "facts"),
         "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "86400",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        # ansible-runner turns host key checking off unless it is set: keep Ansible's default.
+        "ANSIBLE_HOST_KEY_CHECKING": "True",
         "ANSIBLE_INTERPRETER_PYTHON": "auto_silent",
         "ANSIBLE_NOCOLOR": "True",
     }
@@ -260,6 +262,8 @@ def run_playbook(
         verbosity=request.verbosity or None,
         cmdline=shlex.join(cmdline) if cmdline else None,
         envvars=ansible_env(state, request.strategy),
+        # An absolute path: runner would otherwise keep facts per run, defeating the cache.
+        fact_cache=str(state / "facts"),
         event_handler=handle,
         cancel_callback=(lambda: cancelled.is_set()) if cancelled else None,
         quiet=True,

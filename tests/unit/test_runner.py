@@ -93,6 +93,7 @@ def test_env_defaults_are_fast_and_overridable(monkeypatch, isolated_state):
     assert "ControlPersist" in env["ANSIBLE_SSH_ARGS"]
     assert env["ANSIBLE_GATHERING"] == "smart" and env["ANSIBLE_CACHE_PLUGIN"] == "jsonfile"
     assert "ANSIBLE_STRATEGY" not in env
+    assert env["ANSIBLE_HOST_KEY_CHECKING"] == "True"
     monkeypatch.setenv("ANSIBLE_PIPELINING", "False")
     assert runner.ansible_env(isolated_state, "linear")["ANSIBLE_PIPELINING"] == "False"
 
