@@ -11,7 +11,7 @@ HF := $(VENV)/bin/homeforge
 export CONTAINERS_CONF ?= $(CURDIR)/src/homeforge/lab/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.homeforge/collections
-APT_PACKAGES := podman runc mmdebstrap uidmap iptables openssh-client python3-venv git
+APT_PACKAGES := podman runc mmdebstrap uidmap iptables openssh-client python3-venv git wireguard-tools
 
 .PHONY: help demo test deps system-deps venv lint unit integration molecule bench lock clean
 help:

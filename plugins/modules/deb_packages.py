@@ -26,6 +26,11 @@ options:
       something must be installed).
     type: int
     default: 3600
+  install_recommends:
+    description: Also install recommended packages (apt's default). Turn off where a package
+      recommends heavy extras, e.g. C(wireguard-tools) pulling a DKMS build toolchain.
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -61,7 +66,8 @@ STAMP = "/var/lib/apt/periodic/update-success-stamp"
 
 def installed(module, names):
     """Names dpkg reports as installed ('ii'); unknown names are simply not installed."""
-    rc, out, _err = module.run_command(
+    # dpkg-query exits 1 when some names are unknown: that is an answer, not an error.
+    _rc, out, _err = module.run_command(
         ["dpkg-query", "-W", "-f=${db:Status-Abbrev}|${binary:Package}|${Package}\n", *names],
         environ_update={"LC_ALL": "C"},
     )
@@ -86,6 +92,7 @@ def main():
         argument_spec={
             "names": {"type": "list", "elements": "str", "required": True},
             "cache_valid_time": {"type": "int", "default": 3600},
+            "install_recommends": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
     )
@@ -108,20 +115,10 @@ def main():
                 msg=f"apt-get update failed: {err.strip().splitlines()[-1:]}", **result
             )
         result["cache_updated"] = True
-    rc, _out, err = module.run_command(
-        [
-            "apt-get",
-            "install",
-            "-y",
-            "-q",
-            "-o",
-            "Dpkg::Options::=--force-confdef",
-            "-o",
-            "Dpkg::Options::=--force-confold",
-            *missing,
-        ],
-        environ_update=env,
-    )
+    recommends = [] if module.params["install_recommends"] else ["--no-install-recommends"]
+    command = ["apt-get", "install", "-y", "-q", *recommends]
+    command += ["-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]
+    rc, _out, err = module.run_command([*command, *missing], environ_update=env)
     if rc != 0:
         last = (err.strip().splitlines() or ["no output"])[-1]
         module.fail_json(msg=f"apt-get install {' '.join(missing)} failed: {last}", **result)

@@ -12,6 +12,7 @@ Checks that span hosts (duplicate addresses, CIDRs) are plain functions listed i
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import ipaddress
 import os
@@ -193,6 +194,24 @@ def _record_vars_dir_origins(base: Path, origins: dict) -> None:
                             origins.setdefault((scope, name, key), file)
 
 
+@contextlib.contextmanager
+def _parsing_settings():
+    """Settings for this process's own parse, restored afterwards so they never reach
+    the ansible-playbook runs: fail on unparsable sources, and ignore any fact cache
+    an ansible.cfg enables (cached facts are not inventory variables)."""
+    wanted = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_CACHE_PLUGIN": "memory"}
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def load(path: str | os.PathLike) -> Inventory:
     """Parse an inventory (YAML or INI file, or a directory) the way Ansible does."""
     inv_path = Path(path).expanduser()
@@ -212,20 +231,19 @@ def load(path: str | os.PathLike) -> Inventory:
     _record_vars_dir_origins(inv_path if inv_path.is_dir() else inv_path.parent, origins)
 
     # Ansible does the real parsing, so group_vars precedence and INI work as usual.
-    os.environ.setdefault("ANSIBLE_INVENTORY_UNPARSED_FAILED", "True")
-    os.environ.setdefault("ANSIBLE_INVENTORY_ENABLED", "host_list,yaml,ini")
-    from ansible.errors import AnsibleError
-    from ansible.inventory.manager import InventoryManager
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.vars.manager import VariableManager
+    with _parsing_settings():
+        from ansible.errors import AnsibleError
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.vars.manager import VariableManager
 
-    loader = DataLoader()
-    try:
-        manager = InventoryManager(loader=loader, sources=[str(inv_path)])
-    except AnsibleError as exc:
-        first = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
-        raise BadInput(f"{_display(inv_path)}: cannot parse inventory: {first}") from None
-    variables = VariableManager(loader=loader, inventory=manager)
+        loader = DataLoader()
+        try:
+            manager = InventoryManager(loader=loader, sources=[str(inv_path)])
+        except AnsibleError as exc:
+            first = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+            raise BadInput(f"{_display(inv_path)}: cannot parse inventory: {first}") from None
+        variables = VariableManager(loader=loader, inventory=manager)
 
     hostvars: dict[str, dict[str, Any]] = {}
     host_groups: dict[str, list[str]] = {}
@@ -434,11 +452,78 @@ def check_groups(inv: Inventory) -> list[str]:
     return problems
 
 
+def _role_default(role: str, key: str) -> Any:
+    defaults = paths.content_root() / "roles" / role / "defaults" / "main.yml"
+    return (yaml.safe_load(defaults.read_text()) or {}).get(key) if defaults.is_file() else None
+
+
+def check_mesh(inv: Inventory) -> list[str]:
+    """The WireGuard mesh: one CIDR, usable pinned addresses, endpoints or relays, keys."""
+    from homeforge.meshplan import load_mesh_utils
+
+    mesh = load_mesh_utils()
+    default_group = _role_default("wireguard", "wireguard_group") or "all"
+    default_cidr = _role_default("wireguard", "wireguard_mesh_cidr")
+    groups = {str(hv.get("wireguard_group", default_group)) for hv in inv.hostvars.values()}
+    problems = []
+    for group in sorted(groups):
+        members = inv.hosts if group == "all" else inv.groups.get(group, [])
+        if not members:
+            continue
+        cidrs = {str(inv.hostvars[h].get("wireguard_mesh_cidr", default_cidr)) for h in members}
+        if len(cidrs) > 1:
+            problems.append(
+                f"{inv.where(members[-1], 'wireguard_mesh_cidr')}: hosts of group {group} disagree "
+                f"on the mesh network ({', '.join(sorted(cidrs))}); one mesh has one CIDR"
+            )
+            continue
+        cidr = cidrs.pop()
+        try:
+            net = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            continue  # check_cidrs reports it
+        for host in members:
+            try:
+                underlay = ipaddress.ip_address(inv.address(host))
+            except ValueError:
+                continue
+            if underlay in net:
+                problems.append(
+                    f"{inv.where(host, 'wireguard_mesh_cidr')}: mesh {cidr} overlaps the host's own address {underlay}"
+                )
+        hosts = mesh.hosts_from_vars(members, inv.hostvars)
+        try:
+            mesh.validate(cidr, hosts)
+            mesh.allocate(cidr, hosts)
+        except mesh.MeshError as exc:
+            problems.append(f"{inv.where(exc.host, exc.key)}: {exc.message}")
+        routed: dict[Any, str] = {}
+        for host in hosts:
+            for extra in host.extra_allowed_ips:
+                try:
+                    extra_net = ipaddress.ip_network(extra, strict=True)
+                except ValueError:
+                    continue
+                for seen, owner in routed.items():
+                    if (
+                        owner != host.name
+                        and seen.version == extra_net.version
+                        and seen.overlaps(extra_net)
+                    ):
+                        problems.append(
+                            f"{inv.where(host.name, 'wireguard_extra_allowed_ips')}: {extra} "
+                            f"overlaps {seen} routed to host {owner}"
+                        )
+                routed[extra_net] = host.name
+    return problems
+
+
 CROSS_HOST_CHECKS: list[Callable[[Inventory], list[str]]] = [
     check_connection,
     check_duplicate_addresses,
     check_cidrs,
     check_groups,
+    check_mesh,
 ]
 
 

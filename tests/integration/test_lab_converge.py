@@ -60,8 +60,29 @@ def test_verify_passes_and_writes_junit(lab, tmp_path):
     done = lab.hf("verify", "-i", str(lab.inventory), "--junit", str(tmp_path))
     assert done.returncode == 0, done.stdout
     junit = (tmp_path / "junit.xml").read_text()
-    assert junit.count("<testcase") == 10 and "<failure" not in junit
-    assert "10 passed, 0 failed" in done.stdout
+    # 2 hosts x (5 common + 5 wireguard checks)
+    assert junit.count("<testcase") == 20 and "<failure" not in junit
+    assert "20 passed, 0 failed" in done.stdout
+
+
+def test_mesh_is_up_with_real_traffic_and_no_heavy_extras(lab):
+    for index, other in ((1, 2), (2, 1)):
+        peers = lab.podman("exec", f"{NAME}-{index}", "wg", "show", "wg0", "peers").stdout.split()
+        assert len(peers) == 1
+        address = lab.podman(
+            "exec",
+            f"{NAME}-{other}",
+            "sh",
+            "-c",
+            "ip -4 -o addr show wg0 | awk '{print $4}' | cut -d/ -f1",
+        ).stdout.strip()
+        assert (
+            lab.podman("exec", f"{NAME}-{index}", "ping", "-c", "1", "-W", "3", address).returncode
+            == 0
+        )
+    # wireguard-tools' recommends (a kernel image or DKMS) must not be pulled onto hosts
+    packages = lab.podman("exec", f"{NAME}-1", "dpkg-query", "-W", "-f=${Package}\n").stdout.split()
+    assert not [p for p in packages if p.startswith(("linux-image", "wireguard-dkms", "dkms"))]
 
 
 def test_verify_catches_drift_and_apply_repairs_only_that_host(lab):
@@ -89,9 +110,15 @@ def test_verify_catches_drift_and_apply_repairs_only_that_host(lab):
     assert lab.hf("verify", "-i", str(lab.inventory)).returncode == 0
 
 
-def test_limit_converges_only_the_named_host(lab):
+def test_limit_converges_only_the_named_host_and_keeps_every_peer(lab):
+    keys_before = lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout
     rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--limit", "lab-2")
-    assert rc == 0 and set(summary(lines)["hosts"]) == {"lab-2"}
+    result = summary(lines)
+    assert (
+        rc == 0 and set(result["hosts"]) == {"lab-2"} and result["hosts"]["lab-2"]["changed"] == 0
+    )
+    # lab-1 is outside the limit: its key comes from the fact cache, its peer entry stays
+    assert lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout == keys_before != ""
 
 
 def test_unreachable_host_stops_the_run_before_any_change(lab):
@@ -108,16 +135,25 @@ def test_unreachable_host_stops_the_run_before_any_change(lab):
         lab.wait_ssh("10.254.92.12")
 
 
-def test_lab_private_key_never_reaches_run_artifacts(lab):
-    secret = (lab.inventory.parent / "id_ed25519").read_text().splitlines()[1]
+def test_private_keys_never_reach_the_controller(lab):
+    """Neither the lab's SSH key nor any host's WireGuard key appears in runs, facts or verify output."""
+    secrets = [(lab.inventory.parent / "id_ed25519").read_text().splitlines()[1]]
+    for index in (1, 2):
+        wg_key = lab.podman(
+            "exec", f"{NAME}-{index}", "cat", "/etc/wireguard/wg0.key"
+        ).stdout.strip()
+        assert len(wg_key) == 44
+        secrets.append(wg_key)
     leaks = []
-    for root, _dirs, files in os.walk(lab.state / "runs"):
+    for root, _dirs, files in os.walk(lab.state):
+        if os.path.join("lab", NAME) in root:
+            continue  # the lab's own key file lives here, 0600
         for name in files:
             path = os.path.join(root, name)
             with open(path, errors="replace") as handle:
-                if secret in handle.read():
-                    leaks.append(path)
-    assert lab.runs() and not leaks
+                text = handle.read()
+            leaks += [path for secret in secrets if secret in text]
+    assert lab.runs() and (lab.state / "facts").is_dir() and not leaks
 
 
 def test_lab_down_removes_exactly_what_up_created(lab):

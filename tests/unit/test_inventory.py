@@ -225,3 +225,70 @@ def test_limit_that_matches_nothing_is_bad_input(write):
     assert inv.match("agent") == ["a1", "a2"]
     with pytest.raises(BadInput, match="--limit 'gpu' matches no host"):
         inv.match("gpu")
+
+
+def test_mesh_problems_name_file_host_and_key(write):
+    path = write(
+        "hosts.yml",
+        """
+        all:
+          vars:
+            wireguard_mesh_cidr: 10.77.0.0/24
+          hosts:
+            a: {ansible_host: 192.0.2.1, wireguard_address: 10.77.0.9}
+            b: {ansible_host: 192.0.2.2, wireguard_address: 10.77.0.9}
+            c: {ansible_host: 192.0.2.3, wireguard_reachable: false}
+            d: {ansible_host: 10.77.0.200}
+    """,
+    )
+    found = problems_of(path)
+    assert (
+        f"{path}: host d: wireguard_mesh_cidr: mesh 10.77.0.0/24 overlaps the host's own address 10.77.0.200"
+        in found
+    )
+    assert any(
+        p.startswith(f"{path}: host c: wireguard_relay: host is not reachable") for p in found
+    )
+    path2 = write(
+        "hosts2.yml",
+        """
+        all:
+          hosts:
+            a: {ansible_host: 192.0.2.1, wireguard_address: 10.77.0.9}
+            b: {ansible_host: 192.0.2.2, wireguard_address: 10.77.0.9}
+    """,
+    )
+    assert problems_of(path2) == [
+        f"{path2}: host b: wireguard_address: 10.77.0.9 is already used by host a"
+    ]
+
+
+def test_mesh_cidr_must_be_one_per_mesh_and_routes_must_not_overlap(write):
+    path = write(
+        "hosts.yml",
+        """
+        all:
+          hosts:
+            a: {ansible_host: 192.0.2.1, wireguard_mesh_cidr: 10.77.0.0/24, wireguard_extra_allowed_ips: [192.168.1.0/24]}
+            b: {ansible_host: 192.0.2.2, wireguard_mesh_cidr: 10.78.0.0/24}
+    """,
+    )
+    assert problems_of(path) == [
+        f"{path}: host b: wireguard_mesh_cidr: hosts of group all disagree on the mesh network "
+        "(10.77.0.0/24, 10.78.0.0/24); one mesh has one CIDR"
+    ]
+    path2 = write(
+        "hosts2.yml",
+        """
+        all:
+          hosts:
+            a: {ansible_host: 192.0.2.1, wireguard_extra_allowed_ips: [192.168.1.0/24]}
+            b: {ansible_host: 192.0.2.2, wireguard_extra_allowed_ips: [192.168.1.128/25], wireguard_public_key: abc}
+    """,
+    )
+    found = problems_of(path2)
+    assert (
+        f"{path2}: host b: wireguard_extra_allowed_ips: 192.168.1.128/25 overlaps 192.168.1.0/24 routed to host a"
+        in found
+    )
+    assert any(p.startswith(f"{path2}: host b: wireguard_public_key: malformed") for p in found)

@@ -1,0 +1,85 @@
+"""testinfra suite for the wireguard role (molecule verify and `homeforge verify`)."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import time
+
+import pytest
+
+
+def _config(host, hf_vars):
+    return host.file(f"/etc/wireguard/{hf_vars['wireguard_interface']}.conf")
+
+
+def _config_peers(host, hf_vars) -> dict[str, dict]:
+    """Peers in the rendered config, by the host name in their comment."""
+    peers, name = {}, None
+    for line in _config(host, hf_vars).content_string.splitlines():
+        if line.startswith("# ") and not line.startswith("# The private") and "{{" not in line and "Ansible" not in line:
+            name = line[2:].strip()
+        match = re.match(r"(PublicKey|AllowedIPs|Endpoint) = (.+)", line)
+        if match and name:
+            peers.setdefault(name, {})[match.group(1)] = match.group(2)
+    return peers
+
+
+def test_private_key_stays_private(host, hf_vars):
+    iface = hf_vars["wireguard_interface"]
+    key = host.file(f"/etc/wireguard/{iface}.key")
+    assert key.exists and key.user == "root" and key.mode == 0o600
+    config = _config(host, hf_vars)
+    assert config.mode == 0o600
+    assert "PrivateKey" not in config.content_string
+    # the running interface uses exactly the key in the file
+    assert host.check_output(f"wg show {iface} private-key") == key.content_string.strip()
+
+
+def test_interface_up_with_its_mesh_address(host, hf_vars):
+    iface = hf_vars["wireguard_interface"]
+    assert host.service(f"wg-quick@{iface}").is_running
+    assert host.service(f"wg-quick@{iface}").is_enabled
+    network = ipaddress.ip_network(hf_vars["wireguard_mesh_cidr"])
+    # the kernel may add an IPv6 link-local address; the mesh address must be the only one in the mesh
+    addresses = [a for a in host.interface(iface).addresses if ipaddress.ip_address(a) in network]
+    assert len(addresses) == 1, f"mesh addresses on {iface}: {addresses}"
+    if hf_vars["wireguard_address"]:
+        assert addresses[0] == hf_vars["wireguard_address"]
+    assert f"Address = {addresses[0]}/{network.prefixlen}" in _config(host, hf_vars).content_string
+
+
+def test_expected_peers_configured_and_live(host, hf_vars, hf_inventory, hf_host):
+    from homeforge.verify.mesh import expected_peer_names
+
+    iface = hf_vars["wireguard_interface"]
+    configured = _config_peers(host, hf_vars)
+    assert set(configured) == set(expected_peer_names(hf_inventory, hf_host, hf_vars))
+    live = {line.split("\t")[0] for line in host.check_output(f"wg show {iface} peers").splitlines()}
+    assert live == {p["PublicKey"] for p in configured.values()}
+
+
+def test_traffic_and_recent_handshake_with_every_peer(host, hf_vars):
+    """Ping every mesh address each peer carries (a relay carries the hosts behind it)."""
+    iface = hf_vars["wireguard_interface"]
+    network = ipaddress.ip_network(hf_vars["wireguard_mesh_cidr"])
+    host_prefix = network.max_prefixlen
+    configured = _config_peers(host, hf_vars)
+    assert configured, "no peers configured"
+    for name, peer in configured.items():
+        for allowed in (ip.strip() for ip in peer["AllowedIPs"].split(",")):
+            target = ipaddress.ip_network(allowed)
+            if target.prefixlen == host_prefix and target.network_address in network:
+                ping = host.run(f"ping -c 2 -W 3 {target.network_address}")
+                assert ping.rc == 0, f"no traffic to {target.network_address} via {name}: {ping.stdout}{ping.stderr}"
+    now = time.time()
+    for line in host.check_output(f"wg show {iface} latest-handshakes").splitlines():
+        key, stamp = line.split("\t")
+        assert now - int(stamp) < 180, f"peer {key} has no recent handshake"
+
+
+def test_listen_port_open_in_firewall(host, hf_vars):
+    if not hf_vars["wireguard_firewall_manage"]:
+        return
+    rules = host.check_output("iptables -S INPUT")
+    assert f"--dport {hf_vars['wireguard_port']}" in rules and "homeforge wireguard" in rules

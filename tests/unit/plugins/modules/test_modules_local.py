@@ -1,0 +1,131 @@
+"""Our modules, run for real by Ansible on the local host (check mode where they would change it)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from homeforge import paths
+
+ANSIBLE = str(Path(sys.executable).parent / "ansible")
+
+
+def run_module(module: str, args: dict, *extra: str) -> dict:
+    env = {
+        **os.environ,
+        "ANSIBLE_COLLECTIONS_PATH": str(paths.collections_dir()),
+        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+        "ANSIBLE_STDOUT_CALLBACK": "json",
+    }
+    done = subprocess.run(
+        [
+            ANSIBLE,
+            "localhost",
+            "-c",
+            "local",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            "-m",
+            f"homeforge.homelab.{module}",
+            "-a",
+            json.dumps(args),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    data = json.loads(done.stdout)
+    return data["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def test_kernel_params_writes_file_and_reports_live_drift(tmp_path):
+    conf = tmp_path / "sysctl.d" / "90-test.conf"
+    live = Path("/proc/sys/net/ipv4/ip_forward").read_text().strip()
+    other = "0" if live == "1" else "1"
+
+    # the file is new; the live value already matches: only the file changes
+    first = run_module(
+        "kernel_params", {"params": {"net.ipv4.ip_forward": int(live)}, "file": str(conf)}
+    )
+    assert first["changed"] and first["file_changed"] and first["live_changed"] == []
+    assert conf.read_text().endswith(f"net.ipv4.ip_forward={live}\n")
+    again = run_module(
+        "kernel_params", {"params": {"net.ipv4.ip_forward": int(live)}, "file": str(conf)}
+    )
+    assert not again["changed"]
+
+    # a different live value, in check mode with diff: reported, nothing touched
+    drift = run_module(
+        "kernel_params",
+        {"params": {"net.ipv4.ip_forward": int(other)}, "file": str(conf)},
+        "--check",
+        "--diff",
+    )
+    assert drift["changed"] and drift["live_changed"] == ["net.ipv4.ip_forward"]
+    assert f"net.ipv4.ip_forward={other}" in drift["diff"]["after"]
+    assert Path("/proc/sys/net/ipv4/ip_forward").read_text().strip() == live
+    assert conf.read_text().endswith(f"net.ipv4.ip_forward={live}\n")
+
+
+def test_kernel_params_rejects_unknown_parameter(tmp_path):
+    out = run_module(
+        "kernel_params", {"params": {"net.ipv4.no_such_thing": 1}, "file": str(tmp_path / "x.conf")}
+    )
+    assert out["failed"] and "unknown kernel parameter net.ipv4.no_such_thing" in out["msg"]
+
+
+def test_deb_packages_asks_dpkg_and_changes_nothing_when_installed():
+    out = run_module("deb_packages", {"names": ["bash", "coreutils"]})
+    assert not out["changed"] and out["missing"] == [] and not out["cache_updated"]
+
+
+def test_deb_packages_check_mode_reports_missing_without_installing():
+    out = run_module("deb_packages", {"names": ["bash", "homeforge-no-such-package"]}, "--check")
+    assert out["changed"] and out["missing"] == ["homeforge-no-such-package"]
+
+
+def test_deb_packages_refuses_versions_and_globs():
+    out = run_module("deb_packages", {"names": ["curl=7.88", "lib*"]})
+    assert out["failed"] and "not plain package names: curl=7.88, lib*" in out["msg"]
+
+
+def test_wireguard_host_creates_private_key_and_returns_only_the_public_key(tmp_path):
+    directory = tmp_path / "wireguard"
+    planned = run_module(
+        "wireguard_host", {"interface": "wgt0", "directory": str(directory)}, "--check"
+    )
+    assert planned["changed"] and planned["public_key"] == "" and not directory.exists()
+
+    made = run_module("wireguard_host", {"interface": "wgt0", "directory": str(directory)})
+    key_file = directory / "wgt0.key"
+    private = key_file.read_text().strip()
+    assert made["changed"] and oct(key_file.stat().st_mode & 0o777) == "0o600"
+    derived = subprocess.run(
+        ["wg", "pubkey"], input=private + "\n", capture_output=True, text=True, check=True
+    )
+    assert made["public_key"] == derived.stdout.strip()
+    assert private not in json.dumps(made)
+
+    again = run_module("wireguard_host", {"interface": "wgt0", "directory": str(directory)})
+    assert not again["changed"] and again["public_key"] == made["public_key"]
+
+    (directory / "wgt0.conf").write_text("[Interface]\nAddress = 10.77.0.5/24\n")
+    key_file.chmod(0o644)
+    repaired = run_module("wireguard_host", {"interface": "wgt0", "directory": str(directory)})
+    assert repaired["changed"] and repaired["address"] == "10.77.0.5"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+
+    rotated = run_module(
+        "wireguard_host", {"interface": "wgt0", "directory": str(directory), "rotate": True}
+    )
+    assert rotated["changed"] and rotated["public_key"] != made["public_key"]
+    assert (directory / "wgt0.key.old").read_text().strip() == private
+
+
+def test_wireguard_host_rejects_bad_interface_names(tmp_path):
+    out = run_module("wireguard_host", {"interface": "wg0; rm -rf /", "directory": str(tmp_path)})
+    assert out["failed"] and "invalid interface name" in out["msg"]
