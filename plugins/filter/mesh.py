@@ -46,6 +46,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.homeforge.homelab.plugins.module_utils.mesh import (
+    MESH_KEYS,
     MeshError,
     hosts_from_vars,
     plan,
@@ -53,7 +54,12 @@ from ansible_collections.homeforge.homelab.plugins.module_utils.mesh import (
 
 
 def wireguard_mesh(hostvars, members, cidr, need_keys=True):
-    plain = {name: dict(hostvars[name]) if name in hostvars else {} for name in members}
+    # Read only the keys the planner uses: copying all of hostvars[name] would make
+    # Ansible template every variable of every host.
+    plain = {}
+    for name in members:
+        source = hostvars[name] if name in hostvars else {}
+        plain[name] = {key: source[key] for key in MESH_KEYS if key in source}
     try:
         return plan(str(cidr), hosts_from_vars(list(members), plain), need_keys=bool(need_keys))
     except MeshError as exc:

@@ -257,6 +257,21 @@ def plan(cidr: str, hosts: list[MeshHost], need_keys: bool = True) -> dict[str, 
     return result
 
 
+# The host variables the planner reads (the filter fetches only these from hostvars).
+MESH_KEYS = (
+    "ansible_host",
+    "wireguard_facts",
+    "wireguard_endpoint",
+    "wireguard_port",
+    "wireguard_reachable",
+    "wireguard_relay",
+    "wireguard_address",
+    "wireguard_public_key",
+    "wireguard_persistent_keepalive",
+    "wireguard_extra_allowed_ips",
+)
+
+
 def hosts_from_vars(members: list[str], hostvars: dict) -> list[MeshHost]:
     """MeshHost records from Ansible-style host variables."""
     out = []

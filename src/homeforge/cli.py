@@ -170,6 +170,121 @@ def apply(
     sys.exit(EXIT_OK if result.ok else EXIT_FAILED)
 
 
+# --------------------------------------------------------------------------- mesh
+
+
+@main.group()
+def mesh() -> None:
+    """The WireGuard mesh: plan, apply, status."""
+
+
+@mesh.command("apply")
+@inventory_option
+@click.option("-l", "--limit", help="Only these hosts (their peers on other hosts are kept).")
+@click.option("-C", "--check", is_flag=True, help="Change nothing; report what would change.")
+@click.option("-D", "--diff", is_flag=True, help="Show the config differences.")
+@click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
+@click.pass_context
+def mesh_apply(ctx, inventory_path, limit, check, diff, as_json):
+    """Converge only the mesh (playbooks/mesh.yml)."""
+    ctx.invoke(
+        apply,
+        playbook="mesh",
+        inventory_path=inventory_path,
+        limit=limit,
+        check=check,
+        diff=diff,
+        as_json=as_json,
+        tags=None,
+        skip_tags=None,
+        extra_vars=(),
+        forks=None,
+        strategy="auto",
+        verbose=0,
+    )
+
+
+@mesh.command("status")
+@inventory_option
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def mesh_status(inventory_path, as_json):
+    """Per peer: latest handshake, transfer and endpoint, read from the hosts."""
+    from homeforge import mesh as mesh_mod
+
+    inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
+    iface, _cidr, members = mesh_mod.mesh_settings(inv)
+    live = mesh_mod.read(inv, members, iface)
+    names = {h.public_key: h.host for h in live.values() if h.public_key}
+    healthy = all(
+        not h.error and h.peers and all(p.latest_handshake for p in h.peers) for h in live.values()
+    )
+    if as_json:
+        display.emit(
+            {
+                "interface": iface,
+                "healthy": healthy,
+                "hosts": [
+                    {
+                        "host": h.host,
+                        "address": h.address,
+                        "public_key": h.public_key,
+                        "error": h.error,
+                        "peers": [dict(vars(p), name=names.get(p.public_key)) for p in h.peers],
+                    }
+                    for h in live.values()
+                ],
+            }
+        )
+        sys.exit(EXIT_OK if healthy else EXIT_FAILED)
+    for h in live.values():
+        table = Table(title=f"{h.host} {h.address or ''} ({iface})", title_justify="left")
+        for col in ("peer", "endpoint", "allowed ips", "latest handshake", "received", "sent"):
+            table.add_column(col)
+        if h.error:
+            table.add_row("-", "-", "-", Text(h.error, style="red"), "-", "-")
+        for p in h.peers:
+            age = mesh_mod.handshake_age(p.latest_handshake)
+            table.add_row(
+                names.get(p.public_key, p.public_key[:10] + "..."),
+                p.endpoint or "(roaming)",
+                ", ".join(p.allowed_ips),
+                Text(age, style="red" if age == "never" else "green"),
+                f"{p.rx} B",
+                f"{p.tx} B",
+            )
+        console.print(table)
+    sys.exit(EXIT_OK if healthy else EXIT_FAILED)
+
+
+@mesh.command("plan")
+@inventory_option
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def mesh_plan(inventory_path, as_json):
+    """Per host: the peers a converge would add, change or remove. Changes nothing."""
+    from homeforge import mesh as mesh_mod
+
+    inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
+    iface, cidr, members = mesh_mod.mesh_settings(inv)
+    live = mesh_mod.read(inv, members, iface)
+    changes = mesh_mod.plan_changes(inv, live, cidr, members)
+    if as_json:
+        display.emit(
+            {
+                "hosts": {h: [vars(c) for c in cs] for h, cs in changes.items()},
+                "unreadable": {h.host: h.error for h in live.values() if h.error},
+            }
+        )
+        return
+    for host, items in changes.items():
+        note = f" (not readable: {live[host].error})" if live[host].error else ""
+        console.print(Text(f"{host}: {len(items) or 'no'} change(s){note}", style="bold"))
+        for c in items:
+            style = {"add": "green", "remove": "red"}.get(c.action, "yellow")
+            console.print(Text(f"  {c.action:6} {c.peer}: {c.detail}", style=style))
+
+
 # --------------------------------------------------------------------------- inventory
 
 

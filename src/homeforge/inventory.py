@@ -452,7 +452,8 @@ def check_groups(inv: Inventory) -> list[str]:
     return problems
 
 
-def _role_default(role: str, key: str) -> Any:
+def role_default(role: str, key: str) -> Any:
+    """A role's default for a variable, as written in defaults/main.yml (not templated)."""
     defaults = paths.content_root() / "roles" / role / "defaults" / "main.yml"
     return (yaml.safe_load(defaults.read_text()) or {}).get(key) if defaults.is_file() else None
 
@@ -462,8 +463,8 @@ def check_mesh(inv: Inventory) -> list[str]:
     from homeforge.meshplan import load_mesh_utils
 
     mesh = load_mesh_utils()
-    default_group = _role_default("wireguard", "wireguard_group") or "all"
-    default_cidr = _role_default("wireguard", "wireguard_mesh_cidr")
+    default_group = role_default("wireguard", "wireguard_group") or "all"
+    default_cidr = role_default("wireguard", "wireguard_mesh_cidr")
     groups = {str(hv.get("wireguard_group", default_group)) for hv in inv.hostvars.values()}
     problems = []
     for group in sorted(groups):

@@ -85,6 +85,42 @@ def test_mesh_is_up_with_real_traffic_and_no_heavy_extras(lab):
     assert not [p for p in packages if p.startswith(("linux-image", "wireguard-dkms", "dkms"))]
 
 
+def test_mesh_status_and_plan_read_the_live_mesh_without_its_secrets(lab, tmp_path):
+    import yaml
+
+    private = [
+        lab.podman("exec", f"{NAME}-{i}", "cat", "/etc/wireguard/wg0.key").stdout.strip()
+        for i in (1, 2)
+    ]
+    status = lab.hf("mesh", "status", "-i", str(lab.inventory), "--json")
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = __import__("json").loads(status.stdout)
+    assert report["healthy"]
+    assert {h["host"]: [p["name"] for p in h["peers"]] for h in report["hosts"]} == {
+        "lab-1": ["lab-2"],
+        "lab-2": ["lab-1"],
+    }
+    assert all(p["latest_handshake"] > 0 for h in report["hosts"] for p in h["peers"])
+
+    plan = lab.hf("mesh", "plan", "-i", str(lab.inventory), "--json")
+    assert plan.returncode == 0 and __import__("json").loads(plan.stdout)["hosts"] == {
+        "lab-1": [],
+        "lab-2": [],
+    }
+
+    edited = yaml.safe_load(lab.inventory.read_text())
+    edited["all"]["hosts"]["lab-1"]["wireguard_extra_allowed_ips"] = ["192.168.77.0/24"]
+    changed_inventory = tmp_path / "inventory.yml"
+    changed_inventory.write_text(yaml.safe_dump(edited))
+    plan = lab.hf("mesh", "plan", "-i", str(changed_inventory), "--json")
+    changes = __import__("json").loads(plan.stdout)["hosts"]
+    assert changes["lab-1"] == [] and [(c["action"], c["peer"]) for c in changes["lab-2"]] == [
+        ("change", "lab-1")
+    ]
+    for out in (status.stdout, plan.stdout, status.stderr, plan.stderr):
+        assert not any(key in out for key in private)
+
+
 def test_verify_catches_drift_and_apply_repairs_only_that_host(lab):
     lab.podman(
         "exec",
