@@ -58,7 +58,7 @@ def wireguard_mesh(hostvars, members, cidr, need_keys=True):
     # Ansible template every variable of every host.
     plain = {}
     for name in members:
-        source = hostvars[name] if name in hostvars else {}
+        source = hostvars.get(name, {})
         plain[name] = {key: source[key] for key in MESH_KEYS if key in source}
     try:
         return plan(str(cidr), hosts_from_vars(list(members), plain), need_keys=bool(need_keys))

@@ -257,6 +257,81 @@ def mesh_status(inventory_path, as_json):
     sys.exit(EXIT_OK if healthy else EXIT_FAILED)
 
 
+@mesh.command("rotate-keys")
+@inventory_option
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    help="Host whose key to replace (repeatable; default: every mesh host, one at a time).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def mesh_rotate_keys(inventory_path, hosts, as_json):
+    """Replace hosts' keys and update every peer, measuring the interruption."""
+    import json as json_mod
+    import time
+
+    from homeforge import mesh as mesh_mod
+    from homeforge import runner
+
+    inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
+    iface, _cidr, members = mesh_mod.mesh_settings(inv)
+    unknown = [h for h in hosts if h not in members]
+    if unknown:
+        raise BadInput(f"--host {', '.join(unknown)}: not in the mesh of {inv.path}")
+    live = mesh_mod.read(inv, members, iface)
+    unreadable = [f"{h.host}: {h.error}" for h in live.values() if h.error]
+    if unreadable:
+        raise HomeforgeError("cannot read the mesh, nothing was rotated: " + "; ".join(unreadable))
+    rotations = []
+    for target in hosts or members:
+        observer = next(
+            m for m in members if m != target and inv.hostvars[m].get("wireguard_reachable", True)
+        )
+        pinger = mesh_mod.Pinger(inv, observer, live[target].address)
+        started = time.monotonic()
+        request = runner.ApplyRequest(
+            paths.resolve_playbook("mesh"),
+            inv,
+            extra_vars=[json_mod.dumps({"wireguard_rotate_hosts": [target]})],
+        )
+        result = runner.run_playbook(request)
+        elapsed = time.monotonic() - started
+        sent, lost = pinger.stop()
+        after = mesh_mod.read(inv, [target], iface)[target]
+        rotation = mesh_mod.Rotation(
+            target,
+            live[target].public_key,
+            after.public_key,
+            observer,
+            sent,
+            lost,
+            result.ok,
+            elapsed,
+        )
+        rotations.append(rotation)
+        if not as_json:
+            verdict = "rotated" if result.ok and rotation.new_key != rotation.old_key else "FAILED"
+            console.print(
+                f"{target}: {verdict} {rotation.old_key[:8]}... -> {rotation.new_key[:8]}... in "
+                f"{elapsed:.1f}s; {observer} -> {target}: {lost} of {sent} echo requests lost "
+                f"(~{rotation.interruption_s:.1f}s interruption)"
+            )
+        if not result.ok:
+            for failure in result.failures:
+                display.err_console.print(
+                    Text(f"{failure.host}: {failure.task}: {failure.message}", style="red")
+                )
+            break
+    if as_json:
+        display.emit(
+            {"rotations": [dict(vars(r), interruption_s=r.interruption_s) for r in rotations]}
+        )
+    ok = all(r.apply_ok and r.new_key != r.old_key for r in rotations)
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
 @mesh.command("plan")
 @inventory_option
 @click.option("--json", "as_json", is_flag=True)

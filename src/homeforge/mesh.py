@@ -174,3 +174,68 @@ def plan_changes(
                 )
         changes[host] = out
     return changes
+
+
+@dataclass
+class Rotation:
+    host: str
+    old_key: str
+    new_key: str
+    observer: str
+    sent: int
+    lost: int
+    apply_ok: bool
+    elapsed: float
+
+    @property
+    def interruption_s(self) -> float:
+        return self.lost * PING_INTERVAL
+
+
+PING_INTERVAL = 0.2
+
+
+class Pinger:
+    """Pings an address from a mesh host over SSH until stopped; then reads ping's own summary."""
+
+    def __init__(self, inv: Inventory, host: str, address: str):
+        import paramiko
+
+        hvars = inv.hostvars[host]
+        self.client = paramiko.SSHClient()
+        self.client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        known = _known_hosts_file(hvars)
+        if known.is_file():
+            self.client.load_host_keys(str(known))
+        self.client.connect(
+            inv.address(host),
+            port=int(hvars.get("ansible_port", 22)),
+            username=hvars.get("ansible_user", "root"),
+            key_filename=hvars.get("ansible_ssh_private_key_file"),
+            timeout=10,
+            allow_agent=False,
+            look_for_keys=not hvars.get("ansible_ssh_private_key_file"),
+        )
+        self.channel = self.client.get_transport().open_session()
+        self.channel.get_pty()  # so Ctrl-C reaches ping and it prints its statistics
+        self.channel.exec_command(f"ping -n -i {PING_INTERVAL} -W 1 -w 900 {address}")
+
+    def stop(self) -> tuple[int, int]:
+        import re
+
+        time.sleep(2 * PING_INTERVAL + 1)  # let echoes in flight come back
+        self.channel.send("\x03")
+        output, deadline = b"", time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.channel.recv_ready():
+                output += self.channel.recv(65536)
+            elif self.channel.exit_status_ready():
+                break
+            else:
+                time.sleep(0.05)
+        self.client.close()
+        match = re.search(rb"(\d+) packets transmitted, (\d+) received", output)
+        if not match:
+            return 0, 0
+        sent, received = int(match.group(1)), int(match.group(2))
+        return sent, sent - received

@@ -121,6 +121,48 @@ def test_mesh_status_and_plan_read_the_live_mesh_without_its_secrets(lab, tmp_pa
         assert not any(key in out for key in private)
 
 
+def test_rotate_keys_replaces_a_key_and_the_mesh_keeps_working(lab):
+    import json
+
+    old_private = lab.podman("exec", f"{NAME}-1", "cat", "/etc/wireguard/wg0.key").stdout.strip()
+    done = lab.hf("mesh", "rotate-keys", "-i", str(lab.inventory), "--host", "lab-1", "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    rotation = json.loads(done.stdout)["rotations"][0]
+    assert rotation["host"] == "lab-1" and rotation["observer"] == "lab-2"
+    assert rotation["new_key"] != rotation["old_key"] and rotation["sent"] > 0
+    new_private = lab.podman("exec", f"{NAME}-1", "cat", "/etc/wireguard/wg0.key").stdout.strip()
+    assert new_private != old_private
+    assert (
+        lab.podman("exec", f"{NAME}-1", "cat", "/etc/wireguard/wg0.key.old").stdout.strip()
+        == old_private
+    )
+    assert (
+        lab.podman(
+            "exec", f"{NAME}-1", "stat", "-c", "%a", "/etc/wireguard/wg0.key.old"
+        ).stdout.strip()
+        == "600"
+    )
+    assert (
+        old_private not in done.stdout + done.stderr
+        and new_private not in done.stdout + done.stderr
+    )
+    # lab-2 now knows lab-1 by its new key, and traffic flows
+    assert lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout.split() == [
+        rotation["new_key"]
+    ]
+    address = lab.podman(
+        "exec", f"{NAME}-1", "sh", "-c", "ip -4 -o addr show wg0 | awk '{print $4}' | cut -d/ -f1"
+    ).stdout.strip()
+    assert lab.podman("exec", f"{NAME}-2", "ping", "-c", "1", "-W", "3", address).returncode == 0
+    again = lab.hf_json("apply", "mesh", "-i", str(lab.inventory))
+    assert again[0] == 0 and summary(again[1])["changed"] == 0
+
+
+def test_rotate_keys_of_an_unknown_host_is_bad_input(lab):
+    done = lab.hf("mesh", "rotate-keys", "-i", str(lab.inventory), "--host", "lab-9")
+    assert done.returncode == 2 and "--host lab-9: not in the mesh" in done.stderr
+
+
 def test_verify_catches_drift_and_apply_repairs_only_that_host(lab):
     lab.podman(
         "exec",
