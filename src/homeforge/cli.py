@@ -213,8 +213,7 @@ def mesh_status(inventory_path, as_json):
     from homeforge import mesh as mesh_mod
 
     inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
-    iface, _cidr, members = mesh_mod.mesh_settings(inv)
-    live = mesh_mod.read(inv, members, iface)
+    iface, _cidr, _members, live = mesh_mod.live_mesh(inv)
     names = {h.public_key: h.host for h in live.values() if h.public_key}
     healthy = all(
         not h.error and h.peers and all(p.latest_handshake for p in h.peers) for h in live.values()
@@ -341,8 +340,7 @@ def mesh_plan(inventory_path, as_json):
     from homeforge import mesh as mesh_mod
 
     inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
-    iface, cidr, members = mesh_mod.mesh_settings(inv)
-    live = mesh_mod.read(inv, members, iface)
+    _iface, cidr, members, live = mesh_mod.live_mesh(inv)
     changes = mesh_mod.plan_changes(inv, live, cidr, members)
     if as_json:
         display.emit(

@@ -12,9 +12,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from homeforge import ssh
 from homeforge.inventory import Inventory, role_default
 from homeforge.meshplan import load_mesh_utils
-from homeforge.verify import _known_hosts_file
 
 
 @dataclass
@@ -36,6 +36,12 @@ class LiveHost:
     error: str | None = None
 
 
+def live_mesh(inv: Inventory) -> tuple[str, str, list[str], dict[str, LiveHost]]:
+    """Interface, CIDR, members and each member's live state."""
+    iface, cidr, members = mesh_settings(inv)
+    return iface, cidr, members, read(inv, members, iface)
+
+
 def mesh_settings(inv: Inventory) -> tuple[str, str, list[str]]:
     any_vars = next(iter(inv.hostvars.values()), {})
 
@@ -54,28 +60,15 @@ def mesh_settings(inv: Inventory) -> tuple[str, str, list[str]]:
 def _read_host(inv: Inventory, host: str, iface: str) -> LiveHost:
     import paramiko
 
-    hvars = inv.hostvars[host]
     out = LiveHost(host)
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    known = _known_hosts_file(hvars)
-    if known.is_file():
-        client.load_host_keys(str(known))
+    client = None
     script = (
         f"wg show {iface} public-key && "
         f"(ip -o addr show dev {iface} | awk '{{print $4}}' | cut -d/ -f1 | head -n 1) && "
         f"echo --- && wg show {iface} dump | tail -n +2"
     )
     try:
-        client.connect(
-            inv.address(host),
-            port=int(hvars.get("ansible_port", 22)),
-            username=hvars.get("ansible_user", "root"),
-            key_filename=hvars.get("ansible_ssh_private_key_file"),
-            timeout=10,
-            allow_agent=False,
-            look_for_keys=not hvars.get("ansible_ssh_private_key_file"),
-        )
+        client = ssh.connect(inv, host)
         _stdin, stdout, stderr = client.exec_command(script, timeout=20)
         text = stdout.read().decode()
         if stdout.channel.recv_exit_status() != 0:
@@ -86,7 +79,8 @@ def _read_host(inv: Inventory, host: str, iface: str) -> LiveHost:
         out.error = f"{inv.address(host)}: {exc or type(exc).__name__}"
         return out
     finally:
-        client.close()
+        if client is not None:
+            client.close()
     head, _sep, dump = text.partition("---\n")
     lines = head.split()
     out.public_key = lines[0] if lines else ""
@@ -199,23 +193,7 @@ class Pinger:
     """Pings an address from a mesh host over SSH until stopped; then reads ping's own summary."""
 
     def __init__(self, inv: Inventory, host: str, address: str):
-        import paramiko
-
-        hvars = inv.hostvars[host]
-        self.client = paramiko.SSHClient()
-        self.client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        known = _known_hosts_file(hvars)
-        if known.is_file():
-            self.client.load_host_keys(str(known))
-        self.client.connect(
-            inv.address(host),
-            port=int(hvars.get("ansible_port", 22)),
-            username=hvars.get("ansible_user", "root"),
-            key_filename=hvars.get("ansible_ssh_private_key_file"),
-            timeout=10,
-            allow_agent=False,
-            look_for_keys=not hvars.get("ansible_ssh_private_key_file"),
-        )
+        self.client = ssh.connect(inv, host)
         self.channel = self.client.get_transport().open_session()
         self.channel.get_pty()  # so Ctrl-C reaches ping and it prints its statistics
         self.channel.exec_command(f"ping -n -i {PING_INTERVAL} -W 1 -w 900 {address}")

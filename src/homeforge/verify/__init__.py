@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from homeforge import paths
+from homeforge import paths, ssh
 from homeforge.errors import BadInput
 from homeforge.inventory import Inventory
 
@@ -85,37 +85,17 @@ def suite_files(role: str) -> list[Path]:
     return sorted((paths.role_dir(role) / "tests").glob("test_*.py"))
 
 
-def _known_hosts_file(hvars: dict) -> Path:
-    match = re.search(r"UserKnownHostsFile=(\S+)", str(hvars.get("ansible_ssh_common_args", "")))
-    return Path(match.group(1) if match else "~/.ssh/known_hosts").expanduser()
-
-
 def check_host_key(inv: Inventory, host: str) -> str | None:
-    """Connect once with paramiko, refusing unknown or changed host keys."""
+    """Connect once, refusing unknown or changed host keys (as Ansible would)."""
     import paramiko
 
-    hvars = inv.hostvars[host]
-    known = _known_hosts_file(hvars)
-    client = paramiko.SSHClient()
-    client.set_missing_host_key_policy(paramiko.RejectPolicy())
-    if known.is_file():
-        client.load_host_keys(str(known))
     try:
-        client.connect(
-            inv.address(host),
-            port=int(hvars.get("ansible_port", 22)),
-            username=hvars.get("ansible_user", "root"),
-            key_filename=hvars.get("ansible_ssh_private_key_file"),
-            timeout=10,
-            allow_agent=False,
-            look_for_keys=not hvars.get("ansible_ssh_private_key_file"),
-        )
+        ssh.connect(inv, host).close()
     except paramiko.SSHException as exc:
+        known = ssh.known_hosts_file(inv.hostvars[host])
         return f"{inv.where(host, 'ansible_host')}: ssh to {inv.address(host)} refused: {exc} (known_hosts: {known})"
     except OSError as exc:
         return f"{inv.where(host, 'ansible_host')}: {inv.address(host)} unreachable ({exc.strerror or exc})"
-    finally:
-        client.close()
     return None
 
 
