@@ -288,9 +288,3 @@ def run_playbook(
         failures=failures,
         warnings=sorted(set(w for w in warnings if w)),
     )
-
-
-def require_tools(*tools: str) -> None:
-    missing = [t for t in tools if shutil.which(t) is None]
-    if missing:
-        raise EnvironmentProblem(f"required tool(s) not found on PATH: {', '.join(missing)}")

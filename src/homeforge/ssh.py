@@ -30,7 +30,9 @@ def connect(inv: Inventory, host: str, timeout: float = 10):
         try:
             client.load_host_keys(str(known))
         except (paramiko.hostkeys.InvalidHostKey, ValueError) as exc:
-            raise paramiko.SSHException(f"{known}: malformed known_hosts entry ({exc.__class__.__name__})") from None
+            raise paramiko.SSHException(
+                f"{known}: malformed known_hosts entry ({exc.__class__.__name__})"
+            ) from None
     key_file = hvars.get("ansible_ssh_private_key_file")
     try:
         client.connect(

@@ -106,9 +106,6 @@ def _host_url(inv: Inventory, host: str) -> str:
     return f"{url}?ssh_identity_file={key}&timeout=20" if key else f"{url}?timeout=20"
 
 
-_PARAM = re.compile(r"\[[^\]]*?://[^\]-]*-?(.*)\]$")
-
-
 def _check_name(testcase: ET.Element) -> str:
     name = testcase.get("name", "?")
     params = re.search(r"\[(.*)\]$", name)
