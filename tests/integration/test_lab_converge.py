@@ -37,6 +37,19 @@ def test_lab_status_and_private_files(lab):
     assert check.returncode == 0, check.stderr
 
 
+def test_check_mode_on_new_hosts_reports_changes_and_makes_none(lab):
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--check", "--diff")
+    result = summary(lines)
+    assert rc == 0 and result["ok"], result["failures"]
+    assert all(h["changed"] > 0 for h in result["hosts"].values())
+    for index in (1, 2):
+        container = f"{NAME}-{index}"
+        assert lab.podman("exec", container, "dpkg", "-s", "jq").returncode != 0, (
+            "check mode installed a package"
+        )
+        assert lab.podman("exec", container, "test", "-e", "/etc/wireguard/wg0.key").returncode != 0
+
+
 def test_first_converge_then_second_changes_nothing(lab):
     rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory))
     first = summary(lines)
