@@ -22,23 +22,20 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
+from benchlib import OUT, ROOT, homeforge, publish
+from benchlib import env as bench_env
+
+STATE = "state"
 NAME = "hf-bench"
 SUBNET = "10.254.93.0/24"
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "HOMEFORGE_STATE_DIR": str(OUT / "state"), "COLUMNS": "200"}
+    return bench_env(STATE)
 
 
 def hf(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "homeforge", *args], capture_output=True, text=True, env=env()
-    )
-    if check and done.returncode != 0:
-        raise SystemExit(f"homeforge {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-    return done
+    return homeforge(STATE, *args, check=check)
 
 
 def inventory() -> Path:
@@ -166,10 +163,7 @@ def main() -> None:
     args = parser.parse_args()
     results = bench(args.nodes, args.runs, args.first_runs)
     text = report(results, args.nodes, args.runs, args.first_runs)
-    print(text)
-    if args.write:
-        with args.write.open("a") as handle:
-            handle.write("\n" + text)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -22,26 +22,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from benchlib import OUT, ROOT, homeforge, publish
+from benchlib import env as bench_env
 
-ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
+STATE = "state-mesh"
 NAME = "hf-bench-mesh"
 SUBNET = "10.254.94.0/24"
 
 
 def env() -> dict[str, str]:
-    return {**os.environ, "HOMEFORGE_STATE_DIR": str(OUT / "state-mesh"), "COLUMNS": "200"}
+    return bench_env(STATE)
 
 
 def hf(*args: str) -> subprocess.CompletedProcess:
-    done = subprocess.run(
-        [sys.executable, "-m", "homeforge", *args], capture_output=True, text=True, env=env()
-    )
-    if done.returncode != 0:
-        raise SystemExit(
-            f"homeforge {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-2000:]}"
-        )
-    return done
+    return homeforge(STATE, *args)
 
 
 def podman(*args: str) -> str:
@@ -155,10 +149,7 @@ def main() -> None:
         f"Existing sessions kept (no new handshake between lab-1..3 during the apply): {'yes' if kept else 'no'}.",
     ]
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        with args.write.open("a") as handle:
-            handle.write("\n" + text)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
+from benchlib import ROOT, publish
 
 from homeforge.meshplan import load_mesh_utils
 
-ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "roles" / "wireguard" / "templates" / "wg.conf.j2"
 
 
@@ -97,10 +97,7 @@ def main() -> None:
             f"| {n} | {peers} | {plan_s:.3f} s | {render_s:.3f} s | {plan_s + render_s:.3f} s | {target} |"
         )
     text = "\n".join(lines) + "\n"
-    print(text)
-    if args.write:
-        with args.write.open("a") as handle:
-            handle.write("\n" + text)
+    publish(text, args.write)
 
 
 if __name__ == "__main__":
