@@ -12,6 +12,7 @@ linear`` falls back to plain Ansible).
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
@@ -250,27 +251,30 @@ def run_playbook(
         return True
 
     started = time.monotonic()
-    thread, runner = ansible_runner.run_async(
-        private_data_dir=str(run_dir),
-        project_dir=str(request.playbook.parent),
-        playbook=request.playbook.name,
-        inventory=str(request.inventory.path),
-        limit=request.limit,
-        tags=request.tags,
-        skip_tags=request.skip_tags,
-        forks=forks,
-        verbosity=request.verbosity or None,
-        cmdline=shlex.join(cmdline) if cmdline else None,
-        envvars=ansible_env(state, request.strategy),
-        # An absolute path: runner would otherwise keep facts per run, defeating the cache.
-        fact_cache=str(state / "facts"),
-        event_handler=handle,
-        cancel_callback=(lambda: cancelled.is_set()) if cancelled else None,
-        quiet=True,
-        suppress_env_files=True,
-        settings={"suppress_ansible_output": True},
-    )
-    thread.join()
+    try:
+        thread, runner = ansible_runner.run_async(
+            private_data_dir=str(run_dir),
+            project_dir=str(request.playbook.parent),
+            playbook=request.playbook.name,
+            inventory=str(request.inventory.path),
+            limit=request.limit,
+            tags=request.tags,
+            skip_tags=request.skip_tags,
+            forks=forks,
+            verbosity=request.verbosity or None,
+            cmdline=shlex.join(cmdline) if cmdline else None,
+            envvars=ansible_env(state, request.strategy),
+            # An absolute path: runner would otherwise keep facts per run, defeating the cache.
+            fact_cache=str(state / "facts"),
+            event_handler=handle,
+            cancel_callback=(lambda: cancelled.is_set()) if cancelled else None,
+            quiet=True,
+            suppress_env_files=True,
+            settings={"suppress_ansible_output": True},
+        )
+        thread.join()
+    finally:
+        redact_command_artifacts(run_dir)
     elapsed = time.monotonic() - started
 
     stats: dict[str, HostStats] = {host: HostStats() for host in hosts}
@@ -288,3 +292,26 @@ def run_playbook(
         failures=failures,
         warnings=sorted(set(w for w in warnings if w)),
     )
+
+
+# What stays of the environment in runner's `command` artifact.
+KEPT_ENV_PREFIXES = ("ANSIBLE_",)
+KEPT_ENV_NAMES = ("PATH",)
+
+
+def redact_command_artifacts(run_dir: Path) -> None:
+    """ansible-runner records the whole process environment in artifacts/*/command
+    (tokens and cloud credentials included). Keep only PATH and Ansible's settings."""
+    for command_file in run_dir.glob("artifacts/*/command"):
+        try:
+            data = json.loads(command_file.read_text())
+        except (OSError, ValueError):
+            command_file.unlink(missing_ok=True)
+            continue
+        env = data.get("env") or {}
+        kept = {
+            k: v for k, v in env.items() if k.startswith(KEPT_ENV_PREFIXES) or k in KEPT_ENV_NAMES
+        }
+        data["env"] = kept
+        data["env_dropped"] = len(env) - len(kept)
+        command_file.write_text(json.dumps(data))

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 NAME = "hf-itest"
+# A stand-in for a token an operator keeps in the environment: it must never be stored.
+CANARY_SECRET = "hf-canary-" + __import__("secrets").token_hex(16)
 SUBNET = "10.254.92.0/24"
 
 
@@ -23,7 +25,12 @@ class LabEnv:
     inventory: Path
 
     def hf(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-        env = {**os.environ, "HOMEFORGE_STATE_DIR": str(self.state), "COLUMNS": "200"}
+        env = {
+            **os.environ,
+            "HOMEFORGE_STATE_DIR": str(self.state),
+            "COLUMNS": "200",
+            "HF_TEST_API_TOKEN": CANARY_SECRET,
+        }
         return subprocess.run(
             [sys.executable, "-m", "homeforge", *args],
             capture_output=True,

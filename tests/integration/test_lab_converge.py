@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import stat
 
-from tests.integration.conftest import NAME
+from tests.integration.conftest import CANARY_SECRET, NAME
 
 
 def summary(lines):
@@ -227,8 +227,9 @@ def test_unreachable_host_stops_the_run_before_any_change(lab):
 
 
 def test_private_keys_never_reach_the_controller(lab):
-    """Neither the lab's SSH key nor any host's WireGuard key appears in runs, facts or verify output."""
-    secrets = [(lab.inventory.parent / "id_ed25519").read_text().splitlines()[1]]
+    """Neither the lab's SSH key, any host's WireGuard key, nor a token in the operator's
+    environment appears in runs, facts or verify output."""
+    secrets = [(lab.inventory.parent / "id_ed25519").read_text().splitlines()[1], CANARY_SECRET]
     for index in (1, 2):
         wg_key = lab.podman(
             "exec", f"{NAME}-{index}", "cat", "/etc/wireguard/wg0.key"

@@ -134,3 +134,17 @@ def test_cli_exit_1_and_recap_when_a_host_fails(local):
     assert out.exit_code == 1
     assert "one: failed: Fail when asked: asked to fail on one" in out.output
     assert "FAILED" in out.output
+
+
+def test_environment_secrets_do_not_stay_in_run_artifacts(local, monkeypatch):
+    inv_path, playbook = local
+    secret = "hf-unit-canary-" + "7f3a9c1e5b"
+    monkeypatch.setenv("HF_UNIT_API_TOKEN", secret)
+    result = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path)))
+    assert result.ok
+    stored = [p.read_text(errors="replace") for p in result.artifacts.rglob("*") if p.is_file()]
+    assert stored and not any(secret in text for text in stored)
+    (command,) = list(result.artifacts.glob("artifacts/*/command"))
+    recorded = json.loads(command.read_text())
+    assert "PATH" in recorded["env"] and recorded["env_dropped"] > 0
+    assert all(k == "PATH" or k.startswith("ANSIBLE_") for k in recorded["env"])
