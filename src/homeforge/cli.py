@@ -175,7 +175,7 @@ def apply(
 
 @main.group()
 def mesh() -> None:
-    """The WireGuard mesh: plan, apply, status."""
+    """The WireGuard mesh: plan, apply, status, key rotation, cutover and rollback."""
 
 
 @mesh.command("apply")
@@ -329,6 +329,80 @@ def mesh_rotate_keys(inventory_path, hosts, as_json):
         )
     ok = all(r.apply_ok and r.new_key != r.old_key for r in rotations)
     sys.exit(EXIT_OK if ok else EXIT_FAILED)
+
+
+def _cutover_engine(inventory_path, service_name, as_json):
+    from homeforge import cutover, services
+    from homeforge import mesh as mesh_mod
+
+    inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
+    service = services.get(inv, service_name)
+    iface, cidr, _members = mesh_mod.mesh_settings(inv)
+    styles = {
+        "ok": "green",
+        "change": "yellow",
+        "would": "yellow",
+        "fail": "red",
+        "warn": "magenta",
+    }
+    marks = {"ok": "ok", "change": "changed", "would": "would", "fail": "FAILED", "warn": "warning"}
+
+    def report(event):
+        if as_json:
+            display.emit({"event": vars(event)})
+            return
+        where = f"{event.host}: " if event.host else ""
+        mark = marks.get(event.status, event.status)
+        console.print(
+            Text(
+                f"{event.elapsed:6.1f}s {event.step:9} {mark:8} {where}{event.message}",
+                style=styles.get(event.status, ""),
+            ),
+            soft_wrap=True,
+        )
+
+    return cutover.Engine(inv, service, iface, cidr, report)
+
+
+@mesh.command("cutover")
+@click.argument("service")
+@inventory_option
+@click.option(
+    "-C", "--check", is_flag=True, help="Preflight and shadow only; show what would change."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print steps and the result as JSON lines.")
+@_handle_errors
+def mesh_cutover(service, inventory_path, check, as_json):
+    """Move SERVICE's consumers onto the mesh: preflight, shadow, switch, expose, verify.
+
+    Every change is journaled first (STATE/cutover/SERVICE.json); a failure rolls
+    back on its own, Ctrl-C stops between steps, and running cutover again resumes.
+    """
+    engine = _cutover_engine(inventory_path, service, as_json)
+    try:
+        result = engine.cutover(check=check)
+    finally:
+        engine.close()
+    if as_json:
+        display.emit({"summary": result})
+
+
+@mesh.command("rollback")
+@click.argument("service")
+@inventory_option
+@click.option("-C", "--check", is_flag=True, help="Show what would be restored; change nothing.")
+@click.option("--force", is_flag=True, help="Restore even when the legacy endpoints do not answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print steps and the result as JSON lines.")
+@_handle_errors
+def mesh_rollback(service, inventory_path, check, force, as_json):
+    """Restore SERVICE's journaled endpoints and exposure, and verify the legacy path."""
+    engine = _cutover_engine(inventory_path, service, as_json)
+    try:
+        result = engine.rollback(check=check, force=force)
+    finally:
+        engine.close()
+    if as_json:
+        display.emit({"summary": result})
 
 
 @mesh.command("plan")

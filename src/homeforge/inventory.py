@@ -519,12 +519,20 @@ def check_mesh(inv: Inventory) -> list[str]:
     return problems
 
 
+def check_services(inv: Inventory) -> list[str]:
+    """The services the mesh cutover moves (homeforge_services); see services.py."""
+    from homeforge.services import check_services as check
+
+    return check(inv)
+
+
 CROSS_HOST_CHECKS: list[Callable[[Inventory], list[str]]] = [
     check_connection,
     check_duplicate_addresses,
     check_cidrs,
     check_groups,
     check_mesh,
+    check_services,
 ]
 
 

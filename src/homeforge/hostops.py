@@ -1,0 +1,551 @@
+"""Operations the cutover runs on a host, one per call, as ``python3 -c SOURCE REQUEST``.
+
+This file is sent whole over SSH and runs with the host's own python3, so it
+uses the standard library only and keeps to Python 3.7 syntax. Each operation
+takes keyword arguments from the JSON request and returns a JSON-able dict;
+the process prints ``{"ok": true, "result": ...}`` or ``{"ok": false, "error":
+"..."}`` and nothing else.
+
+Every write is idempotent (writing the value a file already has changes nothing
+and says so) and atomic (a temporary file in the same directory, then rename),
+so a consumer reading its environment file never sees half of it, and replaying
+a journal after an interruption is safe. Nothing here reads or returns a
+WireGuard private key: ``wg show IFACE dump``'s first line (the interface, which
+holds it) is skipped on the host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import shlex
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ENV_LINE = re.compile(r"^(\s*(?:export\s+)?)([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_@%+=:,./-]*$")
+SYSTEMD_DIR = "/etc/systemd/system"
+
+
+class OpError(Exception):
+    pass
+
+
+def _run(args, timeout=60, check=True):
+    done = subprocess.run(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        universal_newlines=True,
+        timeout=timeout,
+    )
+    if check and done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise OpError(
+            "%s: exit %d%s" % (" ".join(args), done.returncode, ": " + detail[-1] if detail else "")
+        )
+    return done
+
+
+def _atomic_write(path, text, mode=0o644, like=None):
+    """Write text to path via a temporary file and rename; keep the old file's mode/owner."""
+    directory = os.path.dirname(path) or "."
+    if not os.path.isdir(directory):
+        raise OpError("%s: directory %s does not exist" % (path, directory))
+    uid = gid = None
+    if like and os.path.exists(like):
+        st = os.stat(like)
+        mode, uid, gid = st.st_mode & 0o7777, st.st_uid, st.st_gid
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".homeforge-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        if uid is not None:
+            os.chown(tmp, uid, gid)
+        os.rename(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------------- environment files
+
+
+def _unquote(raw):
+    raw = raw.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        inner = raw[1:-1]
+        return inner.replace('\\"', '"').replace("\\\\", "\\") if raw[0] == '"' else inner
+    return raw
+
+
+def _quote(value):
+    if SAFE_VALUE.match(value):
+        return value
+    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+
+
+def env_read(path, names):
+    """The values of ``names`` in an environment file (None when unset) and whether it exists."""
+    text = _read(path)
+    values = dict((name, None) for name in names)
+    for line in (text or "").splitlines():
+        match = ENV_LINE.match(line)
+        if match and match.group(2) in values:
+            values[match.group(2)] = _unquote(match.group(3))
+    return {"exists": text is not None, "values": values}
+
+
+def env_write(path, values, create=True, remove_if_empty=False):
+    """Set (or, for None, remove) variables in an environment file; other lines are kept."""
+    text = _read(path)
+    if text is None and not create:
+        raise OpError("%s: no such file" % path)
+    lines = (text or "").splitlines()
+    out, seen = [], set()
+    for line in lines:
+        match = ENV_LINE.match(line)
+        if match and match.group(2) in values:
+            name = match.group(2)
+            if name in seen or values[name] is None:
+                continue  # a duplicate, or a variable to remove
+            seen.add(name)
+            out.append("%s%s=%s" % (match.group(1), name, _quote(values[name])))
+        else:
+            out.append(line)
+    for name in sorted(values):
+        if name not in seen and values[name] is not None:
+            out.append("%s=%s" % (name, _quote(values[name])))
+    new = "\n".join(out) + "\n" if out else ""
+    if remove_if_empty and not new.strip():
+        if text is None:
+            return {"changed": False}
+        os.unlink(path)
+        return {"changed": True}
+    if new == text:
+        return {"changed": False}
+    _atomic_write(path, new, mode=0o644, like=path)
+    return {"changed": True}
+
+
+# --------------------------------------------------------------------------- systemd
+
+
+def _dropin_path(unit, name):
+    return os.path.join(SYSTEMD_DIR, unit + ".d", name + ".conf")
+
+
+def _dropin_text(values):
+    lines = [
+        "# Managed by homeforge (mesh cutover); 'homeforge mesh rollback' removes it.",
+        "[Service]",
+    ]
+    for name in sorted(values):
+        value = values[name].replace("\\", "\\\\").replace('"', '\\"')
+        lines.append('Environment="%s=%s"' % (name, value))
+    return "\n".join(lines) + "\n"
+
+
+def _dropin_values(text):
+    values = {}
+    for match in re.finditer(r'^Environment="([A-Za-z_][A-Za-z0-9_]*)=(.*)"$', text or "", re.M):
+        values[match.group(1)] = match.group(2).replace('\\"', '"').replace("\\\\", "\\")
+    return values
+
+
+def unit_exists(unit):
+    done = _run(["systemctl", "show", "-p", "LoadState", "--value", unit], check=False)
+    return {"exists": done.stdout.strip() == "loaded"}
+
+
+def dropin_read(unit, name, names):
+    """The variables a homeforge drop-in sets for ``unit`` (None when unset)."""
+    current = _dropin_values(_read(_dropin_path(unit, name)))
+    return {
+        "exists": unit_exists(unit)["exists"],
+        "values": dict((n, current.get(n)) for n in names),
+    }
+
+
+def dropin_write(unit, name, values, action="restart"):
+    """Write (or, when every value is None, remove) the drop-in, then reload systemd and the unit."""
+    path = _dropin_path(unit, name)
+    old = _read(path)
+    keep = dict((k, v) for k, v in _dropin_values(old).items() if k not in values)
+    keep.update((k, v) for k, v in values.items() if v is not None)
+    changed = False
+    if keep:
+        new = _dropin_text(keep)
+        if new != old:
+            if not os.path.isdir(os.path.dirname(path)):
+                os.makedirs(os.path.dirname(path), 0o755)
+            _atomic_write(path, new, mode=0o644)
+            changed = True
+    elif old is not None:
+        os.unlink(path)
+        changed = True
+    if changed:
+        _run(["systemctl", "daemon-reload"])
+        if action != "none":
+            unit_action(unit, action)
+    return {"changed": changed}
+
+
+def unit_action(unit, action="restart"):
+    if action not in ("restart", "reload", "reload-or-restart", "try-restart"):
+        raise OpError(
+            "unit action %r: use restart, reload, reload-or-restart or try-restart" % action
+        )
+    _run(["systemctl", action, unit], timeout=120)
+    return {"changed": True}
+
+
+def run_command(command):
+    done = _run(["/bin/sh", "-c", command], timeout=300, check=False)
+    if done.returncode != 0:
+        detail = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise OpError(
+            "%s: exit %d%s" % (command, done.returncode, ": " + detail[-1] if detail else "")
+        )
+    return {"changed": True}
+
+
+# --------------------------------------------------------------------------- kubernetes (kubectl on the host)
+
+
+def _kubectl(kubectl, *args):
+    return _run(shlex.split(kubectl) + list(args), timeout=300)
+
+
+def deployment_read(kubectl, namespace, name, names, container=""):
+    done = _kubectl(kubectl, "-n", namespace, "get", "deployment", name, "-o", "json")
+    spec = json.loads(done.stdout)["spec"]["template"]["spec"]
+    containers = [c for c in spec.get("containers", []) if not container or c["name"] == container]
+    if not containers:
+        raise OpError("deployment %s/%s has no container %r" % (namespace, name, container))
+    env = dict((e["name"], e.get("value")) for e in containers[0].get("env", []) if "value" in e)
+    return {"exists": True, "values": dict((n, env.get(n)) for n in names)}
+
+
+def deployment_write(kubectl, namespace, name, values, container="", timeout=180):
+    current = deployment_read(kubectl, namespace, name, list(values), container)["values"]
+    if current == values:
+        return {"changed": False}
+    args = ["-n", namespace, "set", "env", "deployment/" + name]
+    if container:
+        args += ["-c", container]
+    for key in sorted(values):
+        args.append(key + "-" if values[key] is None else "%s=%s" % (key, values[key]))
+    _kubectl(kubectl, *args)
+    _kubectl(
+        kubectl,
+        "-n",
+        namespace,
+        "rollout",
+        "status",
+        "deployment/" + name,
+        "--timeout=%ds" % timeout,
+    )
+    return {"changed": True}
+
+
+# --------------------------------------------------------------------------- the mesh
+
+
+def _wg_peers(iface):
+    done = _run(["wg", "show", iface, "dump"])
+    peers = []
+    for line in done.stdout.splitlines()[1:]:  # line 1 is the interface and its private key
+        fields = line.split("\t")
+        if len(fields) >= 5:
+            nets = [] if fields[3] == "(none)" else fields[3].split(",")
+            peers.append({"allowed_ips": nets, "handshake": int(fields[4])})
+    return peers
+
+
+def mesh_address(iface):
+    done = _run(["ip", "-o", "-4", "addr", "show", "dev", iface])
+    for line in done.stdout.splitlines():
+        parts = line.split()
+        if "inet" in parts:
+            return {"address": parts[parts.index("inet") + 1].split("/")[0]}
+    raise OpError("%s has no IPv4 address" % iface)
+
+
+def _peer_for(peers, address):
+    """The peer whose most specific allowed network holds address."""
+    target, best, best_len = ipaddress.ip_address(address), None, -1
+    for peer in peers:
+        for net in peer["allowed_ips"]:
+            network = ipaddress.ip_network(net, strict=False)
+            if target in network and network.prefixlen > best_len:
+                best, best_len = peer, network.prefixlen
+    return best
+
+
+def handshakes(iface, addresses, max_age=180, wait=6):
+    """Age of the latest handshake with the peer carrying each address.
+
+    A stale one gets a ping to start a handshake, then up to ``wait`` seconds.
+    """
+    ages = {}
+    stale = []
+    now = time.time()
+    peers = _wg_peers(iface)
+    for address in addresses:
+        peer = _peer_for(peers, address)
+        if peer is None:
+            ages[address] = {"error": "no peer on %s routes %s" % (iface, address)}
+        elif peer["handshake"] and now - peer["handshake"] <= max_age:
+            ages[address] = {"age": int(now - peer["handshake"])}
+        else:
+            stale.append(address)
+    if stale:
+        for address in stale:
+            subprocess.Popen(
+                ["ping", "-c", "2", "-i", "0.5", "-W", "1", address],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        deadline = time.time() + wait
+        while stale and time.time() < deadline:
+            time.sleep(0.3)
+            peers = _wg_peers(iface)
+            for address in list(stale):
+                peer = _peer_for(peers, address)
+                if peer and peer["handshake"] and time.time() - peer["handshake"] <= max_age:
+                    ages[address] = {"age": int(time.time() - peer["handshake"])}
+                    stale.remove(address)
+        for address in stale:
+            ages[address] = {
+                "error": "no handshake with the peer for %s within %ds" % (address, max_age)
+            }
+    return {"peers": ages}
+
+
+# --------------------------------------------------------------------------- probes
+
+
+def _probe_once(url, method, expect, timeout):
+    started = time.time()
+    request = urllib.request.Request(
+        url, method=method, headers={"User-Agent": "homeforge-cutover"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            response.read(65536)
+            status = response.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return False, "%s" % (reason or type(exc).__name__), time.time() - started
+    ok = status in expect if expect else 200 <= status < 400
+    return ok, "" if ok else "HTTP %d" % status, time.time() - started
+
+
+def probe(urls, method="GET", expect=(), count=5, interval=0.2, timeout=3.0, attempts=0):
+    """Probe each URL until ``count`` consecutive successes, or ``attempts`` tries fail.
+
+    The URLs are probed side by side, one round at a time.
+    """
+    attempts = attempts or count * 2
+    state = dict(
+        (u, {"consecutive": 0, "tries": 0, "errors": 0, "error": "", "ms": []}) for u in urls
+    )
+    for _round in range(attempts):
+        pending = [u for u in urls if state[u]["consecutive"] < count]
+        if not pending:
+            break
+        for url in pending:
+            ok, error, took = _probe_once(url, method, list(expect), timeout)
+            entry = state[url]
+            entry["tries"] += 1
+            entry["ms"].append(round(took * 1000, 1))
+            if ok:
+                entry["consecutive"] += 1
+            else:
+                entry["consecutive"], entry["errors"], entry["error"] = (
+                    0,
+                    entry["errors"] + 1,
+                    error,
+                )
+        time.sleep(interval)
+    for entry in state.values():
+        entry["ok"] = entry["consecutive"] >= count
+        times = sorted(entry.pop("ms"))
+        entry["median_ms"] = times[len(times) // 2] if times else None
+    return {"urls": state}
+
+
+def tcp_open(address, port, timeout=2.0):
+    try:
+        socket.create_connection((address, port), timeout=timeout).close()
+        return {"open": True}
+    except OSError as exc:
+        return {"open": False, "error": str(exc)}
+
+
+def wait_listen(address, port, timeout=30.0):
+    deadline = time.time() + timeout
+    while True:
+        if tcp_open(address, port, 1.0)["open"]:
+            return {"listening": True}
+        if time.time() > deadline:
+            raise OpError("nothing listens on %s:%d after %ds" % (address, port, timeout))
+        time.sleep(0.2)
+
+
+# --------------------------------------------------------------------------- firewall
+
+
+def _fw_names(service):
+    slug = re.sub(r"[^A-Za-z0-9]", "-", service)[:18]
+    return "HF-MESH-" + slug.upper(), "homeforge-mesh-only-" + re.sub(
+        r"[^A-Za-z0-9_.-]", "-", service
+    )
+
+
+def _fw_script(chain, port, iface, cidr):
+    return "\n".join(
+        [
+            "#!/bin/sh",
+            "# Managed by homeforge: %s/tcp only over the mesh (%s from %s) and loopback."
+            % (port, iface, cidr),
+            "set -e",
+            'if [ "$1" = stop ]; then',
+            "  while iptables -D INPUT -p tcp --dport %s -j %s 2>/dev/null; do :; done"
+            % (port, chain),
+            "  iptables -F %s 2>/dev/null || true" % chain,
+            "  iptables -X %s 2>/dev/null || true" % chain,
+            "  exit 0",
+            "fi",
+            "iptables -N %s 2>/dev/null || iptables -F %s" % (chain, chain),
+            "iptables -A %s -i lo -j RETURN" % chain,
+            "iptables -A %s -i %s -s %s -j RETURN" % (chain, iface, cidr),
+            "iptables -A %s -p tcp -j REJECT --reject-with tcp-reset" % chain,
+            "iptables -C INPUT -p tcp --dport %s -j %s 2>/dev/null || iptables -I INPUT 1 -p tcp --dport %s -j %s"
+            % (port, chain, port, chain),
+            "",
+        ]
+    )
+
+
+def firewall_read(service):
+    chain, unit = _fw_names(service)
+    enabled = os.path.exists(
+        os.path.join(SYSTEMD_DIR, "multi-user.target.wants", unit + ".service")
+    )
+    active = _run(["iptables", "-n", "-L", chain], check=False).returncode == 0
+    return {"closed": bool(enabled and active), "enabled": enabled, "active": active}
+
+
+def firewall_set(service, port, iface, cidr, closed):
+    """Close the port to everything but the mesh and loopback, persistently (a systemd unit)."""
+    chain, unit = _fw_names(service)
+    script_path = "/usr/local/sbin/" + unit
+    unit_path = os.path.join(SYSTEMD_DIR, unit + ".service")
+    before = firewall_read(service)
+    if closed:
+        script = _fw_script(chain, int(port), iface, cidr)
+        unit_text = "\n".join(
+            [
+                "# Managed by homeforge (mesh cutover of %s); 'homeforge mesh rollback' removes it."
+                % service,
+                "[Unit]",
+                "Description=homeforge: %s/tcp reachable only over the mesh" % port,
+                "After=network-pre.target",
+                "Before=network.target",
+                "",
+                "[Service]",
+                "Type=oneshot",
+                "RemainAfterExit=yes",
+                "ExecStart=%s start" % script_path,
+                "ExecStop=%s stop" % script_path,
+                "",
+                "[Install]",
+                "WantedBy=multi-user.target",
+                "",
+            ]
+        )
+        changed = False
+        if _read(script_path) != script:
+            _atomic_write(script_path, script, mode=0o755)
+            changed = True
+        if _read(unit_path) != unit_text:
+            _atomic_write(unit_path, unit_text, mode=0o644)
+            _run(["systemctl", "daemon-reload"])
+            changed = True
+        if changed or not before["closed"]:
+            _run(["systemctl", "enable", unit + ".service"])
+            _run(["systemctl", "restart", unit + ".service"])
+            changed = True
+        return {"changed": changed}
+    if not os.path.exists(unit_path) and not before["active"]:
+        return {"changed": False}
+    if os.path.exists(unit_path):
+        _run(["systemctl", "disable", "--now", unit + ".service"], check=False)
+    if os.path.exists(script_path):
+        _run([script_path, "stop"])
+    for path in (unit_path, script_path):
+        if os.path.exists(path):
+            os.unlink(path)
+    _run(["systemctl", "daemon-reload"])
+    return {"changed": True}
+
+
+OPS = {
+    fn.__name__: fn
+    for fn in (
+        env_read,
+        env_write,
+        unit_exists,
+        dropin_read,
+        dropin_write,
+        unit_action,
+        run_command,
+        deployment_read,
+        deployment_write,
+        mesh_address,
+        handshakes,
+        probe,
+        tcp_open,
+        wait_listen,
+        firewall_read,
+        firewall_set,
+    )
+}
+
+
+def main(argv):
+    request = json.loads(argv[1])
+    try:
+        result = OPS[request["op"]](**request.get("args", {}))
+        print(json.dumps({"ok": True, "result": result}))
+        return 0
+    except (OpError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
+        print(json.dumps({"ok": False, "error": str(exc) or type(exc).__name__}))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
