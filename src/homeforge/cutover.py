@@ -80,6 +80,10 @@ class Event:
     elapsed: float = 0.0
 
 
+def _shown(value: str | None) -> str:
+    return "(unset)" if value is None else value
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
@@ -505,6 +509,8 @@ class Engine:
             "ok",
             "mesh addresses: " + ", ".join(f"{h} {a}" for h, a in plan.addresses.items()),
         )
+        for host in service.hosts:
+            self._read_exposure(host)  # the unit to bind exists, or iptables is there
 
         def handshakes(host: str) -> dict:
             wanted = [a for h, a in plan.addresses.items() if h != host]
@@ -539,8 +545,9 @@ class Engine:
             plan.desired[c.ident] = {
                 v.name: service.mesh_url(plan.addresses[v.host], v.suffix) for v in c.variables
             }
+            effective = state.get("effective", state["values"])
             for v in c.variables:
-                now = state["values"].get(v.name)
+                now = effective.get(v.name)
                 legacy = service.hosts[v.host] + v.suffix if service.hosts[v.host] else None
                 if now not in (plan.desired[c.ident][v.name], legacy) and legacy:
                     self._event(
@@ -564,7 +571,7 @@ class Engine:
     def _switch(self, c: Consumer, journal: Journal, values: dict, step: str) -> None:
         self._checkpoint()
         changed = self._write_consumer(c, values)
-        shown = ", ".join(f"{k}={v if v is not None else '(unset)'}" for k, v in values.items())
+        shown = ", ".join(f"{k}={_shown(v)}" for k, v in values.items())
         self._event(
             step,
             "change" if changed else "ok",
@@ -716,7 +723,7 @@ class Engine:
             for name, value in plan.desired[c.ident].items():
                 if now.get(name) != value:
                     would.append(
-                        f"{c.host} {c.kind} {c.target}: {name}: {now.get(name)} -> {value}"
+                        f"{c.host} {c.kind} {c.target}: {name}: {_shown(now.get(name))} -> {_shown(value)}"
                     )
         for host in self.service.hosts:
             desired = self._desired_exposure(host)
@@ -771,7 +778,8 @@ class Engine:
         if verify_legacy and not force:
             by_host: dict[str, list[str]] = {}
             for entry, c in consumers:
-                for value in entry["previous"]["values"].values():
+                previous = entry["previous"]
+                for value in previous.get("effective", previous["values"]).values():
                     url = self.health_url(value)
                     if url:
                         by_host.setdefault(c.host, []).append(url)
@@ -822,7 +830,7 @@ class Engine:
                         for name, value in entry["previous"]["values"].items():
                             if now.get(name) != value:
                                 would.append(
-                                    f"{c.host} {c.kind} {c.target}: {name}: {now.get(name)} -> {value}"
+                                    f"{c.host} {c.kind} {c.target}: {name}: {_shown(now.get(name))} -> {_shown(value)}"
                                 )
                 for line in would:
                     self._event("check", "would", line)

@@ -30,7 +30,7 @@ err_console = Console(stderr=True, highlight=False, width=_width)
 
 
 def error(message: str) -> None:
-    err_console.print(Text(f"error: {message}", style="bold red"))
+    err_console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
 
 
 class LiveProgress:

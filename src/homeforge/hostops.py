@@ -215,7 +215,15 @@ def unit_action(unit, action="restart"):
         raise OpError(
             "unit action %r: use restart, reload, reload-or-restart or try-restart" % action
         )
-    _run(["systemctl", action, unit], timeout=120)
+    done = _run(["systemctl", action, unit], timeout=120, check=False)
+    if done.returncode != 0:
+        # the unit's own last words say more than systemctl's "see journalctl"
+        said = _run(
+            ["journalctl", "_SYSTEMD_UNIT=" + unit, "-n", "1", "-o", "cat", "--no-pager"],
+            check=False,
+        )
+        detail = said.stdout.strip() or done.stderr.strip()
+        raise OpError("systemctl %s %s failed: %s" % (action, unit, detail))
     return {"changed": True}
 
 
@@ -452,6 +460,12 @@ def _fw_script(chain, port, iface, cidr):
 
 def firewall_read(service):
     chain, unit = _fw_names(service)
+    if not any(
+        os.access(os.path.join(d, "iptables"), os.X_OK) for d in ("/usr/sbin", "/sbin", "/usr/bin")
+    ):
+        raise OpError(
+            "iptables is not installed (needed to close the service port outside the mesh)"
+        )
     enabled = os.path.exists(
         os.path.join(SYSTEMD_DIR, "multi-user.target.wants", unit + ".service")
     )

@@ -66,6 +66,7 @@ class Inventory:
         for scope, name in [
             ("host", host),
             *(("group", g) for g in reversed(self.groups_of(host))),
+            ("group", "all"),
         ]:
             found = self._origins.get((scope, name, key))
             if found is not None:

@@ -62,20 +62,20 @@ class LabEnv:
             time.sleep(0.5)
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory) -> LabEnv:
+def start_lab(tmp_path_factory, name: str, nodes: int, subnet: str) -> LabEnv:
+    """A fresh lab with its own state dir (a leftover one of that name is removed first)."""
     if shutil.which("podman") is None:
         pytest.fail("integration tests need podman: run them through 'make test'")
-    state = tmp_path_factory.mktemp("lab-state")
-    env = LabEnv(state, state / "lab" / NAME / "inventory.yml")
-    env.hf("lab", "down", "--name", NAME)  # a previous interrupted run
-    up = env.hf("lab", "up", "--nodes", "2", "--name", NAME, "--subnet", SUBNET)
+    state = tmp_path_factory.mktemp(f"{name}-state")
+    env = LabEnv(state, state / "lab" / name / "inventory.yml")
+    env.hf("lab", "down", "--name", name)  # a previous interrupted run
+    up = env.hf("lab", "up", "--nodes", str(nodes), "--name", name, "--subnet", subnet)
     assert up.returncode == 0, up.stdout + up.stderr
+    return env
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory) -> LabEnv:
+    env = start_lab(tmp_path_factory, NAME, 2, SUBNET)
     yield env
     env.hf("lab", "down", "--name", NAME)
-
-
-@pytest.fixture(autouse=True)
-def isolated_state(lab):
-    """Integration tests share the lab's state dir (overrides the unit-test one)."""
-    return lab.state

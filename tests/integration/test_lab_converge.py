@@ -6,7 +6,15 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 from tests.integration.conftest import CANARY_SECRET, NAME
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(lab):
+    """These tests share the lab's state dir (overrides the unit-test one)."""
+    return lab.state
 
 
 def summary(lines):
