@@ -17,7 +17,7 @@ APT_PACKAGES := podman runc mmdebstrap uidmap iptables openssh-client python3-ve
 help:
 	@echo "make demo   # run homeforge on the built-in lab (podman containers)"
 	@echo "make test   # the whole test suite: lint, unit, integration, molecule"
-	@echo "make bench  # speed: homeforge apply vs ansible-playbook (writes bench/RESULTS.md)"
+	@echo "make bench  # speed: apply vs ansible-playbook, cutover/rollback under load"
 
 # ---------------------------------------------------------------- set-up
 system-deps: .homeforge/.system-deps
@@ -72,6 +72,7 @@ molecule: deps
 
 bench: deps
 	$(PY) bench/converge.py --nodes 3 --runs 5
+	$(PY) bench/cutover.py --rounds 5
 
 lock:
 	@rm -rf /tmp/homeforge-lock && python3 -m venv /tmp/homeforge-lock

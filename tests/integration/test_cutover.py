@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ from tests.integration import cutover_lab as cl
 from tests.integration.conftest import LabEnv, start_lab
 
 NAME = "hf-cutover"
+STANDINS = Path(__file__).resolve().parents[1] / "standins"
 SUBNET = "10.254.96.0/24"
 ENV_FILE = "/etc/hf-consumer/service.env"
 
@@ -336,6 +338,49 @@ def test_bind_exposure_moves_the_listener_and_back(cut):
         back = rollback(cut)
         assert back.returncode == 0, back.stdout[-2000:] + back.stderr
         assert "0.0.0.0:18080" in sh(cut, 1, "ss -Hltn 'sport = :18080'").stdout
+    finally:
+        cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory)})
+
+
+def test_deployment_consumer_through_the_kubectl_standin(cut):
+    """Against tests/standins/kubectl (no cluster here): the kubectl calls and their order."""
+    addr = cl.addresses(cut.inventory)
+    assert (
+        cut.podman("cp", str(STANDINS / "kubectl"), f"{NAME}-3:/usr/local/bin/kubectl").returncode
+        == 0
+    )
+    kubectl = "kubectl -n prod"
+    assert sh(cut, 3, "kubectl create deployment api --image=api:1 -n prod").returncode == 0
+    assert (
+        sh(
+            cut,
+            3,
+            f"{kubectl} set env deployment/api SERVICE_URL={cl.legacy(addr['lab-1'])} KEEP=1",
+        ).returncode
+        == 0
+    )
+
+    def env_of_deployment() -> dict:
+        obj = json.loads(sh(cut, 3, f"{kubectl} get deployment api -o json").stdout)
+        return {
+            e["name"]: e["value"] for e in obj["spec"]["template"]["spec"]["containers"][0]["env"]
+        }
+
+    services = cl.service(cut.inventory)
+    services["consumers"] = [
+        {"host": "lab-3", "deployment": "prod/api", "variables": {"SERVICE_URL": "lab-1"}}
+    ]
+    cl.declare(cut.inventory, {cl.SERVICE: services})
+    try:
+        done = cutover(cut)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+        assert env_of_deployment() == {
+            "SERVICE_URL": f"http://{mesh_address(cut, 1)}:{cl.PORT}",
+            "KEEP": "1",
+        }
+        back = rollback(cut)
+        assert back.returncode == 0, back.stdout[-2000:] + back.stderr
+        assert env_of_deployment() == {"SERVICE_URL": cl.legacy(addr["lab-1"]), "KEEP": "1"}
     finally:
         cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory)})
 
