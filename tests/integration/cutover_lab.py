@@ -78,7 +78,9 @@ def service(inventory: Path, **overrides) -> dict:
 def declare(inventory: Path, services: dict) -> None:
     (inventory / "group_vars").mkdir(exist_ok=True)
     (inventory / "group_vars" / "all.yml").write_text(
-        yaml.safe_dump({"homeforge_services": services}, sort_keys=False)
+        yaml.safe_dump(
+            {"homeforge_services": services, "wireguard_preshared_keys": True}, sort_keys=False
+        )
     )
 
 

@@ -387,8 +387,39 @@ def test_deployment_consumer_through_the_kubectl_standin(cut):
 
 def test_no_private_key_reaches_the_controller(cut):
     keys = [sh(cut, i, "cat /etc/wireguard/wg0.key").stdout.strip() for i in (1, 2, 3)]
+    # this lab's mesh runs with preshared keys: one per pair, the same on both hosts
+    psks = [sh(cut, i, "cat /etc/wireguard/wg0.psk.d/*.psk").stdout.split() for i in (1, 2, 3)]
+    assert [len(p) for p in psks] == [2, 2, 2]
+    assert sorted(psks[0] + psks[1] + psks[2]) == sorted(set(psks[0] + psks[1] + psks[2])) * 2
+    keys += psks[0] + psks[1] + psks[2]
     assert all(len(k) == 44 for k in keys)
     for path in cut.state.rglob("*"):
         if path.is_file() and not path.name.startswith("id_ed25519"):
             data = path.read_bytes()
             assert not any(k.encode() in data for k in keys), f"private key in {path}"
+
+
+def test_listen_port_rule_comes_back_with_the_interface(cut):
+    rule = "INPUT -p udp --dport 51820 -m comment --comment 'homeforge wireguard' -j ACCEPT"
+    assert sh(cut, 1, f"iptables -D {rule}").returncode == 0
+    assert sh(cut, 1, f"iptables -C {rule}").returncode != 0
+    assert sh(cut, 1, "systemctl restart wg-quick@wg0").returncode == 0  # what boot does
+    assert sh(cut, 1, f"iptables -C {rule}").returncode == 0
+    assert sh(cut, 1, "iptables -S INPUT | grep -c 'homeforge wireguard'").stdout.strip() == "1"
+
+
+def test_preshared_keys_can_be_turned_off_and_verify_agrees(cut):
+    # every lab host is in k3s_cluster: its group_vars override all.yml
+    (cut.inventory / "group_vars" / "k3s_cluster.yml").write_text(
+        "wireguard_preshared_keys: false\n"
+    )
+    try:
+        done = cut.hf("apply", "mesh", "-i", str(cut.inventory))
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+        flags = sh(cut, 1, "wg show wg0 preshared-keys | cut -f2 | sort -u").stdout.split()
+        assert flags == ["(none)"]
+        assert sh(cut, 1, "ls /etc/wireguard/wg0.psk.d").stdout.split() == []
+        verify = cut.hf("verify", "-i", str(cut.inventory))
+        assert verify.returncode == 0, verify.stdout[-3000:]
+    finally:
+        (cut.inventory / "group_vars" / "k3s_cluster.yml").unlink()

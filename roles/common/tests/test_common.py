@@ -18,13 +18,18 @@ def test_hostname(host, hf_vars):
 def test_etc_hosts_lists_group(host, hf_vars, hf_inventory):
     if not hf_vars["common_etc_hosts_manage"]:
         return
-    lines = {tuple(line.split()[:2]) for line in host.file("/etc/hosts").content_string.splitlines()
-             if line.strip() and not line.startswith("#")}
+    lines = {
+        tuple(line.split()[:2])
+        for line in host.file("/etc/hosts").content_string.splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     group = hf_vars["common_etc_hosts_group"]
     members = hf_inventory.hosts if group == "all" else hf_inventory.groups.get(group, [])
     assert members, f"group {group} has no hosts"
     for name in members:
-        address = hf_inventory.hostvars[name].get("common_etc_hosts_address") or hf_inventory.address(name)
+        address = hf_inventory.hostvars[name].get(
+            "common_etc_hosts_address"
+        ) or hf_inventory.address(name)
         assert (address, name) in lines, f"/etc/hosts lacks '{address} {name}'"
 
 

@@ -6,8 +6,6 @@ import ipaddress
 import re
 import time
 
-import pytest
-
 
 def _config(host, hf_vars):
     return host.file(f"/etc/wireguard/{hf_vars['wireguard_interface']}.conf")
@@ -17,7 +15,12 @@ def _config_peers(host, hf_vars) -> dict[str, dict]:
     """Peers in the rendered config, by the host name in their comment."""
     peers, name = {}, None
     for line in _config(host, hf_vars).content_string.splitlines():
-        if line.startswith("# ") and not line.startswith("# The private") and "{{" not in line and "Ansible" not in line:
+        if (
+            line.startswith("# ")
+            and not line.startswith("# The private")
+            and "{{" not in line
+            and "Ansible" not in line
+        ):
             name = line[2:].strip()
         match = re.match(r"(PublicKey|AllowedIPs|Endpoint) = (.+)", line)
         if match and name:
@@ -55,7 +58,9 @@ def test_expected_peers_configured_and_live(host, hf_vars, hf_inventory, hf_host
     iface = hf_vars["wireguard_interface"]
     configured = _config_peers(host, hf_vars)
     assert set(configured) == set(expected_peer_names(hf_inventory, hf_host, hf_vars))
-    live = {line.split("\t")[0] for line in host.check_output(f"wg show {iface} peers").splitlines()}
+    live = {
+        line.split("\t")[0] for line in host.check_output(f"wg show {iface} peers").splitlines()
+    }
     assert live == {p["PublicKey"] for p in configured.values()}
 
 
@@ -71,7 +76,9 @@ def test_traffic_and_recent_handshake_with_every_peer(host, hf_vars):
             target = ipaddress.ip_network(allowed)
             if target.prefixlen == host_prefix and target.network_address in network:
                 ping = host.run(f"ping -c 2 -W 3 {target.network_address}")
-                assert ping.rc == 0, f"no traffic to {target.network_address} via {name}: {ping.stdout}{ping.stderr}"
+                assert ping.rc == 0, (
+                    f"no traffic to {target.network_address} via {name}: {ping.stdout}{ping.stderr}"
+                )
     now = time.time()
     for line in host.check_output(f"wg show {iface} latest-handshakes").splitlines():
         key, stamp = line.split("\t")
@@ -83,3 +90,30 @@ def test_listen_port_open_in_firewall(host, hf_vars):
         return
     rules = host.check_output("iptables -S INPUT")
     assert f"--dport {hf_vars['wireguard_port']}" in rules and "homeforge wireguard" in rules
+    assert len([r for r in rules.splitlines() if "homeforge wireguard" in r]) == 1
+    # and wg-quick re-adds it whenever the interface comes up (at boot too)
+    assert (
+        f"iptables -I INPUT -p udp --dport {hf_vars['wireguard_port']}"
+        in _config(host, hf_vars).content_string
+    )
+
+
+def test_preshared_keys_with_every_peer_or_none(host, hf_vars):
+    """Only yes/no per peer leaves the host, never a key."""
+    iface = hf_vars["wireguard_interface"]
+    keydir = host.file(f"/etc/wireguard/{iface}.psk.d")
+    peers = _config_peers(host, hf_vars)
+    flags = host.check_output(
+        f"wg show {iface} preshared-keys | awk '{{print $1, ($2 != \"(none)\")}}'"
+    )
+    has_psk = dict(line.split(" ") for line in flags.splitlines())
+    assert set(has_psk) == {p["PublicKey"] for p in peers.values()}
+    if not hf_vars["wireguard_preshared_keys"]:
+        assert set(has_psk.values()) <= {"0"}
+        assert not keydir.exists or not keydir.listdir()
+        return
+    assert keydir.user == "root" and keydir.mode == 0o700
+    assert sorted(keydir.listdir()) == sorted(f"{name}.psk" for name in peers)
+    for name in peers:
+        assert host.file(f"{keydir.path}/{name}.psk").mode == 0o600
+    assert set(has_psk.values()) == {"1"}, "a peer runs without its preshared key"

@@ -129,3 +129,45 @@ def test_wireguard_host_creates_private_key_and_returns_only_the_public_key(tmp_
 def test_wireguard_host_rejects_bad_interface_names(tmp_path):
     out = run_module("wireguard_host", {"interface": "wg0; rm -rf /", "directory": str(tmp_path)})
     assert out["failed"] and "invalid interface name" in out["msg"]
+
+
+def test_wireguard_psk_owner_makes_keys_receiver_keeps_them_and_only_fingerprints_return(tmp_path):
+    owner_dir, receiver_dir = tmp_path / "a", tmp_path / "b"
+    check = run_module(
+        "wireguard_psk", {"directory": str(owner_dir), "owned": ["b", "c"]}, "--check"
+    )
+    assert check["changed"] and check["created"] == ["b", "c"] and not owner_dir.exists()
+
+    made = run_module("wireguard_psk", {"directory": str(owner_dir), "owned": ["b", "c"]})
+    keydir = owner_dir / "wg0.psk.d"
+    assert made["changed"] and oct(keydir.stat().st_mode & 0o777) == "0o700"
+    key = (keydir / "b.psk").read_text().strip()
+    assert oct((keydir / "b.psk").stat().st_mode & 0o777) == "0o600"
+    assert key not in json.dumps(made)  # only fingerprints come back
+    assert set(made["fingerprints"]) == {"b", "c"} and len(made["fingerprints"]["b"]) == 16
+    again = run_module("wireguard_psk", {"directory": str(owner_dir), "owned": ["b", "c"]})
+    assert not again["changed"] and again["fingerprints"] == made["fingerprints"]
+
+    kept = run_module(
+        "wireguard_psk",
+        {"directory": str(receiver_dir), "received": ["a"], "install": {"a": key}},
+    )
+    assert kept["changed"] and kept["fingerprints"]["a"] == made["fingerprints"]["b"]
+    assert key not in json.dumps(kept)
+    assert (receiver_dir / "wg0.psk.d" / "a.psk").read_text().strip() == key
+
+    # a peer that left the mesh: its key is removed
+    left = run_module("wireguard_psk", {"directory": str(owner_dir), "owned": ["b"]})
+    assert left["removed"] == ["c"] and not (keydir / "c.psk").exists()
+
+
+def test_wireguard_psk_refuses_a_malformed_key_and_an_unknown_sender(tmp_path):
+    bad = run_module(
+        "wireguard_psk", {"directory": str(tmp_path), "received": ["a"], "install": {"a": "short"}}
+    )
+    assert bad["failed"] and "not a WireGuard key" in bad["msg"] and "short" not in bad["msg"]
+    stranger = run_module(
+        "wireguard_psk",
+        {"directory": str(tmp_path), "received": [], "install": {"x": "A" * 43 + "="}},
+    )
+    assert stranger["failed"] and "not a peer this host receives" in stranger["msg"]
