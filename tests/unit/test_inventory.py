@@ -292,3 +292,12 @@ def test_mesh_cidr_must_be_one_per_mesh_and_routes_must_not_overlap(write):
         in found
     )
     assert any(p.startswith(f"{path2}: host b: wireguard_public_key: malformed") for p in found)
+
+
+def test_the_sample_inventory_is_valid_and_declares_a_service():
+    from homeforge import paths, services
+
+    inv = inventory.load(paths.content_root() / "inventories" / "sample" / "hosts.yml")
+    assert inventory.check(inv) == []
+    ollama = services.get(inv, "ollama")
+    assert set(ollama.hosts) == {"gpu-box-1", "gpu-box-2"} and ollama.exposure.mode == "firewall"
