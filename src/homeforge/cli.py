@@ -364,6 +364,55 @@ def _cutover_engine(inventory_path, service_name, as_json):
     return cutover.Engine(inv, service, iface, cidr, report)
 
 
+@mesh.command("services")
+@inventory_option
+@click.option("--json", "as_json", is_flag=True)
+@_handle_errors
+def mesh_services(inventory_path, as_json):
+    """Declared services (homeforge_services) and where each one's cutover stands."""
+    from homeforge import cutover, services
+    from homeforge import mesh as mesh_mod
+
+    inv = inventory_mod.load_and_check(_inventory_path(inventory_path))
+    _iface, _cidr, members = mesh_mod.mesh_settings(inv)
+    declared, _problems = services.parse(inv, members)
+    rows = []
+    for name, service in declared.items():
+        journal = cutover.journal_summary(name)
+        rows.append(
+            {
+                "service": name,
+                "port": service.port,
+                "hosts": list(service.hosts),
+                "consumers": [c.label for c in service.consumers],
+                "exposure": service.exposure.mode,
+                "state": journal["phase"] if journal else "legacy (never cut over)",
+                "since": journal["updated"] if journal else None,
+                "journal": journal["path"] if journal else None,
+            }
+        )
+    if as_json:
+        display.emit({"services": rows})
+        return
+    if not rows:
+        console.print(f"{inv.path}: no services declared (homeforge_services)")
+        return
+    table = Table(title="services", title_justify="left")
+    for col in ("service", "port", "hosts", "consumers", "exposure", "state", "since"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(
+            row["service"],
+            str(row["port"]),
+            ", ".join(row["hosts"]),
+            "\n".join(row["consumers"]),
+            row["exposure"],
+            row["state"],
+            row["since"] or "-",
+        )
+    console.print(table)
+
+
 @mesh.command("cutover")
 @click.argument("service")
 @inventory_option

@@ -193,6 +193,19 @@ def test_cutover_of_an_unknown_service_is_bad_input(inv_dir, isolated_state):
     assert not (isolated_state / "cutover" / "olama.json").exists()
 
 
+def test_services_lists_declarations_and_their_cutover_state(inv_dir, isolated_state):
+    declare(inv_dir, {"ollama": SERVICE})
+    out = run("mesh", "services", "-i", str(inv_dir), "--json")
+    assert out.exit_code == 0
+    (row,) = json.loads(out.output)["services"]
+    assert row["state"] == "legacy (never cut over)" and row["exposure"] == "firewall"
+    assert row["consumers"][0] == "api-1 env_file /etc/api/ollama.env"
+    journal = cutover.Journal.new("ollama", inv_dir)
+    journal.set_phase("cut-over")
+    (row,) = json.loads(run("mesh", "services", "-i", str(inv_dir), "--json").output)["services"]
+    assert row["state"] == "cut-over" and row["journal"].endswith("ollama.json")
+
+
 def test_rollback_with_no_journal_is_bad_input(inv_dir, isolated_state):
     declare(inv_dir, {"ollama": SERVICE})
     out = run("mesh", "rollback", "ollama", "-i", str(inv_dir))
