@@ -684,7 +684,7 @@ class Engine:
                     f"'homeforge mesh rollback {service.name}' undoes it, "
                     f"'homeforge mesh cutover {service.name}' resumes it"
                 ) from None
-            except (StepFailed, HomeforgeError) as exc:
+            except Exception as exc:  # any failure after the first change: undo it
                 journal.log(f"failed during {step}: {exc}")
                 self._event(step, "fail", str(exc))
                 self._event(
@@ -692,7 +692,7 @@ class Engine:
                 )
                 try:
                     self._restore(journal, verify_legacy=False)
-                except HomeforgeError as undo_exc:
+                except Exception as undo_exc:  # reported; the journal keeps the rest
                     journal.set_phase("failed", str(undo_exc))
                     raise StepFailed(
                         f"cutover failed during {step} ({exc}) and the automatic rollback failed too "
