@@ -702,19 +702,23 @@ class Engine:
                 raise StepFailed(
                     f"cutover failed during {step}: {exc}; rolled back automatically"
                 ) from None
-            journal.set_phase("cut-over")
-            elapsed = round(time.monotonic() - self._started, 2)
-            self._event(
-                "record", "ok", f"{service.name} cut over in {elapsed}s; journal {journal.path}"
-            )
-            return {
-                "service": service.name,
-                "action": "cutover",
-                "ok": True,
-                "phase": "cut-over",
-                "elapsed_s": elapsed,
-                "journal": str(journal.path),
-            }
+            return self._record(journal, "cutover", "cut-over", "cut over")
+
+    def _record(self, journal: Journal, action: str, phase: str, done: str) -> dict:
+        """The last step: the journal's new phase, one line, and the result."""
+        journal.set_phase(phase)
+        elapsed = round(time.monotonic() - self._started, 2)
+        self._event(
+            "record", "ok", f"{self.service.name} {done} in {elapsed}s; journal {journal.path}"
+        )
+        return {
+            "service": self.service.name,
+            "action": action,
+            "ok": True,
+            "phase": phase,
+            "elapsed_s": elapsed,
+            "journal": str(journal.path),
+        }
 
     def _would_cutover(self, plan: Plan, journal: Journal | None) -> dict:
         would = []
@@ -854,19 +858,7 @@ class Engine:
                 raise StepFailed(
                     f"rollback stopped: {exc}; journal {journal.path} keeps what is left to restore"
                 ) from None
-            journal.set_phase("rolled-back")
-            elapsed = round(time.monotonic() - self._started, 2)
-            self._event(
-                "record", "ok", f"{service.name} rolled back in {elapsed}s; journal {journal.path}"
-            )
-            return {
-                "service": service.name,
-                "action": "rollback",
-                "ok": True,
-                "phase": "rolled-back",
-                "elapsed_s": elapsed,
-                "journal": str(journal.path),
-            }
+            return self._record(journal, "rollback", "rolled-back", "rolled back")
 
     def close(self) -> None:
         self.remote.close()

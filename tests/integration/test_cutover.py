@@ -85,6 +85,25 @@ def rollback(env: LabEnv, *args: str) -> subprocess.CompletedProcess:
     return env.hf("mesh", "rollback", cl.SERVICE, "-i", str(env.inventory), *args)
 
 
+def cutover_in_background(env: LabEnv) -> subprocess.Popen:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "homeforge",
+            "mesh",
+            "cutover",
+            cl.SERVICE,
+            "-i",
+            str(env.inventory),
+        ],
+        env={**os.environ, "HOMEFORGE_STATE_DIR": str(env.state), "COLUMNS": "200"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def journal(env: LabEnv) -> dict:
     return json.loads((env.state / "cutover" / f"{cl.SERVICE}.json").read_text())
 
@@ -224,24 +243,8 @@ def test_failure_during_the_switch_rolls_back_automatically(cut):
 
 def test_second_cutover_while_one_runs_is_refused(cut):
     cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory, probes=20, interval=0.1)})
-    env = {**os.environ, "HOMEFORGE_STATE_DIR": str(cut.state), "COLUMNS": "200"}
     lock = cut.state / "cutover" / "lock"
-    first = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "homeforge",
-            "mesh",
-            "cutover",
-            cl.SERVICE,
-            "-i",
-            str(cut.inventory),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    first = cutover_in_background(cut)
     try:
         deadline = time.monotonic() + 30
         while not (lock.is_file() and lock.read_text().startswith(f"pid {first.pid}:")):
@@ -268,25 +271,9 @@ def test_second_cutover_while_one_runs_is_refused(cut):
 def test_ctrl_c_leaves_a_journal_that_resume_and_rollback_both_honour(cut):
     addr = cl.addresses(cut.inventory)
     cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory, probes=25, interval=0.1)})
-    env = {**os.environ, "HOMEFORGE_STATE_DIR": str(cut.state), "COLUMNS": "200"}
     path = cut.state / "cutover" / f"{cl.SERVICE}.json"
     started = path.stat().st_mtime
-    run = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "homeforge",
-            "mesh",
-            "cutover",
-            cl.SERVICE,
-            "-i",
-            str(cut.inventory),
-        ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = cutover_in_background(cut)
     try:
         deadline = time.monotonic() + 60
         while True:  # wait for the first switch to be journaled, then press Ctrl-C
