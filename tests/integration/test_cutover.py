@@ -410,3 +410,25 @@ def test_preshared_keys_can_be_turned_off_and_verify_agrees(cut):
         assert verify.returncode == 0, verify.stdout[-3000:]
     finally:
         (cut.inventory / "group_vars" / "k3s_cluster.yml").unlink()
+
+
+def test_mesh_only_ports_from_the_role_close_the_port_outside_the_mesh(cut):
+    """wireguard_mesh_only_ports: the converge-time way, real traffic both ways."""
+    lab1 = cl.addresses(cut.inventory)["lab-1"]
+    over_mesh = f"python3 -c \"import urllib.request; urllib.request.urlopen('http://{mesh_address(cut, 1)}:{cl.PORT}/api/tags', timeout=3)\""
+    host_vars = cut.inventory / "host_vars"
+    host_vars.mkdir(exist_ok=True)
+    (host_vars / "lab-1.yml").write_text(f"wireguard_mesh_only_ports: [{cl.PORT}]\n")
+    try:
+        done = cut.hf("apply", "mesh", "-i", str(cut.inventory))
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+        assert not port_open(lab1)
+        assert sh(cut, 3, over_mesh).returncode == 0
+    finally:
+        (host_vars / "lab-1.yml").write_text("wireguard_mesh_only_ports: []\n")
+        done = cut.hf("apply", "mesh", "-i", str(cut.inventory))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert port_open(lab1)
+    assert (
+        sh(cut, 1, "test -e /etc/systemd/system/homeforge-mesh-only-ports.service").returncode != 0
+    )

@@ -117,3 +117,26 @@ def test_preshared_keys_with_every_peer_or_none(host, hf_vars):
     for name in peers:
         assert host.file(f"{keydir.path}/{name}.psk").mode == 0o600
     assert set(has_psk.values()) == {"1"}, "a peer runs without its preshared key"
+
+
+def test_mesh_only_ports_rules_and_unit(host, hf_vars):
+    ports = hf_vars["wireguard_mesh_only_ports"]
+    unit = host.file("/etc/systemd/system/homeforge-mesh-only-ports.service")
+    if not ports:
+        assert not unit.exists
+        assert "HF-MESH-ONLY-PORTS" not in host.check_output("iptables -S INPUT")
+        return
+    assert host.service("homeforge-mesh-only-ports").is_enabled
+    jumps = [
+        r for r in host.check_output("iptables -S INPUT").splitlines() if "HF-MESH-ONLY-PORTS" in r
+    ]
+    assert jumps == [
+        f"-A INPUT -p tcp -m multiport --dports {','.join(map(str, ports))} -j HF-MESH-ONLY-PORTS"
+    ]
+    chain = host.check_output("iptables -S HF-MESH-ONLY-PORTS").splitlines()
+    iface, cidr = hf_vars["wireguard_interface"], hf_vars["wireguard_mesh_cidr"]
+    assert chain[1:] == [
+        "-A HF-MESH-ONLY-PORTS -i lo -j RETURN",
+        f"-A HF-MESH-ONLY-PORTS -s {cidr} -i {iface} -j RETURN",
+        "-A HF-MESH-ONLY-PORTS -p tcp -j REJECT --reject-with tcp-reset",
+    ]
