@@ -17,6 +17,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -377,8 +378,9 @@ def test_no_private_key_reaches_the_controller(cut):
     # this lab's mesh runs with preshared keys: one per pair, the same on both hosts
     psks = [sh(cut, i, "cat /etc/wireguard/wg0.psk.d/*.psk").stdout.split() for i in (1, 2, 3)]
     assert [len(p) for p in psks] == [2, 2, 2]
-    assert sorted(psks[0] + psks[1] + psks[2]) == sorted(set(psks[0] + psks[1] + psks[2])) * 2
-    keys += psks[0] + psks[1] + psks[2]
+    held = Counter(psks[0] + psks[1] + psks[2])
+    assert len(held) == 3 and set(held.values()) == {2}  # 3 pairs, each key on its 2 hosts
+    keys += list(held)
     assert all(len(k) == 44 for k in keys)
     for path in cut.state.rglob("*"):
         if path.is_file() and not path.name.startswith("id_ed25519"):
@@ -393,6 +395,9 @@ def test_listen_port_rule_comes_back_with_the_interface(cut):
     assert sh(cut, 1, "systemctl restart wg-quick@wg0").returncode == 0  # what boot does
     assert sh(cut, 1, f"iptables -C {rule}").returncode == 0
     assert sh(cut, 1, "iptables -S INPUT | grep -c 'homeforge wireguard'").stdout.strip() == "1"
+    # peers holding the old session handshake again within WireGuard's rekey timeouts
+    for index in (2, 3):
+        assert sh(cut, index, f"ping -c 1 -w 30 {mesh_address(cut, 1)}").returncode == 0
 
 
 def test_preshared_keys_can_be_turned_off_and_verify_agrees(cut):
@@ -432,3 +437,16 @@ def test_mesh_only_ports_from_the_role_close_the_port_outside_the_mesh(cut):
     assert (
         sh(cut, 1, "test -e /etc/systemd/system/homeforge-mesh-only-ports.service").returncode != 0
     )
+
+
+def test_rotate_keys_keeps_the_preshared_keys(cut):
+    """This lab runs with preshared keys: after a rotation every peer still has its own."""
+    before = sh(cut, 2, "wg show wg0 public-key").stdout.strip()
+    done = cut.hf("mesh", "rotate-keys", "--host", "lab-2", "-i", str(cut.inventory))
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+    assert sh(cut, 2, "wg show wg0 public-key").stdout.strip() != before
+    for index in (1, 3):
+        flags = sh(cut, index, "wg show wg0 preshared-keys | cut -f2 | sort -u").stdout.split()
+        assert flags != ["(none)"] and "(none)" not in flags
+    verify = cut.hf("verify", "-i", str(cut.inventory))
+    assert verify.returncode == 0, verify.stdout[-3000:]

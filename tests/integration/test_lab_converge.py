@@ -81,9 +81,9 @@ def test_verify_passes_and_writes_junit(lab, tmp_path):
     done = lab.hf("verify", "-i", str(lab.inventory), "--junit", str(tmp_path))
     assert done.returncode == 0, done.stdout
     junit = (tmp_path / "junit.xml").read_text()
-    # 2 hosts x (5 common + 5 wireguard checks)
-    assert junit.count("<testcase") == 20 and "<failure" not in junit
-    assert "20 passed, 0 failed" in done.stdout
+    # 2 hosts x (5 common + 7 wireguard checks)
+    assert junit.count("<testcase") == 24 and "<failure" not in junit
+    assert "24 passed, 0 failed" in done.stdout
 
 
 def test_mesh_is_up_with_real_traffic_and_no_heavy_extras(lab):
