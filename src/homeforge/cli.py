@@ -364,6 +364,16 @@ def _cutover_engine(inventory_path, service_name, as_json):
     return cutover.Engine(inv, service, iface, cidr, report)
 
 
+def _run_engine(inventory_path, service_name, as_json, action) -> None:
+    engine = _cutover_engine(inventory_path, service_name, as_json)
+    try:
+        result = action(engine)
+    finally:
+        engine.close()
+    if as_json:
+        display.emit({"summary": result})
+
+
 @mesh.command("services")
 @inventory_option
 @click.option("--json", "as_json", is_flag=True)
@@ -427,13 +437,7 @@ def mesh_cutover(service, inventory_path, check, as_json):
     Every change is journaled first (STATE/cutover/SERVICE.json); a failure rolls
     back on its own, Ctrl-C stops between steps, and running cutover again resumes.
     """
-    engine = _cutover_engine(inventory_path, service, as_json)
-    try:
-        result = engine.cutover(check=check)
-    finally:
-        engine.close()
-    if as_json:
-        display.emit({"summary": result})
+    _run_engine(inventory_path, service, as_json, lambda engine: engine.cutover(check=check))
 
 
 @mesh.command("rollback")
@@ -445,13 +449,9 @@ def mesh_cutover(service, inventory_path, check, as_json):
 @_handle_errors
 def mesh_rollback(service, inventory_path, check, force, as_json):
     """Restore SERVICE's journaled endpoints and exposure, and verify the legacy path."""
-    engine = _cutover_engine(inventory_path, service, as_json)
-    try:
-        result = engine.rollback(check=check, force=force)
-    finally:
-        engine.close()
-    if as_json:
-        display.emit({"summary": result})
+    _run_engine(
+        inventory_path, service, as_json, lambda engine: engine.rollback(check=check, force=force)
+    )
 
 
 @mesh.command("plan")

@@ -275,6 +275,7 @@ class Engine:
         self.cidr = cidr
         self.report = report
         self.remote = Remote(inv)
+        self.plan = Plan()  # filled by preflight
         self._stop = threading.Event()
         self._started = time.monotonic()
 
@@ -399,9 +400,7 @@ class Engine:
 
     def _write_consumer(self, c: Consumer, values: dict[str, str | None]) -> bool:
         if c.kind == "env_file":
-            changed = self.remote.call(
-                c.host, "env_write", path=c.target, values=values, create=False
-            )["changed"]
+            changed = self.remote.call(c.host, "env_write", path=c.target, values=values)["changed"]
             if changed and c.after:
                 action, what = c.after
                 if action == "run":
@@ -568,7 +567,7 @@ class Engine:
         self._checkpoint()
         self._parallel(run, self._consumer_hosts())
 
-    def _switch(self, c: Consumer, journal: Journal, values: dict, step: str) -> None:
+    def _switch(self, c: Consumer, values: dict, step: str) -> None:
         self._checkpoint()
         changed = self._write_consumer(c, values)
         shown = ", ".join(f"{k}={_shown(v)}" for k, v in values.items())
@@ -642,7 +641,7 @@ class Engine:
             except StepFailed as exc:
                 raise StepFailed(f"{exc}; nothing was changed") from None
             if check:
-                return self._would_cutover(plan, journal if resume else None)
+                return self._would_cutover(plan)
             if not resume:
                 journal = Journal.new(service.name, self.inv.path)
             journal.set_phase("cutting-over")
@@ -653,7 +652,7 @@ class Engine:
                     journal.intend(
                         c.ident, c.host, "consumer", plan.current[c.ident], plan.desired[c.ident]
                     )
-                    self._switch(c, journal, plan.desired[c.ident], "switch")
+                    self._switch(c, plan.desired[c.ident], "switch")
                     journal.mark(journal.entry(c.ident), "applied")
                     self._verify_consumer(c, plan.desired[c.ident], "switch")
                 step = "exposure"
@@ -720,7 +719,7 @@ class Engine:
             "journal": str(journal.path),
         }
 
-    def _would_cutover(self, plan: Plan, journal: Journal | None) -> dict:
+    def _would_cutover(self, plan: Plan) -> dict:
         would = []
         for c in self.service.consumers:
             now = plan.current[c.ident]["values"]
@@ -791,7 +790,7 @@ class Engine:
                 lambda h: self._probe(h, list(dict.fromkeys(by_host[h])), "legacy"), list(by_host)
             )
         for entry, c in consumers:
-            self._switch(c, journal, entry["previous"]["values"], "rollback")
+            self._switch(c, entry["previous"]["values"], "rollback")
             journal.mark(entry, "restored")
         for entry, c in consumers:
             self._verify_consumer(c, entry["previous"]["values"], "rollback")
@@ -820,7 +819,6 @@ class Engine:
                     "changed": False,
                 }
             pending = [e for e in journal.data["changes"] if e["state"] in ("intent", "applied")]
-            self.plan = Plan(addresses={})
             if check:
                 would = []
                 for entry in pending:

@@ -115,12 +115,12 @@ def env_read(path, names):
     return {"exists": text is not None, "values": values}
 
 
-def env_write(path, values, create=True, remove_if_empty=False):
-    """Set (or, for None, remove) variables in an environment file; other lines are kept."""
+def env_write(path, values):
+    """Set (or, for None, remove) variables in an existing environment file; other lines are kept."""
     text = _read(path)
-    if text is None and not create:
+    if text is None:
         raise OpError("%s: no such file" % path)
-    lines = (text or "").splitlines()
+    lines = text.splitlines()
     out, seen = [], set()
     for line in lines:
         match = ENV_LINE.match(line)
@@ -136,11 +136,6 @@ def env_write(path, values, create=True, remove_if_empty=False):
         if name not in seen and values[name] is not None:
             out.append("%s=%s" % (name, _quote(values[name])))
     new = "\n".join(out) + "\n" if out else ""
-    if remove_if_empty and not new.strip():
-        if text is None:
-            return {"changed": False}
-        os.unlink(path)
-        return {"changed": True}
     if new == text:
         return {"changed": False}
     _atomic_write(path, new, mode=0o644, like=path)

@@ -153,7 +153,6 @@ def test_bad_declarations_name_the_file_and_key(inv_dir, change, expected):
 
 
 def test_a_consumer_outside_the_mesh_is_reported(inv_dir):
-    (inv_dir / "group_vars" / "mesh.yml").write_text("wireguard_group: mesh\n")
     (inv_dir / "groups.yml").write_text(
         yaml.safe_dump(
             {
@@ -166,7 +165,6 @@ def test_a_consumer_outside_the_mesh_is_reported(inv_dir):
     (inv_dir / "group_vars" / "all.yml").write_text(
         yaml.safe_dump({"homeforge_services": {"ollama": SERVICE}, "wireguard_group": "mesh"})
     )
-    (inv_dir / "group_vars" / "mesh.yml").unlink()
     found = problems(inv_dir)
     assert any("ollama.consumers[0].host: host 'api-1' is not in the mesh" in p for p in found), (
         found
@@ -284,7 +282,7 @@ def test_env_file_edit_keeps_other_lines_mode_and_is_idempotent(tmp_path):
 
 def test_env_file_that_does_not_exist_is_not_created_by_the_switch(tmp_path):
     with pytest.raises(hostops.OpError, match="no such file"):
-        hostops.env_write(str(tmp_path / "missing.env"), {"URL": "x"}, create=False)
+        hostops.env_write(str(tmp_path / "missing.env"), {"URL": "x"})
 
 
 def test_dropin_text_round_trips_values():
@@ -343,4 +341,4 @@ def test_operations_run_as_a_standalone_script(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", source, bad], capture_output=True, text=True)
     assert done.returncode == 1 and json.loads(done.stdout)["ok"] is False
-    assert "does not exist" in json.loads(done.stdout)["error"]
+    assert "no such file" in json.loads(done.stdout)["error"]
