@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from homeforge import paths
-from homeforge.errors import BadInput, EnvironmentProblem
-from homeforge.inventory import Inventory
+from homeforge.errors import BadInput, EnvironmentProblem, HomeforgeError
+from homeforge.inventory.model import Inventory
 
 KEEP_RUNS = 20
 STAT_KEYS = ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
@@ -166,6 +166,20 @@ def unreachable_hosts(inv: Inventory, hosts: list[str], timeout: float = 3.0) ->
         return [line for line in pool.map(probe, hosts) if line]
 
 
+class HostsUnreachable(HomeforgeError):
+    """Hosts did not answer before the run; nothing was applied. One line per host."""
+
+    def __init__(self, lines: list[str]):
+        self.problems = lines
+        super().__init__(f"{len(lines)} host(s) unreachable — nothing was applied")
+
+
+def require_reachable(inv: Inventory, hosts: list[str]) -> None:
+    lines = unreachable_hosts(inv, hosts)
+    if lines:
+        raise HostsUnreachable(lines)
+
+
 # --------------------------------------------------------------------------- running
 
 
@@ -205,6 +219,36 @@ def failure_message(res: dict[str, Any]) -> str:
     return lines[-1] if lines else "failed"
 
 
+class _Collector:
+    """Failures, warnings and the final stats from runner's events; each event is passed on."""
+
+    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None):
+        self.on_event = on_event
+        self.failures: list[Failure] = []
+        self.warnings: list[str] = []
+        self.stats: dict[str, Any] = {}
+
+    def handle(self, event: dict[str, Any]) -> bool:
+        kind = event.get("event", "")
+        data = event.get("event_data", {})
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            self.failures.append(
+                Failure(
+                    data.get("host", "?"),
+                    data.get("task", "?"),
+                    failure_message(data.get("res", {})),
+                    unreachable=kind == "runner_on_unreachable",
+                )
+            )
+        elif kind == "warning":
+            self.warnings.append(str(data.get("warning") or event.get("stdout", "")).strip())
+        elif kind == "playbook_on_stats":
+            self.stats.update(data)
+        if self.on_event:
+            self.on_event(event)
+        return True
+
+
 def run_playbook(
     request: ApplyRequest,
     on_event: Callable[[dict[str, Any]], None] | None = None,
@@ -218,7 +262,7 @@ def run_playbook(
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     state = paths.state_dir()
     run_dir = new_run_dir(state)
-    hosts = request.inventory.match(request.limit) if request.limit else request.inventory.hosts
+    hosts = request.inventory.select(request.limit)
     forks = request.forks or min(50, max(5, len(hosts)))
     cmdline = _extra_vars_args(request.extra_vars)
     if request.check:
@@ -226,30 +270,7 @@ def run_playbook(
     if request.diff:
         cmdline.append("--diff")
 
-    failures: list[Failure] = []
-    warnings: list[str] = []
-    stats_event: dict[str, Any] = {}
-
-    def handle(event: dict[str, Any]) -> bool:
-        kind = event.get("event", "")
-        data = event.get("event_data", {})
-        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-            failures.append(
-                Failure(
-                    data.get("host", "?"),
-                    data.get("task", "?"),
-                    failure_message(data.get("res", {})),
-                    unreachable=kind == "runner_on_unreachable",
-                )
-            )
-        elif kind == "warning":
-            warnings.append(str(data.get("warning") or event.get("stdout", "")).strip())
-        elif kind == "playbook_on_stats":
-            stats_event.update(data)
-        if on_event:
-            on_event(event)
-        return True
-
+    events = _Collector(on_event)
     started = time.monotonic()
     try:
         thread, runner = ansible_runner.run_async(
@@ -266,7 +287,7 @@ def run_playbook(
             envvars=ansible_env(state, request.strategy),
             # An absolute path: runner would otherwise keep facts per run, defeating the cache.
             fact_cache=str(state / "facts"),
-            event_handler=handle,
+            event_handler=events.handle,
             cancel_callback=(lambda: cancelled.is_set()) if cancelled else None,
             quiet=True,
             suppress_env_files=True,
@@ -279,7 +300,7 @@ def run_playbook(
 
     stats: dict[str, HostStats] = {host: HostStats() for host in hosts}
     for key in STAT_KEYS:
-        for host, count in (stats_event.get(key) or {}).items():
+        for host, count in (events.stats.get(key) or {}).items():
             entry = stats.setdefault(host, HostStats())
             attr = {"failures": "failed", "dark": "unreachable"}.get(key, key)
             setattr(entry, attr, count)
@@ -289,8 +310,8 @@ def run_playbook(
         elapsed=elapsed,
         artifacts=run_dir,
         stats=stats,
-        failures=failures,
-        warnings=sorted(set(w for w in warnings if w)),
+        failures=events.failures,
+        warnings=sorted(set(w for w in events.warnings if w)),
     )
 
 

@@ -9,6 +9,7 @@ outcome. Tests run in file order and share the lab.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -29,6 +30,9 @@ NAME = "hf-cutover"
 STANDINS = Path(__file__).resolve().parents[1] / "standins"
 SUBNET = "10.254.96.0/24"
 ENV_FILE = "/etc/hf-consumer/service.env"
+
+# homeforge-mesh-only's chain for the cutover of cl.SERVICE (a digest of the instance name)
+SERVICE_CHAIN = "HF-MO-" + hashlib.sha256(f"service-{cl.SERVICE}".encode()).hexdigest()[:16].upper()
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +155,7 @@ def test_cutover_and_rollback_fail_no_request_under_continuous_load(cut):
     assert stat.S_IMODE(os.stat(cut.state / "cutover" / f"{cl.SERVICE}.json").st_mode) == 0o600
     # the port stays closed across a restart of the firewall unit (it is what runs at boot)
     assert (
-        sh(cut, 1, "systemctl is-enabled homeforge-mesh-only-hf-svc.service").stdout.strip()
+        sh(cut, 1, "systemctl is-enabled homeforge-mesh-only@service-hf-svc.service").stdout.strip()
         == "enabled"
     )
     time.sleep(1.5)  # consumers keep sending over the mesh
@@ -170,7 +174,7 @@ def test_cutover_and_rollback_fail_no_request_under_continuous_load(cut):
     assert any(e["step"] == "legacy" for e in events)  # the legacy path was probed before switching
     assert env_file(cut)["SERVICE_URL"] == legacy1
     assert port_open(addr["lab-1"])
-    assert sh(cut, 1, "iptables -n -L HF-MESH-HF-SVC").returncode != 0
+    assert sh(cut, 1, f"iptables -n -L {SERVICE_CHAIN}").returncode != 0
     assert (
         sh(
             cut, 3, "test -e /etc/systemd/system/hf-consumer-sd.service.d/homeforge-hf-svc.conf"
@@ -205,7 +209,7 @@ def test_service_host_wireguard_down_stops_at_shadow_with_nothing_changed(cut):
         assert "shadow: from lab-3:" in done.stderr and "nothing was changed" in done.stderr
         assert env_file(cut) == before
         assert journal(cut)["phase"] == phase
-        assert sh(cut, 1, "iptables -n -L HF-MESH-HF-SVC").returncode != 0
+        assert sh(cut, 1, f"iptables -n -L {SERVICE_CHAIN}").returncode != 0
     finally:
         sh(cut, 2, "systemctl restart wg-quick@wg0")
     # lab-3 still holds the old session: it gets a new one within a few rekey timeouts
@@ -434,9 +438,7 @@ def test_mesh_only_ports_from_the_role_close_the_port_outside_the_mesh(cut):
         done = cut.hf("apply", "mesh", "-i", str(cut.inventory))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
     assert port_open(lab1)
-    assert (
-        sh(cut, 1, "test -e /etc/systemd/system/homeforge-mesh-only-ports.service").returncode != 0
-    )
+    assert sh(cut, 1, "test -e /etc/homeforge/mesh-only/wireguard.conf").returncode != 0
 
 
 def test_rotate_keys_keeps_the_preshared_keys(cut):

@@ -14,8 +14,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from homeforge import cutover, hostops, inventory, services
+from homeforge import cutover, inventory
 from homeforge.cli import main
+from homeforge.cutover import declaration as services
+from homeforge.inventory import checks
+from homeforge.remote import BOOTSTRAP, HOSTOPS_SOURCE, hostops
 
 SERVICE = {
     "port": 11434,
@@ -57,7 +60,7 @@ def declare(root, body):
 
 
 def problems(root) -> list[str]:
-    return inventory.check(inventory.load(root))
+    return checks.check(inventory.load(root))
 
 
 def run(*args):
@@ -325,20 +328,39 @@ def test_probe_needs_consecutive_successes_and_reports_failures(http_server):
     assert only_404[http_server + "/missing"]["ok"]
 
 
-def test_operations_run_as_a_standalone_script(tmp_path):
-    """The way a host runs them: python3 -c SOURCE REQUEST, one JSON line back."""
+def test_operations_run_as_a_host_runs_them(tmp_path):
+    """python3 -c BOOTSTRAP with the request and the program on stdin: one JSON line back,
+    and nothing of the request in the command line (where ps and sudo's log see it)."""
     path = tmp_path / "a.env"
     path.write_text("URL=x\n")
-    source = cutover.HOSTOPS.read_text()
-    request = json.dumps({"op": "env_read", "args": {"path": str(path), "names": ["URL"]}})
-    done = subprocess.run([sys.executable, "-c", source, request], capture_output=True, text=True)
+    source = HOSTOPS_SOURCE.read_text()
+
+    def host_run(request: dict) -> subprocess.CompletedProcess:
+        argv = [sys.executable, "-c", BOOTSTRAP]
+        assert str(tmp_path) not in " ".join(argv)
+        stdin = json.dumps(request) + "\n" + source
+        return subprocess.run(argv, input=stdin, capture_output=True, text=True)
+
+    done = host_run({"op": "env_read", "args": {"path": str(path), "names": ["URL"]}})
     assert json.loads(done.stdout) == {
         "ok": True,
         "result": {"exists": True, "values": {"URL": "x"}},
     }
-    bad = json.dumps(
-        {"op": "env_write", "args": {"path": str(tmp_path / "no" / "b.env"), "values": {"U": "1"}}}
-    )
-    done = subprocess.run([sys.executable, "-c", source, bad], capture_output=True, text=True)
+    bad = {
+        "op": "env_write",
+        "args": {"path": str(tmp_path / "no" / "b.env"), "values": {"U": "1"}},
+    }
+    done = host_run(bad)
     assert done.returncode == 1 and json.loads(done.stdout)["ok"] is False
     assert "no such file" in json.loads(done.stdout)["error"]
+
+
+def test_host_operations_are_typed_functions_checked_before_sending():
+    from homeforge.remote import Remote
+
+    remote = Remote(inventory.Inventory(tmp := __import__("pathlib").Path("/nonexistent"), {}, {}))
+    assert tmp.name == "nonexistent"
+    with pytest.raises(TypeError, match="not a host operation"):
+        remote.call("h", print, x=1)
+    with pytest.raises(TypeError, match="unexpected keyword"):
+        remote.call("h", hostops.env_read, path="/x", names=[], bogus=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homeforge import inventory
+from homeforge.inventory import checks
 from homeforge.errors import BadInput, InventoryInvalid
 
 GOOD = """
@@ -26,14 +27,14 @@ all:
 
 def problems_of(path) -> list[str]:
     try:
-        return inventory.check(inventory.load(path))
+        return checks.check(inventory.load(path))
     except InventoryInvalid as exc:
         return exc.problems
 
 
 def test_k3s_ansible_layout_is_accepted(write):
     inv = inventory.load(write("hosts.yml", GOOD))
-    assert inventory.check(inv) == []
+    assert checks.check(inv) == []
     assert inv.groups["server"] == ["s1"]
     assert sorted(inv.groups["k3s_cluster"]) == ["a1", "a2", "s1"]
     assert inv.address("a2") == "a2.example.net"
@@ -295,9 +296,10 @@ def test_mesh_cidr_must_be_one_per_mesh_and_routes_must_not_overlap(write):
 
 
 def test_the_sample_inventory_is_valid_and_declares_a_service():
-    from homeforge import paths, services
+    from homeforge import paths
+    from homeforge.cutover import declaration as services
 
     inv = inventory.load(paths.content_root() / "inventories" / "sample" / "hosts.yml")
-    assert inventory.check(inv) == []
+    assert checks.check(inv) == []
     ollama = services.get(inv, "ollama")
     assert set(ollama.hosts) == {"gpu-box-1", "gpu-box-2"} and ollama.exposure.mode == "firewall"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import ipaddress
 import re
 import time
@@ -53,7 +55,7 @@ def test_interface_up_with_its_mesh_address(host, hf_vars):
 
 
 def test_expected_peers_configured_and_live(host, hf_vars, hf_inventory, hf_host):
-    from homeforge.verify.mesh import expected_peer_names
+    from homeforge.verify.wireguard import expected_peer_names
 
     iface = hf_vars["wireguard_interface"]
     configured = _config_peers(host, hf_vars)
@@ -119,24 +121,34 @@ def test_preshared_keys_with_every_peer_or_none(host, hf_vars):
     assert set(has_psk.values()) == {"1"}, "a peer runs without its preshared key"
 
 
+def mesh_only_chain(name: str) -> str:
+    """The chain homeforge-mesh-only uses for an instance (a digest: names never collide)."""
+    return "HF-MO-" + hashlib.sha256(name.encode()).hexdigest()[:16].upper()
+
+
 def test_mesh_only_ports_rules_and_unit(host, hf_vars):
     ports = hf_vars["wireguard_mesh_only_ports"]
-    unit = host.file("/etc/systemd/system/homeforge-mesh-only-ports.service")
+    chain = mesh_only_chain("wireguard")
+    conf = host.file("/etc/homeforge/mesh-only/wireguard.conf")
     if not ports:
-        assert not unit.exists
-        assert "HF-MESH-ONLY-PORTS" not in host.check_output("iptables -S INPUT")
+        assert not conf.exists
+        assert chain not in host.check_output("iptables -S INPUT")
         return
-    assert host.service("homeforge-mesh-only-ports").is_enabled
-    jumps = [
-        r for r in host.check_output("iptables -S INPUT").splitlines() if "HF-MESH-ONLY-PORTS" in r
-    ]
-    assert jumps == [
-        f"-A INPUT -p tcp -m multiport --dports {','.join(map(str, ports))} -j HF-MESH-ONLY-PORTS"
-    ]
-    chain = host.check_output("iptables -S HF-MESH-ONLY-PORTS").splitlines()
+    assert host.service("homeforge-mesh-only@wireguard").is_enabled
+    assert conf.user == "root" and conf.mode == 0o644
+    tables = ["iptables"]
+    if host.run("ip6tables -S INPUT").rc == 0:
+        tables.append("ip6tables")
     iface, cidr = hf_vars["wireguard_interface"], hf_vars["wireguard_mesh_cidr"]
-    assert chain[1:] == [
-        "-A HF-MESH-ONLY-PORTS -i lo -j RETURN",
-        f"-A HF-MESH-ONLY-PORTS -s {cidr} -i {iface} -j RETURN",
-        "-A HF-MESH-ONLY-PORTS -p tcp -j REJECT --reject-with tcp-reset",
-    ]
+    for table in tables:
+        jumps = [r for r in host.check_output(f"{table} -S INPUT").splitlines() if chain in r]
+        assert jumps == [
+            f"-A INPUT -p tcp -m multiport --dports {','.join(map(str, ports))} -j {chain}"
+        ], table
+        rules = host.check_output(f"{table} -S {chain}").splitlines()
+        mesh = [f"-A {chain} -s {cidr} -i {iface} -j RETURN"] if table == "iptables" else []
+        assert rules[1:] == [
+            f"-A {chain} -i lo -j RETURN",
+            *mesh,
+            f"-A {chain} -p tcp -j REJECT --reject-with tcp-reset",
+        ], table

@@ -295,3 +295,10 @@ def status(name: str = DEFAULT_NAME) -> list[HostHealth]:
             )
         )
     return out
+
+
+def healthy(health: list[HostHealth]) -> bool:
+    """Every host running, booted (systemd running or degraded) and answering SSH."""
+    return all(
+        h.state == "running" and h.ssh and h.systemd in ("running", "degraded") for h in health
+    )

@@ -1,9 +1,9 @@
 """``homeforge verify``: run each role's testinfra suite against the hosts that carry it.
 
 Which roles a host carries comes from the playbook (``site`` by default): a
-host matched by a play's ``hosts`` carries that play's roles. Tests connect with
-testinfra's paramiko backend, after the host key is checked against the
-inventory's known_hosts (the same trust Ansible uses). One pytest process per
+host matched by a play's ``hosts`` carries that play's roles. Tests connect through
+the remote layer (:mod:`homeforge.verify.backend`): the inventory's credentials
+and known_hosts, unknown or changed host keys refused (the trust Ansible uses). One pytest process per
 host, in parallel; the per-host JUnit files are merged into one.
 """
 
@@ -22,9 +22,10 @@ from pathlib import Path
 
 import yaml
 
-from homeforge import paths, ssh
+from homeforge import paths
 from homeforge.errors import BadInput
 from homeforge.inventory import Inventory
+from homeforge.remote.ssh import host_key_problem
 
 
 @dataclass
@@ -85,40 +86,28 @@ def suite_files(role: str) -> list[Path]:
     return sorted((paths.role_dir(role) / "tests").glob("test_*.py"))
 
 
-def check_host_key(inv: Inventory, host: str) -> str | None:
-    """Connect once, refusing unknown or changed host keys (as Ansible would)."""
-    import paramiko
-
-    try:
-        ssh.connect(inv, host).close()
-    except paramiko.SSHException as exc:
-        known = ssh.known_hosts_file(inv.hostvars[host])
-        return f"{inv.where(host, 'ansible_host')}: ssh to {inv.address(host)} refused: {exc} (known_hosts: {known})"
-    except OSError as exc:
-        return f"{inv.where(host, 'ansible_host')}: {inv.address(host)} unreachable ({exc.strerror or exc})"
-    return None
+def _host_url(host: str) -> str:
+    """testinfra's host spec: the remote layer's connection (see verify/backend.py)."""
+    return f"homeforge://{host}?timeout=20"
 
 
-def _host_url(inv: Inventory, host: str) -> str:
-    hvars = inv.hostvars[host]
-    url = f"paramiko://{hvars.get('ansible_user', 'root')}@{inv.address(host)}:{hvars.get('ansible_port', 22)}"
-    key = hvars.get("ansible_ssh_private_key_file")
-    return f"{url}?ssh_identity_file={key}&timeout=20" if key else f"{url}?timeout=20"
-
-
-def _check_name(testcase: ET.Element) -> str:
+def _check_name(testcase: ET.Element, host: str = "") -> str:
     name = testcase.get("name", "?")
     params = re.search(r"\[(.*)\]$", name)
     base = name[: params.start()] if params else name
     if params:
         # drop testinfra's host parameter, keep the test's own parameters
         inner = params.group(1)
-        inner = re.sub(r"^[a-z]+://[^-]*-?", "", inner) if "://" in inner else inner
+        ours = f"homeforge://{host}"
+        if host and inner.startswith(ours):
+            inner = inner[len(ours) :].removeprefix("-")
+        elif "://" in inner:
+            inner = re.sub(r"^[a-z]+://[^-]*-?", "", inner)
         return f"{base}[{inner}]" if inner else base
     return base
 
 
-def _parse_junit(xml_file: Path) -> list[Check]:
+def _parse_junit(xml_file: Path, host: str = "") -> list[Check]:
     checks = []
     for case in ET.parse(xml_file).getroot().iter("testcase"):
         role = Path(case.get("file") or case.get("classname", "").replace(".", "/")).parts
@@ -138,7 +127,9 @@ def _parse_junit(xml_file: Path) -> list[Check]:
                     else ""
                 )
                 break
-        checks.append(Check(_check_name(case), role_name.replace("test_", ""), outcome, message))
+        checks.append(
+            Check(_check_name(case, host), role_name.replace("test_", ""), outcome, message)
+        )
     return checks
 
 
@@ -154,7 +145,7 @@ def run(
         if not files:
             report.error = f"no testinfra suite for roles {carried[host] or '(none)'}"
             return report
-        problem = check_host_key(inv, host)
+        problem = host_key_problem(inv, host)
         if problem:
             report.error = problem
             return report
@@ -166,7 +157,7 @@ def run(
             "pytest",
             *map(str, files),
             "--hosts",
-            _host_url(inv, host),
+            _host_url(host),
             f"--junitxml={xml}",
             "-o",
             "junit_family=xunit1",
@@ -180,7 +171,7 @@ def run(
             cmd, capture_output=True, text=True, env=env, cwd=paths.content_root()
         )
         if xml.is_file():
-            report.checks = _parse_junit(xml)
+            report.checks = _parse_junit(xml, host)
         if not report.checks:
             tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
             report.error = f"pytest ran no checks ({shlex.join(cmd[:3])} ...): {tail[0]}"
@@ -214,7 +205,24 @@ def default_out_dir() -> Path:
 
 
 def require_inventory_hosts(inv: Inventory, limit: str | None) -> list[str]:
-    hosts = inv.match(limit) if limit else inv.hosts
+    hosts = inv.select(limit)
     if not hosts:
         raise BadInput(f"{inv.path}: no hosts to verify")
     return hosts
+
+
+def as_json(reports: list[HostReport], junit: Path) -> dict:
+    return {
+        "ok": all(r.ok for r in reports),
+        "junit": str(junit),
+        "hosts": [
+            {
+                "host": r.host,
+                "address": r.address,
+                "roles": r.roles,
+                "error": r.error,
+                "checks": [vars(c) for c in r.checks],
+            }
+            for r in reports
+        ],
+    }

@@ -1,8 +1,8 @@
 """pytest fixtures for the roles' testinfra suites (registered as a pytest11 plugin).
 
 The same test files run under ``molecule verify`` (testinfra's ansible backend,
-molecule's inventory) and under ``homeforge verify`` (paramiko backend against
-real hosts; the inventory and host name come from the environment). Either way a
+molecule's inventory) and under ``homeforge verify`` (the remote layer's SSH against
+real hosts, host keys checked; the inventory and host name come from the environment). Either way a
 test sees the variables the role saw: role defaults overlaid by the inventory.
 """
 
@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 
 import pytest
+
+from homeforge.verify.backend import register as _register_backend
+
+_register_backend()
 
 
 def _inventory_and_name(host, request) -> tuple[str, str]:

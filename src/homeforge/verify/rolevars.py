@@ -11,7 +11,8 @@ from functools import cache
 from typing import Any
 
 from homeforge import paths
-from homeforge.inventory import Inventory, _plain, load
+from homeforge.inventory import Inventory, load
+from homeforge.inventory import plain as _plain
 
 
 @cache

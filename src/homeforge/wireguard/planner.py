@@ -1,4 +1,4 @@
-"""Access to the collection's mesh planner (plugins/module_utils/mesh.py) from the CLI."""
+"""The collection's mesh planner (plugins/module_utils/mesh.py), loaded as plain Python."""
 
 from __future__ import annotations
 

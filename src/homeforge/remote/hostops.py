@@ -1,4 +1,7 @@
-"""Operations the cutover runs on a host, one per call, as ``python3 -c SOURCE REQUEST``.
+"""Operations homeforge runs on a host over SSH, one per call (see :class:`homeforge.remote.Remote`).
+
+The request travels on stdin, then this file; the host runs it with ``python3 -c
+BOOTSTRAP``, so neither appears in ``ps`` or in sudo's log.
 
 This file is sent whole over SSH and runs with the host's own python3, so it
 uses the standard library only and keeps to Python 3.7 syntax. Each operation
@@ -16,6 +19,7 @@ holds it) is skipped on the host.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import json
 import os
@@ -43,7 +47,7 @@ def _run(args, timeout=60, check=True):
         args,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        universal_newlines=True,
+        text=True,
         timeout=timeout,
     )
     if check and done.returncode != 0:
@@ -420,106 +424,108 @@ def wait_listen(address, port, timeout=30.0):
 
 # --------------------------------------------------------------------------- firewall
 
-
-def _fw_names(service):
-    slug = re.sub(r"[^A-Za-z0-9]", "-", service)[:18]
-    return "HF-MESH-" + slug.upper(), "homeforge-mesh-only-" + re.sub(
-        r"[^A-Za-z0-9_.-]", "-", service
-    )
+MESH_ONLY_SCRIPT = "/usr/local/sbin/homeforge-mesh-only"
+MESH_ONLY_UNIT = os.path.join(SYSTEMD_DIR, "homeforge-mesh-only@.service")
+MESH_ONLY_CONF_DIR = "/etc/homeforge/mesh-only"
 
 
-def _fw_script(chain, port, iface, cidr):
-    return "\n".join(
-        [
-            "#!/bin/sh",
-            "# Managed by homeforge: %s/tcp only over the mesh (%s from %s) and loopback."
-            % (port, iface, cidr),
-            "set -e",
-            'if [ "$1" = stop ]; then',
-            "  while iptables -D INPUT -p tcp --dport %s -j %s 2>/dev/null; do :; done"
-            % (port, chain),
-            "  iptables -F %s 2>/dev/null || true" % chain,
-            "  iptables -X %s 2>/dev/null || true" % chain,
-            "  exit 0",
-            "fi",
-            "iptables -N %s 2>/dev/null || iptables -F %s" % (chain, chain),
-            "iptables -A %s -i lo -j RETURN" % chain,
-            "iptables -A %s -i %s -s %s -j RETURN" % (chain, iface, cidr),
-            "iptables -A %s -p tcp -j REJECT --reject-with tcp-reset" % chain,
-            "iptables -C INPUT -p tcp --dport %s -j %s 2>/dev/null || iptables -I INPUT 1 -p tcp --dport %s -j %s"
-            % (port, chain, port, chain),
-            "",
-        ]
-    )
+def _mesh_only_instance(service):
+    return "service-" + service
+
+
+def _mesh_only_chain(instance):
+    # the digest the script computes (homeforge-mesh-only), so rules can be read back here
+    return "HF-MO-" + hashlib.sha256(instance.encode()).hexdigest()[:16].upper()
 
 
 def firewall_read(service):
-    chain, unit = _fw_names(service)
+    """Whether the service's port is closed outside the mesh (unit enabled, chain present)."""
+    instance = _mesh_only_instance(service)
     if not any(
         os.access(os.path.join(d, "iptables"), os.X_OK) for d in ("/usr/sbin", "/sbin", "/usr/bin")
     ):
         raise OpError(
             "iptables is not installed (needed to close the service port outside the mesh)"
         )
-    enabled = os.path.exists(
-        os.path.join(SYSTEMD_DIR, "multi-user.target.wants", unit + ".service")
-    )
+    unit = "homeforge-mesh-only@%s.service" % instance
+    enabled = _run(["systemctl", "is-enabled", unit], check=False).stdout.strip() == "enabled"
+    chain = _mesh_only_chain(instance)
     active = _run(["iptables", "-n", "-L", chain], check=False).returncode == 0
     return {"closed": bool(enabled and active), "enabled": enabled, "active": active}
 
 
-def firewall_set(service, port, iface, cidr, closed):
-    """Close the port to everything but the mesh and loopback, persistently (a systemd unit)."""
-    chain, unit = _fw_names(service)
-    script_path = "/usr/local/sbin/" + unit
-    unit_path = os.path.join(SYSTEMD_DIR, unit + ".service")
+def firewall_set(service, port, iface, cidr, closed, script="", unit_text=""):
+    """Close the port to everything but the mesh and loopback, persistently, or reopen it.
+
+    ``script`` and ``unit_text`` are the wireguard role's homeforge-mesh-only script and
+    unit template (the same files a converge installs): one implementation for both.
+    """
+    instance = _mesh_only_instance(service)
+    unit = "homeforge-mesh-only@%s.service" % instance
+    conf_path = os.path.join(MESH_ONLY_CONF_DIR, instance + ".conf")
     before = firewall_read(service)
     if closed:
-        script = _fw_script(chain, int(port), iface, cidr)
-        unit_text = "\n".join(
-            [
-                "# Managed by homeforge (mesh cutover of %s); 'homeforge mesh rollback' removes it."
-                % service,
-                "[Unit]",
-                "Description=homeforge: %s/tcp reachable only over the mesh" % port,
-                "After=network-pre.target",
-                "Before=network.target",
-                "",
-                "[Service]",
-                "Type=oneshot",
-                "RemainAfterExit=yes",
-                "ExecStart=%s start" % script_path,
-                "ExecStop=%s stop" % script_path,
-                "",
-                "[Install]",
-                "WantedBy=multi-user.target",
-                "",
-            ]
+        conf = (
+            "# Managed by homeforge (mesh cutover of %s); 'homeforge mesh rollback' removes it.\n"
+            % service
         )
+        conf += "ports=%d\ninterface=%s\ncidr=%s\n" % (int(port), iface, cidr)
         changed = False
-        if _read(script_path) != script:
-            _atomic_write(script_path, script, mode=0o755)
-            changed = True
-        if _read(unit_path) != unit_text:
-            _atomic_write(unit_path, unit_text, mode=0o644)
+        for path, text, mode in (
+            (MESH_ONLY_SCRIPT, script, 0o755),
+            (MESH_ONLY_UNIT, unit_text, 0o644),
+        ):
+            if _read(path) != text:
+                _atomic_write(path, text, mode=mode)
+                changed = True
+        if changed:
             _run(["systemctl", "daemon-reload"])
+        if not os.path.isdir(MESH_ONLY_CONF_DIR):
+            os.makedirs(MESH_ONLY_CONF_DIR, 0o755)
+        if _read(conf_path) != conf:
+            _atomic_write(conf_path, conf, mode=0o644)
             changed = True
         if changed or not before["closed"]:
-            _run(["systemctl", "enable", unit + ".service"])
-            _run(["systemctl", "restart", unit + ".service"])
+            _run(["systemctl", "enable", unit])
+            _run(["systemctl", "restart", unit])
             changed = True
         return {"changed": changed}
-    if not os.path.exists(unit_path) and not before["active"]:
+    if not os.path.exists(conf_path) and not before["active"] and not before["enabled"]:
         return {"changed": False}
-    if os.path.exists(unit_path):
-        _run(["systemctl", "disable", "--now", unit + ".service"], check=False)
-    if os.path.exists(script_path):
-        _run([script_path, "stop"])
-    for path in (unit_path, script_path):
-        if os.path.exists(path):
-            os.unlink(path)
-    _run(["systemctl", "daemon-reload"])
+    _run(["systemctl", "disable", "--now", unit], check=False)
+    if before["active"] and os.path.exists(MESH_ONLY_SCRIPT):
+        _run([MESH_ONLY_SCRIPT, instance, "stop"])
+    if os.path.exists(conf_path):
+        os.unlink(conf_path)
     return {"changed": True}
+
+
+# --------------------------------------------------------------------------- WireGuard
+
+
+def wireguard_status(iface):
+    """The interface's public key, IPv4 address and peers; never its private key."""
+    public = _run(["wg", "show", iface, "public-key"]).stdout.strip()
+    try:
+        address = mesh_address(iface)["address"]
+    except OpError:
+        address = ""
+    dump = _run(["wg", "show", iface, "dump"]).stdout.splitlines()[1:]  # line 1: private key
+    peers = []
+    for line in dump:
+        fields = line.split("\t")
+        if len(fields) >= 7:
+            peers.append(
+                {
+                    "public_key": fields[0],
+                    "endpoint": "" if fields[2] == "(none)" else fields[2],
+                    "allowed_ips": [] if fields[3] == "(none)" else fields[3].split(","),
+                    "latest_handshake": int(fields[4]),
+                    "rx": int(fields[5]),
+                    "tx": int(fields[6]),
+                }
+            )
+    return {"public_key": public, "address": address, "peers": peers}
 
 
 OPS = {
@@ -541,19 +547,26 @@ OPS = {
         wait_listen,
         firewall_read,
         firewall_set,
+        wireguard_status,
     )
 }
 
 
-def main(argv):
-    request = json.loads(argv[1])
+def serve(request):
+    """Run one request ``{"op": NAME, "args": {...}}``; print one JSON line; the exit code."""
     try:
         result = OPS[request["op"]](**request.get("args", {}))
         print(json.dumps({"ok": True, "result": result}))
         return 0
-    except (OpError, OSError, ValueError, KeyError, subprocess.TimeoutExpired) as exc:
+    except (OpError, OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:
         print(json.dumps({"ok": False, "error": str(exc) or type(exc).__name__}))
         return 1
+
+
+def main(argv):
+    """Standalone: the request as the first argument, or as the first line on stdin."""
+    request = argv[1] if len(argv) > 1 else sys.stdin.readline()
+    return serve(json.loads(request))
 
 
 if __name__ == "__main__":

@@ -1,19 +1,17 @@
-"""How runs look: live progress while a playbook runs, a recap table at the end,
+"""How converges look: live progress while a playbook runs, a recap table at the end,
 or one JSON object per line with ``--json``."""
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 import time
 from typing import Any, ClassVar
 
-from rich.console import Console, Group
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from homeforge.display import console, emit
 from homeforge.runner import RunResult, failure_message
 
 HOST_EVENTS = {
@@ -22,15 +20,6 @@ HOST_EVENTS = {
     "runner_on_unreachable": "unreachable",
     "runner_on_skipped": "skipped",
 }
-
-# Logs (no terminal) get wide lines instead of rich's 80-column default.
-_width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "160"))
-console = Console(highlight=False, width=_width)
-err_console = Console(stderr=True, highlight=False, width=_width)
-
-
-def error(message: str) -> None:
-    err_console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
 
 
 class LiveProgress:
@@ -196,8 +185,3 @@ def summary(result: RunResult) -> dict[str, Any]:
             "failures": [vars(f) for f in result.failures],
         }
     }
-
-
-def emit(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, sort_keys=True) + "\n")
-    sys.stdout.flush()

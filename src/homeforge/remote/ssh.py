@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from homeforge.inventory import Inventory
+from homeforge.inventory.model import Inventory
 
 
 def known_hosts_file(hvars: dict) -> Path:
@@ -38,7 +38,7 @@ def connect(inv: Inventory, host: str, timeout: float = 10):
         client.connect(
             inv.address(host),
             port=int(hvars.get("ansible_port", 22)),
-            username=hvars.get("ansible_user", "root"),
+            username=inv.user(host),
             key_filename=key_file,
             timeout=timeout,
             allow_agent=False,
@@ -48,3 +48,20 @@ def connect(inv: Inventory, host: str, timeout: float = 10):
         client.close()
         raise
     return client
+
+
+def host_key_problem(inv: Inventory, host: str) -> str | None:
+    """Connect once, refusing unknown or changed host keys (as Ansible would); None when fine."""
+    import paramiko
+
+    try:
+        connect(inv, host).close()
+    except paramiko.SSHException as exc:
+        known = known_hosts_file(inv.hostvars[host])
+        return (
+            f"{inv.where(host, 'ansible_host')}: ssh to {inv.address(host)} refused: {exc} "
+            f"(known_hosts: {known})"
+        )
+    except OSError as exc:
+        return f"{inv.where(host, 'ansible_host')}: {inv.address(host)} unreachable ({exc.strerror or exc})"
+    return None

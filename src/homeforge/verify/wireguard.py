@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from homeforge.inventory import Inventory
-from homeforge.meshplan import load_mesh_utils
+from homeforge.inventory.model import Inventory
+from homeforge.wireguard.planner import load_mesh_utils
+from homeforge.wireguard.settings import MeshSettings
 
 
 def expected_peer_names(inv: Inventory, host: str, hvars: dict) -> list[str]:
     mesh = load_mesh_utils()
-    group = hvars.get("wireguard_group", "all")
-    members = inv.hosts if group == "all" else inv.groups.get(group, [])
+    members = list(MeshSettings.of(inv).members)
     plan = mesh.plan(
         hvars["wireguard_mesh_cidr"], mesh.hosts_from_vars(members, inv.hostvars), need_keys=False
     )

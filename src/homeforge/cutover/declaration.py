@@ -41,8 +41,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from homeforge.errors import BadInput
-from homeforge.inventory import Inventory, _display
+from homeforge.errors import BadInput, InventoryInvalid
+from homeforge.inventory.model import Inventory
+from homeforge.inventory.model import display_path as _display
+from homeforge.wireguard.settings import MeshSettings
 
 KEY = "homeforge_services"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
@@ -387,21 +389,13 @@ def _check_conflicts(services: dict[str, Service], out: _Problems) -> None:
 
 def check_services(inv: Inventory) -> list[str]:
     """Inventory check: the services declaration, when there is one."""
-    from homeforge.mesh import mesh_settings
-
-    _iface, _cidr, members = mesh_settings(inv)
-    return parse(inv, members)[1]
+    return parse(inv, list(MeshSettings.of(inv).members))[1]
 
 
 def get(inv: Inventory, name: str) -> Service:
     """One declared service; BadInput naming the file when it is not declared."""
-    from homeforge.mesh import mesh_settings
-
-    _iface, _cidr, members = mesh_settings(inv)
-    services, problems = parse(inv, members)
+    services, problems = parse(inv, list(MeshSettings.of(inv).members))
     if problems:
-        from homeforge.errors import InventoryInvalid
-
         raise InventoryInvalid(problems)
     if name not in services:
         _raw, where, _ = declaration(inv)

@@ -1,0 +1,70 @@
+"""What every command shares: the inventory, --json and --limit options, one inventory
+preamble, and the mapping from errors to one line and an exit code."""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import click
+
+from homeforge import display
+from homeforge.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, BadInput, HomeforgeError
+from homeforge.inventory.model import Inventory
+
+inventory_option = click.option(
+    "-i",
+    "--inventory",
+    "inventory_path",
+    metavar="INVENTORY",
+    help="Inventory file or directory (default: the lab's, when it is up).",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+limit_option = click.option("-l", "--limit", help="Only these hosts (an Ansible pattern).")
+
+
+def handle_errors(fn):
+    """Errors become one red line (every problem line first, for an invalid inventory)
+    and the error's exit code; Ctrl-C becomes exit 130. Never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except HomeforgeError as exc:
+            problems = getattr(exc, "problems", None)
+            if problems:
+                display.problem_lines(problems)
+            error = str(exc)
+            if problems and getattr(exc, "exit_code", 0) == 2:
+                error += " — nothing was applied"
+            display.error(error)
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            display.error("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+
+    return wrapper
+
+
+def inventory_path(given: str | None) -> str:
+    """The inventory named with -i, else the lab's when it is up."""
+    if given:
+        return given
+    from homeforge import lab
+
+    default = lab.inventory_path()
+    if default.is_file():
+        return str(default)
+    raise BadInput("no inventory: pass -i INVENTORY, or run 'homeforge lab up' to use the lab's")
+
+
+def checked_inventory(given: str | None) -> Inventory:
+    """The inventory a command works on, loaded and checked (InventoryInvalid otherwise)."""
+    from homeforge.inventory.checks import load_and_check
+
+    return load_and_check(inventory_path(given))
+
+
+def finish(ok: bool) -> None:
+    sys.exit(EXIT_OK if ok else EXIT_FAILED)

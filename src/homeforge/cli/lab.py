@@ -1,0 +1,73 @@
+"""``homeforge lab``: podman systemd containers acting as hosts."""
+
+from __future__ import annotations
+
+import click
+
+from homeforge import display
+from homeforge.cli.common import finish, handle_errors, json_option
+from homeforge.display import tables
+
+name_option = click.option("--name", default="homeforge-lab", show_default=True, help="Lab name.")
+
+
+@click.group()
+def lab() -> None:
+    """The built-in lab: podman systemd containers acting as hosts."""
+
+
+@lab.command("up")
+@click.option("-n", "--nodes", type=int, default=3, show_default=True, help="Number of hosts.")
+@click.option(
+    "--subnet", default="10.254.90.0/24", show_default=True, help="The lab network's IPv4 subnet."
+)
+@click.option("--privileged", is_flag=True, help="Privileged hosts (needed by K3s).")
+@name_option
+@handle_errors
+def lab_up(nodes, subnet, privileged, name):
+    """Create the lab hosts and write their inventory."""
+    from homeforge import lab as lab_mod
+
+    created = lab_mod.up(nodes, name, subnet, privileged, log=display.console.print)
+    tables.lab_created(created, lab_mod.inventory_path(name))
+
+
+@lab.command("down")
+@name_option
+@click.option("--image", "remove_image", is_flag=True, help="Also remove the cached base image.")
+@handle_errors
+def lab_down(name, remove_image):
+    """Remove everything 'lab up' created."""
+    from homeforge import lab as lab_mod
+
+    removed = lab_mod.down(name, remove_image)
+    display.console.print(
+        f"removed: {', '.join(removed)}" if removed else f"lab '{name}': nothing to remove"
+    )
+
+
+@lab.command("image")
+@handle_errors
+def lab_image():
+    """Build the lab's base image if needed and print its tag (molecule uses it)."""
+    from homeforge.lab import image, podman
+
+    podman.require()
+    click.echo(image.ensure(log=display.err_console.print))
+
+
+@lab.command("status")
+@name_option
+@json_option
+@handle_errors
+def lab_status(name, as_json):
+    """Hosts, addresses and health."""
+    from homeforge import lab as lab_mod
+
+    health = lab_mod.status(name)
+    healthy = lab_mod.healthy(health)
+    if as_json:
+        display.emit({"lab": name, "healthy": healthy, "hosts": [vars(h) for h in health]})
+    else:
+        tables.lab_health(name, health)
+    finish(healthy)

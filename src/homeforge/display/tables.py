@@ -1,0 +1,104 @@
+"""Tables for everything homeforge shows: mesh status and plan, services, verify, the lab."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from homeforge.display import console
+
+
+def _table(title: str, columns: tuple[str, ...]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col, overflow="fold" if col == "detail" else None)
+    return table
+
+
+def mesh_status(live) -> None:
+    """One table per host: its peers' endpoints, handshakes and transfer."""
+    from homeforge.wireguard.live import handshake_age
+
+    names = live.names_by_key
+    iface = live.settings.interface
+    columns = ("peer", "endpoint", "allowed ips", "latest handshake", "received", "sent")
+    for h in live.hosts.values():
+        table = _table(f"{h.host} {h.address or ''} ({iface})", columns)
+        if h.error:
+            table.add_row("-", "-", "-", Text(h.error, style="red"), "-", "-")
+        for p in h.peers:
+            age = handshake_age(p.latest_handshake)
+            table.add_row(
+                names.get(p.public_key, p.public_key[:10] + "..."),
+                p.endpoint or "(roaming)",
+                ", ".join(p.allowed_ips),
+                Text(age, style="red" if age == "never" else "green"),
+                f"{p.rx} B",
+                f"{p.tx} B",
+            )
+        console.print(table)
+
+
+def mesh_plan(changes: dict, unreadable: dict[str, str]) -> None:
+    for host, items in changes.items():
+        note = f" (not readable: {unreadable[host]})" if host in unreadable else ""
+        console.print(Text(f"{host}: {len(items) or 'no'} change(s){note}", style="bold"))
+        for c in items:
+            style = {"add": "green", "remove": "red"}.get(c.action, "yellow")
+            console.print(Text(f"  {c.action:6} {c.peer}: {c.detail}", style=style))
+
+
+def services(rows: list[dict]) -> None:
+    table = _table(
+        "services", ("service", "port", "hosts", "consumers", "exposure", "state", "since")
+    )
+    for row in rows:
+        table.add_row(
+            row["service"],
+            str(row["port"]),
+            ", ".join(row["hosts"]),
+            "\n".join(row["consumers"]),
+            row["exposure"],
+            row["state"],
+            row["since"] or "-",
+        )
+    console.print(table)
+
+
+def verify_reports(reports, junit) -> None:
+    for report in reports:
+        title = f"{report.host} ({report.address}) · roles: {', '.join(report.roles) or '-'}"
+        table = _table(title, ("role", "check", "result", "detail"))
+        for c in report.checks:
+            style = {"passed": "green", "skipped": "yellow"}.get(c.outcome, "red")
+            table.add_row(c.role, c.name, Text(c.outcome, style=style), c.message)
+        if report.error:
+            table.add_row("-", "connect", Text("error", style="red"), report.error)
+        console.print(table)
+    passed = sum(c.outcome == "passed" for r in reports for c in r.checks)
+    failed = sum(c.outcome in ("failed", "error") for r in reports for c in r.checks)
+    failed += sum(1 for r in reports if r.error)
+    console.print(f"{passed} passed, {failed} failed · junit {junit}")
+
+
+def lab_created(created, inventory) -> None:
+    table = _table(f"lab '{created.name}' up", ("host", "address", "container"))
+    for host in created.hosts:
+        table.add_row(host.name, host.address, host.container)
+    console.print(table)
+    console.print(f"inventory: {inventory}")
+    console.print("next: homeforge apply site")
+
+
+def lab_health(name: str, health) -> None:
+    table = _table(f"lab '{name}'", ("host", "address", "container", "state", "systemd", "ssh"))
+    for h in health:
+        table.add_row(
+            h.name,
+            h.address,
+            h.container,
+            h.state,
+            h.systemd,
+            Text("up" if h.ssh else "down", style="green" if h.ssh else "red"),
+        )
+    console.print(table)

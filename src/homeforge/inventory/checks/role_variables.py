@@ -1,0 +1,68 @@
+"""Role variables: typed by each role's ``meta/argument_specs.yml`` (the spec Ansible
+itself enforces when the role starts), so the schema lives in one place.
+
+A variable belongs to the role whose name prefixes it (``wireguard_port``), or is
+one of the variables several roles share, declared once in
+``meta/shared_variables.yml`` (:func:`homeforge.roles.shared_variables`). An unknown
+variable with a role's prefix is reported with the nearest known name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from homeforge.inventory.model import Inventory, is_template
+from homeforge.roles import RoleSpec, role_specs, shared_variables
+
+
+def _loose(option: dict[str, Any]) -> dict[str, Any]:
+    """A spec option for checking types only: inventories may leave anything out."""
+    out = {
+        k: v for k, v in option.items() if k not in ("required", "default", "description", "roles")
+    }
+    if "options" in out:
+        out["options"] = {k: _loose(v) for k, v in out["options"].items()}
+    return out
+
+
+def _spec_for(key: str, specs: tuple[RoleSpec, ...], shared: dict) -> tuple[str, dict | None]:
+    """(owner, option) for a variable: option None when the owner has no such variable;
+    owner "" when the variable is nobody's (left alone: inventories hold other things)."""
+    if key in shared:
+        return "shared", shared[key]
+    spec = next((s for s in specs if key.startswith(s.prefix)), None)
+    if spec is None:
+        return "", None
+    return spec.role, spec.options.get(key)
+
+
+def check_role_variables(inv: Inventory) -> list[str]:
+    from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+
+    specs, shared = role_specs(), shared_variables()
+    problems = []
+    for host, hvars in inv.hostvars.items():
+        for key, value in sorted(hvars.items()):
+            owner, option = _spec_for(key, specs, shared)
+            if not owner:
+                continue
+            if option is None:
+                known = next(s.options for s in specs if s.role == owner)
+                near = difflib.get_close_matches(key, known, n=1)
+                hint = (
+                    f" (did you mean {near[0]}?)"
+                    if near
+                    else f" (role {owner} has no such variable)"
+                )
+                problems.append(f"{inv.where(host, key)}: unknown variable{hint}")
+                continue
+            if is_template(value):
+                continue  # resolved by Ansible at run time; the role's own spec checks it then
+            result = ArgumentSpecValidator({key: _loose(option)}).validate({key: value})
+            for message in result.error_messages:
+                problems.append(f"{inv.where(host, key)}: {message}")
+    return problems
+
+
+CHECKS = [check_role_variables]

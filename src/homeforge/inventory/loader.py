@@ -1,0 +1,215 @@
+"""Load an Ansible inventory the way Ansible does, keeping where each variable was set.
+
+Loading only parses; :mod:`homeforge.inventory.checks` validates. Shape errors
+Ansible would report vaguely or ignore (a host's variables that are not a
+mapping, an unknown group key) are reported here, one line each, with the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from homeforge.errors import BadInput, InventoryInvalid
+from homeforge.inventory.model import Inventory, plain
+from homeforge.inventory.model import display_path as _display
+
+GROUP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise BadInput(f"{_display(path)}: cannot read: {exc.strerror}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise BadInput(f"{_display(path)}{where}: malformed YAML: {problem}") from None
+
+
+def _inventory_files(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            p for p in path.iterdir() if p.is_file() and p.suffix in (*YAML_SUFFIXES, ".ini", "")
+        )
+    return [path]
+
+
+def _check_yaml_structure(path: Path, data: Any) -> list[str]:
+    """Shape errors Ansible would report vaguely (or silently ignore)."""
+    where = _display(path)
+    if data is None:
+        return [f"{where}: inventory file is empty"]
+    if not isinstance(data, dict):
+        return [
+            f"{where}: top level must be a mapping of groups (e.g. 'all:'), not {type(data).__name__}"
+        ]
+    problems: list[str] = []
+
+    def walk(group: str, body: Any) -> None:
+        if body is None:
+            return
+        if not isinstance(body, dict):
+            problems.append(f"{where}: group {group}: must be a mapping with hosts/children/vars")
+            return
+        if not GROUP_RE.match(group):
+            problems.append(
+                f"{where}: group {group}: invalid group name (letters, digits, underscore)"
+            )
+        for key in body:
+            if key not in ("hosts", "children", "vars"):
+                problems.append(
+                    f"{where}: group {group}: {key}: unknown key (expected hosts, children or vars)"
+                )
+        hosts = body.get("hosts")
+        if hosts is not None and not isinstance(hosts, dict):
+            problems.append(f"{where}: group {group}: hosts: must be a mapping of host names")
+        elif hosts:
+            for host, hvars in hosts.items():
+                if hvars is not None and not isinstance(hvars, dict):
+                    problems.append(
+                        f"{where}: host {host}: variables must be a mapping, not {type(hvars).__name__}"
+                    )
+        group_vars = body.get("vars")
+        if group_vars is not None and not isinstance(group_vars, dict):
+            problems.append(f"{where}: group {group}: vars: must be a mapping")
+        children = body.get("children")
+        if children is not None and not isinstance(children, dict):
+            problems.append(f"{where}: group {group}: children: must be a mapping of group names")
+        elif children:
+            for child, child_body in children.items():
+                walk(child, child_body)
+
+    for group, body in data.items():
+        walk(group, body)
+    return problems
+
+
+def _record_yaml_origins(path: Path, data: dict, origins: dict) -> None:
+    def walk(group: str, body: Any) -> None:
+        if not isinstance(body, dict):
+            return
+        for key in body.get("vars") or {}:
+            origins.setdefault(("group", group, key), path)
+        for host, hvars in (body.get("hosts") or {}).items():
+            for key in hvars or {}:
+                origins.setdefault(("host", str(host), key), path)
+        for child, child_body in (body.get("children") or {}).items():
+            walk(child, child_body)
+
+    for group, body in data.items():
+        walk(group, body)
+
+
+def _record_vars_dir_origins(base: Path, origins: dict) -> None:
+    """group_vars/ and host_vars/ beside the inventory, as Ansible reads them."""
+    for scope, dirname in (("group", "group_vars"), ("host", "host_vars")):
+        vars_dir = base / dirname
+        if not vars_dir.is_dir():
+            continue
+        for entry in sorted(vars_dir.iterdir()):
+            files = sorted(entry.rglob("*")) if entry.is_dir() else [entry]
+            name = entry.name if entry.is_dir() else entry.stem
+            for file in files:
+                if file.is_file() and file.suffix in (*YAML_SUFFIXES, ""):
+                    data = _read_yaml(file)
+                    if isinstance(data, dict):
+                        for key in data:
+                            origins.setdefault((scope, name, key), file)
+
+
+@contextlib.contextmanager
+def _parsing_settings():
+    """Settings for this process's own parse, restored afterwards so they never reach
+    the ansible-playbook runs: fail on unparsable sources, and ignore any fact cache
+    an ansible.cfg enables (cached facts are not inventory variables)."""
+    wanted = {"ANSIBLE_INVENTORY_UNPARSED_FAILED": "True", "ANSIBLE_CACHE_PLUGIN": "memory"}
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def load(path: str | os.PathLike) -> Inventory:
+    """Parse an inventory (YAML or INI file, or a directory) the way Ansible does."""
+    inv_path = Path(path).expanduser()
+    if not inv_path.exists():
+        raise BadInput(f"{_display(inv_path)}: inventory not found")
+    inv_path = inv_path.resolve()
+    origins: dict[tuple[str, str, str], Path] = {}
+    problems: list[str] = []
+    for file in _inventory_files(inv_path):
+        if file.suffix in YAML_SUFFIXES:
+            data = _read_yaml(file)
+            problems += _check_yaml_structure(file, data)
+            if isinstance(data, dict) and not problems:
+                _record_yaml_origins(file, data, origins)
+    if problems:
+        raise InventoryInvalid(problems)
+    _record_vars_dir_origins(inv_path if inv_path.is_dir() else inv_path.parent, origins)
+
+    # Ansible does the real parsing, so group_vars precedence and INI work as usual.
+    with _parsing_settings():
+        from ansible.errors import AnsibleError
+        from ansible.inventory.manager import InventoryManager
+        from ansible.parsing.dataloader import DataLoader
+        from ansible.vars.manager import VariableManager
+
+        loader = DataLoader()
+        try:
+            manager = InventoryManager(loader=loader, sources=[str(inv_path)])
+        except AnsibleError as exc:
+            first = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+            raise BadInput(f"{_display(inv_path)}: cannot parse inventory: {first}") from None
+        variables = VariableManager(loader=loader, inventory=manager)
+
+    hostvars: dict[str, dict[str, Any]] = {}
+    host_groups: dict[str, list[str]] = {}
+    for host in manager.get_hosts():
+        resolved = variables.get_vars(host=host, include_hostvars=False)
+        hostvars[host.name] = plain(
+            {
+                k: v
+                for k, v in resolved.items()
+                if not k.startswith("ansible_") or k in _CONNECTION_KEYS
+            }
+        )
+        host_groups[host.name] = [
+            g.name for g in host.get_groups() if g.name not in ("all", "ungrouped")
+        ]
+    groups = {
+        name: sorted(h.name for h in group.get_hosts())
+        for name, group in manager.groups.items()
+        if name not in ("all", "ungrouped")
+    }
+    return Inventory(inv_path, hostvars, groups, origins, host_groups, manager)
+
+
+_CONNECTION_KEYS = {
+    "ansible_host",
+    "ansible_port",
+    "ansible_user",
+    "ansible_connection",
+    "ansible_ssh_private_key_file",
+    "ansible_ssh_common_args",
+    "ansible_python_interpreter",
+}
