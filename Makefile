@@ -11,7 +11,10 @@ HF := $(VENV)/bin/homeforge
 export CONTAINERS_CONF ?= $(CURDIR)/src/homeforge/lab/containers.conf
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.homeforge/collections
-APT_PACKAGES := podman runc mmdebstrap uidmap iptables openssh-client python3-venv git wireguard-tools
+# Installed without recommends (podman's pull a kernel image and initramfs tools). Named
+# because podman needs them and only recommends them: netavark + aardvark-dns (its
+# network stack and the lab's name resolution), uidmap.
+APT_PACKAGES := podman runc netavark aardvark-dns mmdebstrap uidmap iptables openssh-client python3-venv git wireguard-tools
 
 .PHONY: help demo test deps system-deps venv lint unit integration molecule bench lock clean
 help:
@@ -25,7 +28,7 @@ system-deps: .homeforge/.system-deps
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 	@mkdir -p .homeforge && touch $@
 
@@ -67,7 +70,8 @@ molecule: deps
 	for scenario in $$(ls molecule | grep -v '^_'); do \
 	  [ -f molecule/$$scenario/molecule.yml ] || continue; \
 	  echo "molecule scenario: $$scenario"; \
-	  HOMEFORGE_LAB_IMAGE=$$image $(VENV)/bin/molecule -c molecule/_shared/base.yml test -s $$scenario || exit 1; \
+	  HOMEFORGE_LAB_IMAGE=$$image MOLECULE_GLOB=molecule/$$scenario/molecule.yml \
+	    $(VENV)/bin/molecule -c molecule/_shared/base.yml test -s $$scenario || exit 1; \
 	done
 
 bench: deps
