@@ -1,6 +1,6 @@
 # homeforge: the two commands of the README, and the pieces they are made of.
 #   make demo   lab up (if needed) -> apply site -> apply site again (changed=0) -> verify
-#   make test   lint + unit + integration (real podman lab) + molecule scenarios
+#   make test   lint + ansible-test sanity + unit + integration (real podman lab) + molecule
 # Both install what they need (Debian packages, a pinned virtualenv) and can be re-run.
 
 SHELL := /bin/bash
@@ -16,7 +16,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.homeforge/collections
 # network stack and the lab's name resolution), uidmap.
 APT_PACKAGES := podman runc netavark aardvark-dns mmdebstrap uidmap iptables openssh-client python3-venv git wireguard-tools
 
-.PHONY: help demo test deps system-deps venv lint unit integration molecule bench lock clean
+.PHONY: help demo test deps system-deps venv lint sanity unit integration molecule bench lock clean
 help:
 	@echo "make demo   # run homeforge on the built-in lab (podman containers)"
 	@echo "make test   # the whole test suite: lint, unit, integration, molecule"
@@ -52,12 +52,16 @@ demo: deps
 	$(HF) verify
 
 # ---------------------------------------------------------------- tests
-test: deps lint unit integration molecule
+test: deps lint sanity unit integration molecule
 
 lint: deps
 	$(VENV)/bin/ruff check src plugins tests bench
 	$(VENV)/bin/ruff format --check src plugins tests bench
 	$(VENV)/bin/ansible-lint --profile production roles playbooks molecule
+
+# ansible-test sanity on a copy of the collection (venv mode: no containers here)
+sanity: deps
+	$(PY) tests/sanity/run.py
 
 unit: deps
 	$(VENV)/bin/pytest -q tests/unit

@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # Copyright: homeforge maintainers
-# Apache License 2.0
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -11,12 +13,23 @@ description:
     running kernel agree with it, in a single round trip.
   - Compares the desired file and the live values with what is there and does nothing when
     they are equal, so a converged host reports no change.
-  - Supports check mode and diff mode (the file's before and after).
+  - Reads and writes C(/proc/sys) directly (no C(sysctl) binary involved), so names and
+    values never pass through a command line.
 version_added: "0.1.0"
-author: homeforge maintainers
+author: homeforge maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - homeforge.homelab.attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: The diff is the file's content before and after; live values are listed in RV(live_changed).
 options:
   params:
-    description: Parameter name (dotted, as C(sysctl) shows it) to value.
+    description:
+      - Parameter name (dotted, as C(sysctl) shows it) to value.
+      - Names are letters, digits and C(_:@+=-) between dots.
     type: dict
     required: true
   file:
@@ -56,8 +69,16 @@ live_changed:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homeforge.homelab.plugins.module_utils.files import atomic_write
+from ansible_collections.homeforge.homelab.plugins.module_utils.validation import is_sysctl_name
 
+ARGUMENT_SPEC = {
+    "params": {"type": "dict", "required": True},
+    "file": {"type": "path", "default": "/etc/sysctl.d/90-homeforge.conf"},
+    "apply_live": {"type": "bool", "default": True},
+}
 HEADER = "# Managed by homeforge (kernel_params). Local changes are overwritten.\n"
+FILE_MODE = 0o644  # sysctl.d files are world-readable, as systemd-sysctl ships them
 
 
 def proc_path(name):
@@ -83,29 +104,41 @@ def read(path):
         return None
 
 
+def live_drift(module, params):
+    """Names whose running value differs from the desired one (fails on unknown names)."""
+    drift = []
+    for name in sorted(params):
+        live = read(proc_path(name))
+        if live is None:
+            module.fail_json(msg=f"unknown kernel parameter {name} (no {proc_path(name)})")
+        if normalize(live) != normalize(params[name]):
+            drift.append(name)
+    return drift
+
+
+def apply(module, params, path, desired, result):
+    if result["file_changed"]:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, desired, mode=FILE_MODE)
+    for name in result["live_changed"]:
+        try:
+            with open(proc_path(name), "w") as handle:
+                handle.write(normalize(params[name]))
+        except OSError as exc:
+            module.fail_json(msg=f"cannot set {name}: {exc.strerror} ({proc_path(name)})", **result)
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "params": {"type": "dict", "required": True},
-            "file": {"type": "path", "default": "/etc/sysctl.d/90-homeforge.conf"},
-            "apply_live": {"type": "bool", "default": True},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params, path = module.params["params"], module.params["file"]
+    bad = [name for name in sorted(params) if not is_sysctl_name(name)]
+    if bad:
+        module.fail_json(msg=f"invalid kernel parameter names: {', '.join(map(repr, bad))}")
 
     desired = render(params)
     current = read(path)
     file_changed = current != desired
-
-    live_changed = []
-    if module.params["apply_live"]:
-        for name in sorted(params):
-            live = read(proc_path(name))
-            if live is None:
-                module.fail_json(msg=f"unknown kernel parameter {name} (no {proc_path(name)})")
-            if normalize(live) != normalize(params[name]):
-                live_changed.append(name)
+    live_changed = live_drift(module, params) if module.params["apply_live"] else []
 
     result = {
         "changed": file_changed or bool(live_changed),
@@ -119,23 +152,8 @@ def main():
             "before_header": path,
             "after_header": path,
         }
-    if module.check_mode or not result["changed"]:
-        module.exit_json(**result)
-
-    if file_changed:
-        directory = os.path.dirname(path)
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-        with open(tmp, "w") as handle:
-            handle.write(desired)
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
-    for name in live_changed:
-        try:
-            with open(proc_path(name), "w") as handle:
-                handle.write(normalize(params[name]))
-        except OSError as exc:
-            module.fail_json(msg=f"cannot set {name}: {exc.strerror} ({proc_path(name)})", **result)
+    if not module.check_mode and result["changed"]:
+        apply(module, params, path, desired, result)
     module.exit_json(**result)
 
 

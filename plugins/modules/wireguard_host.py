@@ -1,6 +1,8 @@
 #!/usr/bin/python
 # Copyright: homeforge maintainers
-# Apache License 2.0
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
 
 DOCUMENTATION = r"""
 ---
@@ -12,23 +14,24 @@ description:
   - Also reports the interface's current mesh address from its config, so addresses stay
     stable across runs.
   - With O(rotate=true) a new key replaces the old one (the old one is kept as C(.key.old), 0600).
-  - Supports check mode (a missing key is reported as a change; no key is created).
 version_added: "0.1.0"
-author: homeforge maintainers
+author: homeforge maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - homeforge.homelab.attributes
+  - homeforge.homelab.wireguard
+attributes:
+  check_mode:
+    support: full
+    details: A missing key is reported as a change and no key is created; C(wg) need not be
+      installed yet.
+  diff_mode:
+    support: none
+    details: The only content is a private key, which is never shown.
 options:
-  interface:
-    description: Interface name, e.g. C(wg0).
-    type: str
-    default: wg0
-  directory:
-    description: Where the key and config live.
-    type: path
-    default: /etc/wireguard
   rotate:
     description: Replace the existing key with a new one.
     type: bool
     default: false
-requirements: [wireguard-tools]
 """
 
 EXAMPLES = r"""
@@ -57,22 +60,35 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homeforge.homelab.plugins.module_utils.files import (
+    SECRET_MODE,
+    atomic_write,
+    make_private_directory,
+)
+from ansible_collections.homeforge.homelab.plugins.module_utils.wireguard import (
+    checked_interface,
+    run_wg,
+    wireguard_argument_spec,
+)
+
+ARGUMENT_SPEC = {
+    **wireguard_argument_spec(),
+    "rotate": {"type": "bool", "default": False},
+}
+ADDRESS_RE = re.compile(r"\s*Address\s*=\s*([^/,\s]+)")
 
 
 def public_key(module, key_file):
     with open(key_file, "rb") as handle:
         private = handle.read()
-    rc, out, err = module.run_command(["wg", "pubkey"], data=private, binary_data=True)
-    if rc != 0:
-        module.fail_json(msg=f"wg pubkey failed for {key_file}: {err.strip()}")
-    return out.strip()
+    return run_wg(module, "pubkey", data=private, context=f" for {key_file}").strip()
 
 
 def current_address(config_file):
     try:
         with open(config_file) as handle:
             for line in handle:
-                match = re.match(r"\s*Address\s*=\s*([^/,\s]+)", line)
+                match = ADDRESS_RE.match(line)
                 if match:
                     return match.group(1)
     except FileNotFoundError:
@@ -80,18 +96,27 @@ def current_address(config_file):
     return ""
 
 
+def is_private(path):
+    """The key file is 0600 and root's."""
+    info = os.stat(path)
+    return info.st_mode & 0o777 == SECRET_MODE and info.st_uid == 0
+
+
+def new_key(module, key_file, exists):
+    """A fresh private key in key_file; the previous one, if any, kept as .old (0600)."""
+    make_private_directory(os.path.dirname(key_file))
+    private = run_wg(module, "genkey").strip()
+    module.no_log_values.add(private)
+    if exists:
+        with open(key_file, "rb") as handle:
+            atomic_write(key_file + ".old", handle.read())
+    atomic_write(key_file, private + "\n")
+
+
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "interface": {"type": "str", "default": "wg0"},
-            "directory": {"type": "path", "default": "/etc/wireguard"},
-            "rotate": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
-    interface, directory = module.params["interface"], module.params["directory"]
-    if not re.match(r"^[A-Za-z0-9_=+.-]{1,15}$", interface):
-        module.fail_json(msg=f"invalid interface name '{interface}'")
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    interface = checked_interface(module)
+    directory = module.params["directory"]
     key_file = os.path.join(directory, f"{interface}.key")
     result = {
         "changed": False,
@@ -101,12 +126,11 @@ def main():
     }
     exists = os.path.exists(key_file)
     if exists and not module.params["rotate"]:
-        mode = os.stat(key_file).st_mode & 0o777
-        if mode != 0o600 or os.stat(key_file).st_uid != 0:
+        if not is_private(key_file):
             result["changed"] = True
             if not module.check_mode:
                 os.chown(key_file, 0, 0)
-                os.chmod(key_file, 0o600)
+                os.chmod(key_file, SECRET_MODE)
         result["public_key"] = public_key(module, key_file)
         module.exit_json(**result)
 
@@ -116,21 +140,7 @@ def main():
             result["public_key"] = public_key(module, key_file)
         module.exit_json(**result)
 
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    rc, private, err = module.run_command(["wg", "genkey"])
-    if rc != 0:
-        module.fail_json(msg=f"wg genkey failed: {err.strip()}")
-    tmp = os.path.join(directory, f".{interface}.key.tmp")
-    old_umask = os.umask(0o077)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(private.strip() + "\n")
-        if exists:
-            os.replace(key_file, key_file + ".old")
-        os.replace(tmp, key_file)
-    finally:
-        os.umask(old_umask)
+    new_key(module, key_file, exists)
     result["public_key"] = public_key(module, key_file)
     module.exit_json(**result)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from homeforge import inventory
-from homeforge.inventory import checks
 from homeforge.errors import BadInput, InventoryInvalid
+from homeforge.inventory import checks
 
 GOOD = """
 all:

@@ -1,15 +1,20 @@
-"""The mesh planner: stable addressing, topology with relays, and its errors."""
+"""The mesh planner (module_utils/mesh.py): stable addressing, topology with relays, errors.
+
+Loaded by path as plain Python, as the homeforge CLI loads it.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 import re
+import subprocess
+import sys
 
 import pytest
 
-from homeforge.meshplan import load_mesh_utils
+from tests.unit.plugins.support import ROOT, load_plain
 
-mesh = load_mesh_utils()
+mesh = load_plain("plugins/module_utils/mesh.py")
 KEY = "u+BXBhkx/1lq8P0vY0W4QzdN8QV7m0l5UhxjQ0h3jn8="  # a syntactically valid public key
 
 
@@ -133,3 +138,19 @@ def test_public_key_shape():
     assert not mesh.is_public_key(KEY[:-1])  # 43 characters
     assert not mesh.is_public_key("!" * 43 + "=")  # not base64
     assert not mesh.is_public_key(None)
+
+
+def test_loads_as_plain_python_without_ansible():
+    # The CLI loads mesh.py (and may load validation.py, files.py) by path before any
+    # Ansible import: they must stand on the standard library alone.
+    probe = (
+        "import importlib.util, sys\n"
+        "sys.modules['ansible'] = sys.modules['ansible_collections'] = None\n"
+        "for name in ('mesh', 'validation', 'files'):\n"
+        "    path = f'plugins/module_utils/{name}.py'\n"
+        "    spec = importlib.util.spec_from_file_location('plain_' + name, path)\n"
+        "    module = importlib.util.module_from_spec(spec)\n"
+        "    sys.modules[spec.name] = module\n"
+        "    spec.loader.exec_module(module)\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], cwd=ROOT, check=True)
