@@ -20,6 +20,7 @@ from pathlib import Path
 
 import jinja2
 from benchlib import ROOT, publish
+
 from homeforge.wireguard.planner import load_mesh_utils
 
 TEMPLATE = ROOT / "roles" / "wireguard" / "templates" / "wg.conf.j2"
