@@ -303,3 +303,23 @@ def test_the_sample_inventory_is_valid_and_declares_a_service():
     assert checks.check(inv) == []
     ollama = services.get(inv, "ollama")
     assert set(ollama.hosts) == {"gpu-box-1", "gpu-box-2"} and ollama.exposure.mode == "firewall"
+
+
+def test_variables_shared_by_roles_are_checked_once_by_their_declaration(write, monkeypatch):
+    """A variable several roles read (declared once in meta/shared_variables.yml) is typed
+    by that declaration, though it matches no role prefix."""
+    from homeforge.inventory.checks import role_variables
+
+    shared = {"cluster_api_port": {"type": "int", "roles": ["a", "b"]}}
+    monkeypatch.setattr(role_variables, "shared_variables", lambda: shared)
+    path = write(
+        "hosts.yml",
+        """
+        all:
+          hosts:
+            h1: {ansible_host: 10.0.0.1, cluster_api_port: abc}
+            h2: {ansible_host: 10.0.0.2, cluster_api_port: 6443}
+    """,
+    )
+    problems = problems_of(path)
+    assert len(problems) == 1 and problems[0].startswith(f"{path}: host h1: cluster_api_port:")
