@@ -355,11 +355,10 @@ def test_operations_run_as_a_host_runs_them(tmp_path):
     assert "no such file" in json.loads(done.stdout)["error"]
 
 
-def test_host_operations_are_typed_functions_checked_before_sending():
+def test_host_operations_are_typed_functions_checked_before_sending(tmp_path):
     from homeforge.remote import Remote
 
-    remote = Remote(inventory.Inventory(tmp := __import__("pathlib").Path("/nonexistent"), {}, {}))
-    assert tmp.name == "nonexistent"
+    remote = Remote(inventory.Inventory(tmp_path, {}, {}))  # never connects: refused before
     with pytest.raises(TypeError, match="not a host operation"):
         remote.call("h", print, x=1)
     with pytest.raises(TypeError, match="unexpected keyword"):
