@@ -24,6 +24,11 @@ import hashlib
 import ipaddress
 from dataclasses import dataclass, field
 
+try:
+    from ansible_collections.homeforge.homelab.plugins.module_utils import validation as rules
+except ImportError:  # loaded as plain Python by the homeforge CLI (homeforge.module_utils)
+    import homeforge_module_utils_validation as rules  # type: ignore[no-redef]
+
 
 class MeshError(ValueError):
     """A problem with one host's mesh settings: host and key name where it is."""
@@ -157,6 +162,16 @@ def validate(cidr: str, hosts: list[MeshHost], need_keys: bool = False) -> None:
         ) from None
     by_name = {h.name: h for h in hosts}
     for host in hosts:
+        # Names and endpoints are written into wg.conf: one line each, nothing else.
+        problem = rules.inventory_name_problem(host.name)
+        if problem:
+            raise MeshError(host.name, "inventory host name", problem)
+        if host.reachable and host.endpoint_host:
+            problem = rules.address_problem(host.endpoint_host)
+            if problem:
+                raise MeshError(
+                    host.name, "wireguard_endpoint", f"{host.endpoint_host!r}: {problem}"
+                )
         if not host.reachable:
             if not host.relay:
                 raise MeshError(
@@ -272,24 +287,72 @@ MESH_KEYS = (
 )
 
 
+def _whole_number(name: str, key: str, value, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    text = str(value).strip()
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not text.isdigit():
+        raise MeshError(name, key, f"must be a whole number, not {value!r}")
+    if not low <= int(text) <= high:
+        raise MeshError(name, key, f"must be between {low} and {high}, not {value!r}")
+    return int(text)
+
+
+def _text(name: str, key: str, value) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise MeshError(name, key, f"must be a string, not {type(value).__name__}")
+    return value
+
+
 def hosts_from_vars(members: list[str], hostvars: dict) -> list[MeshHost]:
-    """MeshHost records from Ansible-style host variables."""
+    """MeshHost records from Ansible-style host variables; MeshError naming the host and
+    key for a value of the wrong type (INI inventories give strings: "false", "51820")."""
     out = []
     for name in members:
         hv = hostvars.get(name, {})
         current = hv.get("wireguard_facts") or {}
+        if not isinstance(current, dict):
+            raise MeshError(
+                name,
+                "wireguard_facts",
+                "must be a mapping (set by the role; remove it from the inventory)",
+            )
+        extra = hv.get("wireguard_extra_allowed_ips") or []
+        if not isinstance(extra, list):
+            raise MeshError(
+                name,
+                "wireguard_extra_allowed_ips",
+                f"must be a list of CIDRs, not {type(extra).__name__}",
+            )
+        try:
+            reachable = rules.as_bool(hv.get("wireguard_reachable", True))
+        except ValueError as exc:
+            raise MeshError(name, "wireguard_reachable", str(exc)) from None
+        endpoint_key = "wireguard_endpoint" if hv.get("wireguard_endpoint") else "ansible_host"
         out.append(
             MeshHost(
                 name=name,
-                endpoint_host=str(hv.get("wireguard_endpoint") or hv.get("ansible_host") or name),
-                port=int(hv.get("wireguard_port", 51820)),
-                reachable=bool(hv.get("wireguard_reachable", True)),
-                relay=str(hv.get("wireguard_relay") or ""),
-                address=str(hv.get("wireguard_address") or ""),
+                endpoint_host=_text(name, endpoint_key, hv.get(endpoint_key)) or name,
+                port=_whole_number(
+                    name, "wireguard_port", hv.get("wireguard_port"), 51820, 1, 65535
+                ),
+                reachable=reachable,
+                relay=_text(name, "wireguard_relay", hv.get("wireguard_relay")),
+                address=_text(name, "wireguard_address", hv.get("wireguard_address")),
                 current_address=str(current.get("address") or ""),
-                public_key=str(hv.get("wireguard_public_key") or current.get("public_key") or ""),
-                keepalive=int(hv.get("wireguard_persistent_keepalive", 25)),
-                extra_allowed_ips=list(hv.get("wireguard_extra_allowed_ips") or []),
+                public_key=_text(name, "wireguard_public_key", hv.get("wireguard_public_key"))
+                or str(current.get("public_key") or ""),
+                keepalive=_whole_number(
+                    name,
+                    "wireguard_persistent_keepalive",
+                    hv.get("wireguard_persistent_keepalive"),
+                    25,
+                    0,
+                    65535,
+                ),
+                extra_allowed_ips=[str(item) for item in extra],
             )
         )
     return out

@@ -52,3 +52,181 @@ SYSCTL_NAME_RE = re.compile(r"[A-Za-z0-9_:@+=-]+(\.[A-Za-z0-9_:@+=-]+)*")
 
 def is_sysctl_name(value: object) -> bool:
     return isinstance(value, str) and SYSCTL_NAME_RE.fullmatch(value) is not None
+
+
+# ---------------------------------------------------------------------------------
+# Values that reach config files (wg.conf, systemd units, env files) and command lines.
+# Each rule returns why a value is unusable, or None. Control characters are refused
+# everywhere: a newline in a value is a new line in the file it lands in.
+
+_DNS_LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+DNS_NAME_RE = re.compile(rf"(?=.{{1,253}}\Z){_DNS_LABEL}(\.{_DNS_LABEL})*\.?")
+
+# Inventory host names: also the peer's name in wg.conf comments and in file names,
+# so letters, digits, '_', '.', '-' (or an IP address); never a leading '-' or '.'.
+INVENTORY_NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
+
+# systemd unit names: the characters systemd allows, a known type suffix, no leading '-'.
+UNIT_NAME_RE = re.compile(
+    r"[A-Za-z0-9:_.\\@][A-Za-z0-9:_.\\@-]*"
+    r"\.(service|socket|target|timer|mount|path|slice|scope|device|swap|automount)"
+)
+
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# A URL path (and query) safe everywhere a URL goes: an env file sourced by sh, a systemd
+# Environment= line, kubectl's argv. No '$', '`', '%', quotes, backslash or spaces.
+URL_SUFFIX_RE = re.compile(r"(/[A-Za-z0-9._~!*+,;=:@&?-]*)*")
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _text(value: object, what: str) -> str | None:
+    """None when ``value`` is a non-empty string without control characters."""
+    if not isinstance(value, str) or not value:
+        return f"{what} must be a non-empty string"
+    if _CONTROL.search(value):
+        return f"{what} must not contain control characters (newline, tab, ...)"
+    return None
+
+
+def _is_ip(value: str) -> bool:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+        return True
+    except ValueError:
+        return False
+
+
+def address_problem(value: object) -> str | None:
+    """An IP address or a DNS name (``ansible_host``, ``wireguard_endpoint``)."""
+    problem = _text(value, "an address")
+    if problem:
+        return problem
+    if _is_ip(value):
+        return None
+    if re.fullmatch(r"[0-9.]+", value):
+        return "not a valid IPv4 address"
+    if not DNS_NAME_RE.fullmatch(value):
+        return "not an IP address or DNS name (letters, digits, '-' and '.')"
+    return None
+
+
+def inventory_name_problem(value: object) -> str | None:
+    """An inventory host name: it names the peer in configs and file names."""
+    problem = _text(value, "a host name")
+    if problem:
+        return problem
+    if _is_ip(value) or INVENTORY_NAME_RE.fullmatch(value):
+        return None
+    return "a host name uses only letters, digits, '_', '.' and '-' (or is an IP address)"
+
+
+def cidr_problem(value: object) -> str | None:
+    """A network in CIDR form, host bits zero (``10.77.0.0/24``)."""
+    import ipaddress
+
+    problem = _text(value, "a CIDR")
+    if problem:
+        return problem
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError as exc:
+        return f"not a valid CIDR ({exc})"
+    return None
+
+
+def port_problem(value: object) -> str | None:
+    """A TCP/UDP port 1-65535 (an int, or its decimal digits as INI inventories give)."""
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        return "a port must be a whole number 1-65535"
+    text = str(value).strip()
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        return "a port must be a whole number 1-65535"
+    return None
+
+
+def unit_name_problem(value: object) -> str | None:
+    """A systemd unit name such as ``api.service`` (never read as an option)."""
+    problem = _text(value, "a unit name")
+    if problem:
+        return problem
+    if not UNIT_NAME_RE.fullmatch(value):
+        return "must be a systemd unit such as api.service (letters, digits, :_.@-; not starting with '-')"
+    return None
+
+
+def env_name_problem(value: object) -> str | None:
+    if not isinstance(value, str) or not ENV_NAME_RE.fullmatch(value):
+        return (
+            "not a valid environment variable name (letters, digits, _; not starting with a digit)"
+        )
+    return None
+
+
+def url_suffix_problem(value: object) -> str | None:
+    """What follows ``host:port`` in a URL: a path (and query) starting with '/'."""
+    if value == "":
+        return None
+    if not isinstance(value, str) or not value.startswith("/"):
+        return "must start with /"
+    if not URL_SUFFIX_RE.fullmatch(value):
+        return "may use only letters, digits and /._~!*+,;=:@&?- (no spaces, quotes, $, %, ` or \\)"
+    return None
+
+
+def absolute_path_problem(value: object) -> str | None:
+    """An absolute file path without control characters, '..' or shell-special characters."""
+    problem = _text(value, "a path")
+    if problem:
+        return problem
+    if not value.startswith("/"):
+        return "must be an absolute path"
+    if ".." in value.split("/"):
+        return "must not contain '..'"
+    if not re.fullmatch(r"[A-Za-z0-9/._+@:,=-]+", value):
+        return "may use only letters, digits and /._+@:,=-"
+    return None
+
+
+BIND_PLACEHOLDERS = ("address", "port")
+
+
+def bind_value_problem(value: object) -> str | None:
+    """A listen value with ``{address}`` and optionally ``{port}`` (``{address}:{port}``)."""
+    problem = _text(value, "a bind value")
+    if problem:
+        return problem
+    names = re.findall(r"\{([^{}]*)\}", value)
+    unknown = [n for n in names if n not in BIND_PLACEHOLDERS]
+    if unknown:
+        return f"unknown placeholder {{{unknown[0]}}} (known: {{address}}, {{port}})"
+    if "address" not in names:
+        return "must contain {address}"
+    filled = value.replace("{address}", "10.0.0.1").replace("{port}", "1")
+    if not re.fullmatch(r"[A-Za-z0-9._:/\[\]-]+", filled):
+        return "may use only letters, digits, the placeholders and ._:/[]-"
+    return None
+
+
+# Ansible's boolean rules (ansible.module_utils.parsing.convert_bool), as INI inventories
+# give every value as a string: "false" must be false.
+BOOLEANS_TRUE = frozenset(("y", "yes", "on", "1", "true", "t"))
+BOOLEANS_FALSE = frozenset(("n", "no", "off", "0", "false", "f"))
+
+
+def as_bool(value: object) -> bool:
+    """The boolean Ansible reads from ``value``; ValueError when it reads none."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in BOOLEANS_TRUE:
+            return True
+        if text in BOOLEANS_FALSE:
+            return False
+    raise ValueError(f"{value!r} is not a boolean (true/false, yes/no, on/off, 1/0)")

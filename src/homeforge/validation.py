@@ -1,28 +1,35 @@
-"""Validation rules for inventory values, one per kind, shared by ``inventory check``
-and by the code that uses the values."""
+"""Validation rules for inventory values, one per kind.
+
+The rules live once, in the collection (plugins/module_utils/validation.py), where the
+modules, the filters and the host-side code apply them at the point of use;
+``homeforge inventory check`` applies the same ones before any run. This module
+re-exports them for the CLI's code.
+"""
 
 from __future__ import annotations
 
-import ipaddress
-import re
+from homeforge import module_utils
 
-HOSTNAME_RE = re.compile(
-    r"^(?=.{1,253}$)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$"
-)
+_rules = module_utils.load("validation")
+
+address_problem = _rules.address_problem
+inventory_name_problem = _rules.inventory_name_problem
+interface_name_problem = _rules.interface_name_problem
+cidr_problem = _rules.cidr_problem
+port_problem = _rules.port_problem
+unit_name_problem = _rules.unit_name_problem
+env_name_problem = _rules.env_name_problem
+url_suffix_problem = _rules.url_suffix_problem
+absolute_path_problem = _rules.absolute_path_problem
+bind_value_problem = _rules.bind_value_problem
+as_bool = _rules.as_bool
+BIND_PLACEHOLDERS = _rules.BIND_PLACEHOLDERS
 
 
-def is_address(value: str) -> bool:
+def is_address(value: object) -> bool:
     """An IP address or a DNS host name."""
-    try:
-        ipaddress.ip_address(value)
-        return True
-    except ValueError:
-        # A dotted-quad that did not parse as an IP is a bad IP, not a host name.
-        return not re.fullmatch(r"[0-9.]+", value) and bool(HOSTNAME_RE.match(value))
+    return address_problem(value) is None
 
 
 def is_port(value: object) -> bool:
-    try:
-        return 1 <= int(str(value)) <= 65535 and str(int(str(value))) == str(value).strip()
-    except (TypeError, ValueError):
-        return False
+    return port_problem(value) is None

@@ -37,75 +37,28 @@ what is wrong`` and runs as part of ``homeforge inventory check``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from homeforge.cutover.model import Consumer, Exposure, Service, Variable
 from homeforge.errors import BadInput, InventoryInvalid
 from homeforge.inventory.model import Inventory
 from homeforge.inventory.model import display_path as _display
+from homeforge.validation import (
+    absolute_path_problem,
+    bind_value_problem,
+    env_name_problem,
+    unit_name_problem,
+    url_suffix_problem,
+)
 from homeforge.wireguard.settings import MeshSettings
 
 KEY = "homeforge_services"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,30}$")
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-UNIT_RE = re.compile(r"^[A-Za-z0-9:_.@-]+\.(service|socket|target)$")
 K8S_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 CONSUMER_KINDS = ("env_file", "systemd", "deployment")
 AFTER_SWITCH = ("restart", "reload", "run")
 EXPOSURE_MODES = ("firewall", "bind", "none")
-
-
-@dataclass
-class Variable:
-    name: str
-    host: str  # the service host it points at
-    suffix: str = ""
-
-
-@dataclass
-class Consumer:
-    host: str
-    kind: str  # env_file | systemd | deployment
-    target: str  # the file, the unit, or namespace/name
-    variables: list[Variable]
-    after: tuple[str, str] | None = None  # (restart|reload|run, unit or command), env_file only
-    container: str = ""  # deployment only
-    kubectl: str = "kubectl"
-
-    @property
-    def label(self) -> str:
-        return f"{self.host} {self.kind} {self.target}"
-
-    @property
-    def ident(self) -> str:
-        return f"consumer:{self.host}:{self.kind}:{self.target}"
-
-
-@dataclass
-class Exposure:
-    mode: str = "firewall"
-    unit: str = ""
-    variable: str = ""
-    value: str = "{address}:{port}"
-
-
-@dataclass
-class Service:
-    name: str
-    port: int
-    hosts: dict[str, str]  # host -> legacy endpoint (may be empty)
-    consumers: list[Consumer]
-    health_path: str = "/"
-    method: str = "GET"
-    expect: list[int] = field(default_factory=list)  # empty: any 2xx/3xx
-    probes: int = 5
-    interval: float = 0.2
-    scheme: str = "http"
-    exposure: Exposure = field(default_factory=Exposure)
-
-    def mesh_url(self, address: str, suffix: str = "") -> str:
-        return f"{self.scheme}://{address}:{self.port}{suffix}"
 
 
 class _Problems(list):
@@ -220,8 +173,11 @@ def _parse_health(health, service: Service, out: _Problems) -> None:
         out.add(path, "must be a path such as /api/tags or a mapping {path, method, status}")
         return
     service.health_path = str(health.get("path", "/"))
-    if not service.health_path.startswith("/"):
-        out.add(f"{path}.path", f"must start with /, not {service.health_path!r}")
+    problem = url_suffix_problem(service.health_path) or (
+        "must start with /" if not service.health_path else None
+    )
+    if problem:
+        out.add(f"{path}.path", f"{problem}, not {service.health_path!r}")
     service.method = str(health.get("method", "GET")).upper()
     if service.method not in ("GET", "HEAD", "POST"):
         out.add(f"{path}.method", f"must be GET, HEAD or POST, not {service.method!r}")
@@ -249,7 +205,7 @@ def _parse_hosts(inv, members, name, hosts, service: Service, out: _Problems) ->
             out.add(path, f"host '{host}' is not in the mesh")
         legacy = spec.get("legacy", "") if isinstance(spec, dict) else spec
         legacy = "" if legacy is None else str(legacy)
-        if legacy and not _is_url(legacy):
+        if legacy and (not _is_url(legacy) or re.search(r"[\x00-\x20\x7f`$\"'\\]", legacy)):
             out.add(
                 f"{path}.legacy", f"must be a URL such as http://10.0.0.5:11434, not {legacy!r}"
             )
@@ -280,15 +236,16 @@ def _parse_exposure(name, spec, service: Service, out: _Problems) -> None:
         exposure.unit = str(spec.get("unit", ""))
         exposure.variable = str(spec.get("variable", ""))
         exposure.value = str(spec.get("value", exposure.value))
-        if not UNIT_RE.match(exposure.unit):
+        if unit_name_problem(exposure.unit):
             out.add(f"{path}.unit", f"bind needs the service's systemd unit, not {exposure.unit!r}")
-        if not ENV_NAME_RE.match(exposure.variable):
+        if env_name_problem(exposure.variable):
             out.add(
                 f"{path}.variable",
                 f"bind needs the variable that sets the listen address (e.g. OLLAMA_HOST), not {exposure.variable!r}",
             )
-        if "{address}" not in exposure.value:
-            out.add(f"{path}.value", f"must contain {{address}}, not {exposure.value!r}")
+        problem = bind_value_problem(exposure.value)
+        if problem:
+            out.add(f"{path}.value", f"{problem}, not {exposure.value!r}")
     service.exposure = exposure
 
 
@@ -322,16 +279,7 @@ def _parse_consumer(inv, members, service: Service, path, item, out: _Problems) 
     kind = kinds[0]
     target = str(item[kind])
     consumer = Consumer(host, kind, target, [])
-    if kind == "env_file" and not target.startswith("/"):
-        out.add(f"{path}.env_file", f"must be an absolute path, not {target!r}")
-    if kind == "systemd" and not UNIT_RE.match(target):
-        out.add(f"{path}.systemd", f"must be a systemd unit such as api.service, not {target!r}")
-    if kind == "deployment":
-        namespace, _sep, name = target.partition("/")
-        if not (K8S_NAME_RE.match(namespace) and K8S_NAME_RE.match(name)):
-            out.add(f"{path}.deployment", f"must be NAMESPACE/NAME, not {target!r}")
-        consumer.container = str(item.get("container", ""))
-        consumer.kubectl = str(item.get("kubectl", "kubectl"))
+    _check_target(path, item, consumer, out)
     afters = [k for k in AFTER_SWITCH if k in item]
     if afters and kind != "env_file":
         out.add(
@@ -342,10 +290,9 @@ def _parse_consumer(inv, members, service: Service, path, item, out: _Problems) 
         out.add(path, f"give at most one of {', '.join(AFTER_SWITCH)}")
     elif afters:
         value = str(item[afters[0]])
-        if afters[0] != "run" and not UNIT_RE.match(value):
-            out.add(
-                f"{path}.{afters[0]}", f"must be a systemd unit such as api.service, not {value!r}"
-            )
+        problem = unit_name_problem(value) if afters[0] != "run" else _command_problem(value)
+        if problem:
+            out.add(f"{path}.{afters[0]}", f"{problem}, not {value!r}")
         consumer.after = (afters[0], value)
     variables = item.get("variables")
     if not isinstance(variables, dict) or not variables:
@@ -353,7 +300,7 @@ def _parse_consumer(inv, members, service: Service, path, item, out: _Problems) 
         return consumer
     for var, spec in variables.items():
         var_path = f"{path}.variables.{var}"
-        if not ENV_NAME_RE.match(str(var)):
+        if env_name_problem(str(var)):
             out.add(var_path, "not a valid environment variable name")
             continue
         suffix = ""
@@ -368,10 +315,43 @@ def _parse_consumer(inv, members, service: Service, path, item, out: _Problems) 
                 f"points at '{target_host}', which does not serve {service.name} (serving: {serving})",
             )
             continue
-        if suffix and not suffix.startswith("/"):
-            out.add(f"{var_path}.suffix", f"must start with /, not {suffix!r}")
+        problem = url_suffix_problem(suffix)
+        if problem:
+            out.add(f"{var_path}.suffix", f"{problem}, not {suffix!r}")
         consumer.variables.append(Variable(str(var), target_host, suffix))
     return consumer
+
+
+def _check_target(path: str, item: dict, consumer: Consumer, out: _Problems) -> None:
+    """The consumer's file, unit or Deployment (and kubectl) by the shared rules."""
+    kind, target = consumer.kind, consumer.target
+    problem = kind == "env_file" and absolute_path_problem(target)
+    if problem:
+        out.add(f"{path}.env_file", f"{problem}, not {target!r}")
+    problem = kind == "systemd" and unit_name_problem(target)
+    if problem:
+        out.add(f"{path}.systemd", f"{problem}, not {target!r}")
+    if kind == "deployment":
+        namespace, _sep, name = target.partition("/")
+        if not (K8S_NAME_RE.match(namespace) and K8S_NAME_RE.match(name)):
+            out.add(f"{path}.deployment", f"must be NAMESPACE/NAME, not {target!r}")
+        consumer.container = str(item.get("container", ""))
+        consumer.kubectl = str(item.get("kubectl", "kubectl"))
+        if consumer.container and not K8S_NAME_RE.match(consumer.container):
+            out.add(f"{path}.container", f"must be a container name, not {consumer.container!r}")
+        if not re.fullmatch(r"[A-Za-z0-9/._=:@+ -]+", consumer.kubectl):
+            out.add(
+                f"{path}.kubectl",
+                f"must be a command and its arguments (letters, digits, /._=:@+-), not {consumer.kubectl!r}",
+            )
+
+
+def _command_problem(value: str) -> str | None:
+    """``run:`` is a shell command the operator writes (run with /bin/sh on the host):
+    one line, so it cannot smuggle more into the journal or the log."""
+    if not value.strip() or re.search(r"[\x00-\x1f\x7f]", value):
+        return "must be one line of shell"
+    return None
 
 
 def _check_conflicts(services: dict[str, Service], out: _Problems) -> None:

@@ -35,18 +35,18 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from homeforge.cutover.declaration import Consumer, Service
 from homeforge.cutover.journal import Journal, exclusive
+from homeforge.cutover.model import Consumer, Event, Plan, Service
 from homeforge.cutover.rollback import RollbackSteps
 from homeforge.cutover.targets import (
     ConsumerTarget,
     Context,
     Interrupted,
     StepFailed,
+    checked_mesh_address,
     consumer_target,
     exposure_target,
     shown_value,
@@ -54,22 +54,6 @@ from homeforge.cutover.targets import (
 from homeforge.errors import BadInput
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, RemoteError, fan_out_or_raise, hostops
-
-
-@dataclass
-class Event:
-    step: str
-    status: str  # ok | fail | warn | info | change | would
-    message: str
-    host: str = ""
-    elapsed: float = 0.0
-
-
-@dataclass
-class Plan:
-    addresses: dict[str, str] = field(default_factory=dict)  # service host -> mesh address
-    current: dict[str, dict] = field(default_factory=dict)  # consumer ident -> {values, exists}
-    desired: dict[str, dict] = field(default_factory=dict)  # consumer ident -> values
 
 
 class Engine(RollbackSteps):
@@ -163,7 +147,7 @@ class Engine(RollbackSteps):
         for host in service.hosts:
             self._checkpoint()
             reply = self.remote.call(host, hostops.mesh_address, iface=self.ctx.iface)
-            plan.addresses[host] = reply["address"]
+            plan.addresses[host] = checked_mesh_address(host, reply.get("address"), self.ctx.cidr)
         shown = ", ".join(f"{h} {a}" for h, a in plan.addresses.items())
         self._event("preflight", "ok", f"mesh addresses: {shown}")
         for host in service.hosts:
@@ -226,10 +210,10 @@ class Engine(RollbackSteps):
             self._consumer_hosts(),
         )
 
-    def _switch(self, c: Consumer, values: dict, step: str) -> None:
+    def _switch(self, c: Consumer, values: dict, step: str, settle: bool = False) -> None:
         self._checkpoint()
         target = self._target(c)
-        changed = target.write(values)
+        changed = target.write(values, settle=settle)
         message = target.describe(values) + ("" if changed else " (already)")
         self._event(step, "change" if changed else "ok", message, c.host)
 
@@ -294,10 +278,14 @@ class Engine(RollbackSteps):
         step = "switch"
         try:
             for c in self.service.consumers:
+                # An entry left at "intent" by an interrupted run: the file may hold the new
+                # values already while the consumer still runs with the old ones.
+                prior = journal.entry(c.ident)
+                settle = prior is not None and prior.get("state") == "intent"
                 entry = journal.intend(
                     c.ident, c.host, "consumer", plan.current[c.ident], plan.desired[c.ident]
                 )
-                self._switch(c, plan.desired[c.ident], "switch")
+                self._switch(c, plan.desired[c.ident], "switch", settle=settle)
                 journal.mark(entry, "applied")
                 self._verify_consumer(c, plan.desired[c.ident], "switch")
             step = "exposure"

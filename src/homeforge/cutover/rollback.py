@@ -4,8 +4,8 @@ endpoints, restore every consumer's journaled values, verify."""
 from __future__ import annotations
 
 from homeforge import paths
-from homeforge.cutover.declaration import Consumer
 from homeforge.cutover.journal import Journal, exclusive
+from homeforge.cutover.model import Consumer
 from homeforge.cutover.targets import Interrupted, StepFailed
 from homeforge.errors import BadInput, HomeforgeError
 from homeforge.remote import fan_out_or_raise
@@ -26,7 +26,9 @@ class RollbackSteps:
     def _restore(self, journal: Journal, verify_legacy: bool, force: bool = False) -> None:
         """Put every journaled change back, exposure first, then consumers (newest first)."""
         entries = [
-            e for e in reversed(journal.data["changes"]) if e["state"] in ("intent", "applied")
+            e
+            for e in reversed(journal.data["changes"])
+            if e["state"] in ("intent", "applied", "restoring")
         ]
         for entry in [e for e in entries if e["what"] == "exposure"]:
             self._checkpoint()
@@ -38,7 +40,10 @@ class RollbackSteps:
         if verify_legacy and not force:
             self._probe_legacy(consumers)
         for entry, c in consumers:
-            self._switch(c, entry["previous"]["values"], "rollback")
+            # "restoring": an interrupted rollback may have written the file already
+            settle = entry["state"] == "restoring"
+            journal.mark(entry, "restoring")
+            self._switch(c, entry["previous"]["values"], "rollback", settle=settle)
             journal.mark(entry, "restored")
         for entry, c in consumers:
             self._verify_consumer(c, entry["previous"]["values"], "rollback")
@@ -96,7 +101,7 @@ class RollbackSteps:
     def _would_roll_back(self, journal: Journal) -> dict:
         would = []
         for entry in journal.data["changes"]:
-            if entry["state"] not in ("intent", "applied"):
+            if entry["state"] not in ("intent", "applied", "restoring"):
                 continue
             if entry["what"] == "exposure":
                 would.append(

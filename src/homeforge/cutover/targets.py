@@ -11,12 +11,13 @@ An exposure adapter does the same for how the service is reachable on its hosts
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from dataclasses import dataclass
 from typing import ClassVar
 
 from homeforge import paths
-from homeforge.cutover.declaration import Consumer, Service
+from homeforge.cutover.model import Consumer, Service
 from homeforge.errors import EXIT_INTERRUPTED, HomeforgeError
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, hostops
@@ -46,6 +47,21 @@ class Context:
         return f"homeforge-{self.service.name}{suffix}"
 
 
+def checked_mesh_address(host: str, reported: object, cidr: str) -> str:
+    """The address a host reports for its mesh interface, if it is one of the mesh's: it
+    becomes part of URLs written into consumers' files and units."""
+    try:
+        address = ipaddress.ip_address(str(reported))
+        inside = address in ipaddress.ip_network(cidr, strict=False)
+    except ValueError:
+        inside = False
+    if not inside:
+        raise StepFailed(
+            f"preflight: {host}: reports mesh address {reported!r}, which is not in the mesh {cidr}"
+        )
+    return str(address)
+
+
 # --------------------------------------------------------------------------- consumers
 
 
@@ -61,7 +77,11 @@ class ConsumerTarget:
         """``{"exists": bool, "values": {NAME: value or None}}``; StepFailed when missing."""
         raise NotImplementedError
 
-    def write(self, values: dict[str, str | None]) -> bool:
+    def write(self, values: dict[str, str | None], settle: bool = False) -> bool:
+        """Set the values; True when something changed. ``settle``: an earlier run may
+        have written them and stopped before the consumer picked them up (its journal
+        entry stayed at "intent"), so restart/reload the consumer even when the file
+        already holds them."""
         raise NotImplementedError
 
     def describe(self, values: dict[str, str | None]) -> str:
@@ -86,10 +106,10 @@ class EnvFileConsumer(ConsumerTarget):
             )
         return state
 
-    def write(self, values: dict[str, str | None]) -> bool:
+    def write(self, values: dict[str, str | None], settle: bool = False) -> bool:
         c, remote = self.consumer, self.ctx.remote
         changed = remote.call(c.host, hostops.env_write, path=c.target, values=values)["changed"]
-        if changed and c.after:
+        if (changed or settle) and c.after:
             action, what = c.after
             if action == "run":
                 remote.call(c.host, hostops.run_command, command=what)
@@ -114,10 +134,15 @@ class SystemdConsumer(ConsumerTarget):
             raise StepFailed(f"{c.host}: {c.target}: no such systemd unit (the consumer)")
         return state
 
-    def write(self, values: dict[str, str | None]) -> bool:
+    def write(self, values: dict[str, str | None], settle: bool = False) -> bool:
         c = self.consumer
         return self.ctx.remote.call(
-            c.host, hostops.dropin_write, unit=c.target, name=self.ctx.dropin_name(), values=values
+            c.host,
+            hostops.dropin_write,
+            unit=c.target,
+            name=self.ctx.dropin_name(),
+            values=values,
+            settle=settle,
         )["changed"]
 
 
@@ -138,9 +163,13 @@ class DeploymentConsumer(ConsumerTarget):
             self.consumer.host, hostops.deployment_read, names=self.names, **self._where()
         )
 
-    def write(self, values: dict[str, str | None]) -> bool:
+    def write(self, values: dict[str, str | None], settle: bool = False) -> bool:
         return self.ctx.remote.call(
-            self.consumer.host, hostops.deployment_write, values=values, **self._where()
+            self.consumer.host,
+            hostops.deployment_write,
+            values=values,
+            settle=settle,
+            **self._where(),
         )["changed"]
 
 

@@ -13,31 +13,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from homeforge.errors import BadInput, InventoryInvalid
-from homeforge.inventory.model import Inventory, plain
+from homeforge.inventory.model import Inventory, is_template, plain
 from homeforge.inventory.model import display_path as _display
+from homeforge.inventory.yamlfile import read_text, read_yaml
 
 GROUP_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 YAML_SUFFIXES = (".yml", ".yaml")
 
 
 # --------------------------------------------------------------------------- loading
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise BadInput(f"{_display(path)}: cannot read: {exc.strerror}") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise BadInput(f"{_display(path)}{where}: malformed YAML: {problem}") from None
 
 
 def _inventory_files(path: Path) -> list[Path]:
@@ -125,10 +110,14 @@ def _record_vars_dir_origins(base: Path, origins: dict) -> None:
             name = entry.name if entry.is_dir() else entry.stem
             for file in files:
                 if file.is_file() and file.suffix in (*YAML_SUFFIXES, ""):
-                    data = _read_yaml(file)
-                    if isinstance(data, dict):
-                        for key in data:
-                            origins.setdefault((scope, name, key), file)
+                    data = read_yaml(file)
+                    if data is not None and not isinstance(data, dict):
+                        raise BadInput(
+                            f"{_display(file)}: must be a mapping of variables, "
+                            f"not {type(data).__name__}"
+                        )
+                    for key in data or {}:
+                        origins.setdefault((scope, name, key), file)
 
 
 @contextlib.contextmanager
@@ -158,8 +147,10 @@ def load(path: str | os.PathLike) -> Inventory:
     origins: dict[tuple[str, str, str], Path] = {}
     problems: list[str] = []
     for file in _inventory_files(inv_path):
-        if file.suffix in YAML_SUFFIXES:
-            data = _read_yaml(file)
+        if file.suffix not in YAML_SUFFIXES:
+            read_text(file)  # INI: Ansible parses it; here only "is it text"
+        else:
+            data = read_yaml(file)
             problems += _check_yaml_structure(file, data)
             if isinstance(data, dict) and not problems:
                 _record_yaml_origins(file, data, origins)
@@ -184,15 +175,18 @@ def load(path: str | os.PathLike) -> Inventory:
 
     hostvars: dict[str, dict[str, Any]] = {}
     host_groups: dict[str, list[str]] = {}
+    templar = _Templates(loader)
     for host in manager.get_hosts():
-        resolved = variables.get_vars(host=host, include_hostvars=False)
-        hostvars[host.name] = plain(
-            {
-                k: v
-                for k, v in resolved.items()
-                if not k.startswith("ansible_") or k in _CONNECTION_KEYS
-            }
-        )
+        try:
+            resolved = variables.get_vars(host=host, include_hostvars=False)
+        except AnsibleError as exc:
+            first = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+            raise BadInput(f"{_display(inv_path)}: host {host.name}: {first}") from None
+        hostvars[host.name] = {
+            k: templar.resolve(k, v, resolved)
+            for k, v in resolved.items()
+            if k not in _MAGIC and (not k.startswith("ansible_") or k in _CONNECTION_KEYS)
+        }
         host_groups[host.name] = [
             g.name for g in host.get_groups() if g.name not in ("all", "ungrouped")
         ]
@@ -203,6 +197,55 @@ def load(path: str | os.PathLike) -> Inventory:
     }
     return Inventory(inv_path, hostvars, groups, origins, host_groups, manager)
 
+
+class _Templates:
+    """Templated inventory values, resolved as Ansible would before a run where that
+    needs nothing but the inventory (``"{{ 51820 + 1 }}"``), so the checks see the value
+    the roles will get. A template that needs facts or fails stays as it is (checked
+    when the role runs). Only values the checks read are resolved, and never a
+    variable a role declares ``no_log`` (a secret must not appear in a problem line)."""
+
+    def __init__(self, loader):
+        from homeforge.roles import role_specs, shared_variables
+
+        self._loader = loader
+        self._prefixes = tuple(spec.prefix for spec in role_specs())
+        self._secret = {
+            key
+            for spec in role_specs()
+            for key, option in spec.options.items()
+            if option.get("no_log")
+        } | {key for key, option in shared_variables().items() if option.get("no_log")}
+
+    def resolve(self, key: str, value: Any, variables: dict) -> Any:
+        out = plain(value)
+        if not is_template(out) or key in self._secret:
+            return out
+        if not (key in _CONNECTION_KEYS or key.startswith(self._prefixes) or key.endswith("_cidr")):
+            return out
+        from ansible.errors import AnsibleError
+        from ansible.template import Templar
+
+        try:
+            return plain(Templar(loader=self._loader, variables=variables).template(value))
+        except (AnsibleError, RecursionError, TypeError, ValueError):
+            return out
+
+
+# Variables Ansible adds to every host; ``groups`` alone holds every host name, so
+# copying it per host would make loading quadratic in the number of hosts.
+_MAGIC = {
+    "groups",
+    "group_names",
+    "inventory_hostname",
+    "inventory_hostname_short",
+    "inventory_dir",
+    "inventory_file",
+    "omit",
+    "playbook_dir",
+    "play_hosts",
+    "role_names",
+}
 
 _CONNECTION_KEYS = {
     "ansible_host",

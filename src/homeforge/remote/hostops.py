@@ -59,7 +59,10 @@ def _run(args, timeout=60, check=True):
 
 
 def _atomic_write(path, text, mode=0o644, like=None):
-    """Write text to path via a temporary file and rename; keep the old file's mode/owner."""
+    """Write text to path via a temporary file and rename; keep the old file's mode/owner.
+    A symlink stays a symlink: its target is what gets replaced."""
+    path = os.path.realpath(path)
+    like = os.path.realpath(like) if like else like
     directory = os.path.dirname(path) or "."
     if not os.path.isdir(directory):
         raise OpError("%s: directory %s does not exist" % (path, directory))
@@ -95,17 +98,26 @@ def _read(path):
 
 
 def _unquote(raw):
+    """A value as ``sh`` reads it from ``NAME=raw`` (the quoting :func:`_quote` writes)."""
     raw = raw.strip()
     if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
         inner = raw[1:-1]
-        return inner.replace('\\"', '"').replace("\\\\", "\\") if raw[0] == '"' else inner
+        return re.sub(r'\\([\\"$`])', r"\1", inner) if raw[0] == '"' else inner
     return raw
 
 
 def _quote(value):
+    """``value`` for ``NAME=...`` in a file that ``sh`` sources: nothing in it is run or
+    expanded (inside double quotes, only \\ " $ and ` are special)."""
+    _one_line(value)
     if SAFE_VALUE.match(value):
         return value
-    return '"%s"' % value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return '"%s"' % re.sub(r'([\\"$`])', r"\\\1", value)
+
+
+def _one_line(value):
+    if re.search(r"[\x00-\x1f\x7f]", value):
+        raise OpError("refusing a value with a control character (newline, tab, ...): %r" % value)
 
 
 def env_read(path, names):
@@ -150,6 +162,9 @@ def env_write(path, values):
 
 
 def _dropin_path(unit, name):
+    _unit(unit)
+    if not re.match(r"[A-Za-z0-9_.-]+\Z", name) or name.startswith("."):
+        raise OpError("not a drop-in name: %r" % (name,))
     return os.path.join(SYSTEMD_DIR, unit + ".d", name + ".conf")
 
 
@@ -159,7 +174,9 @@ def _dropin_text(values):
         "[Service]",
     ]
     for name in sorted(values):
-        value = values[name].replace("\\", "\\\\").replace('"', '\\"')
+        _one_line(values[name])
+        # systemd: \\ and \" are C-style escapes in a quoted word, and % starts a specifier
+        value = values[name].replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
         lines.append('Environment="%s=%s"' % (name, value))
     return "\n".join(lines) + "\n"
 
@@ -167,11 +184,27 @@ def _dropin_text(values):
 def _dropin_values(text):
     values = {}
     for match in re.finditer(r'^Environment="([A-Za-z_][A-Za-z0-9_]*)=(.*)"$', text or "", re.M):
-        values[match.group(1)] = match.group(2).replace('\\"', '"').replace("\\\\", "\\")
+        values[match.group(1)] = re.sub(
+            r'\\([\\"])|%(%)', lambda m: m.group(1) or m.group(2), match.group(2)
+        )
     return values
 
 
+UNIT_NAME = re.compile(
+    r"[A-Za-z0-9:_.\\@][A-Za-z0-9:_.\\@-]*"
+    r"\.(service|socket|target|timer|mount|path|slice|scope|device|swap|automount)\Z"
+)
+
+
+def _unit(unit):
+    """A unit name systemctl can never read as an option (the inventory rule, again here)."""
+    if not isinstance(unit, str) or not UNIT_NAME.match(unit):
+        raise OpError("not a systemd unit name: %r" % (unit,))
+    return unit
+
+
 def unit_exists(unit):
+    _unit(unit)
     done = _run(["systemctl", "show", "-p", "LoadState", "--value", unit], check=False)
     return {"exists": done.stdout.strip() == "loaded"}
 
@@ -185,8 +218,9 @@ def dropin_read(unit, name, names):
     }
 
 
-def dropin_write(unit, name, values, action="restart"):
-    """Write (or, when every value is None, remove) the drop-in, then reload systemd and the unit."""
+def dropin_write(unit, name, values, action="restart", settle=False):
+    """Write (or, when every value is None, remove) the drop-in, then reload systemd and the
+    unit; ``settle``: restart the unit even when the drop-in already had the values."""
     path = _dropin_path(unit, name)
     old = _read(path)
     keep = dict((k, v) for k, v in _dropin_values(old).items() if k not in values)
@@ -202,7 +236,7 @@ def dropin_write(unit, name, values, action="restart"):
     elif old is not None:
         os.unlink(path)
         changed = True
-    if changed:
+    if changed or settle:
         _run(["systemctl", "daemon-reload"])
         if action != "none":
             unit_action(unit, action)
@@ -210,6 +244,7 @@ def dropin_write(unit, name, values, action="restart"):
 
 
 def unit_action(unit, action="restart"):
+    _unit(unit)
     if action not in ("restart", "reload", "reload-or-restart", "try-restart"):
         raise OpError(
             "unit action %r: use restart, reload, reload-or-restart or try-restart" % action
@@ -249,20 +284,31 @@ def deployment_read(kubectl, namespace, name, names, container=""):
     containers = [c for c in spec.get("containers", []) if not container or c["name"] == container]
     if not containers:
         raise OpError("deployment %s/%s has no container %r" % (namespace, name, container))
-    env = dict((e["name"], e.get("value")) for e in containers[0].get("env", []) if "value" in e)
+    env = {}
+    for item in containers[0].get("env", []):
+        if item["name"] not in names:
+            continue
+        if item["name"] in env or "valueFrom" in item:
+            how = "twice" if item["name"] in env else "through valueFrom"
+            raise OpError(
+                "deployment %s/%s sets %s %s; homeforge switches only a plain value set once"
+                % (namespace, name, item["name"], how)
+            )
+        env[item["name"]] = item.get("value")
     return {"exists": True, "values": dict((n, env.get(n)) for n in names)}
 
 
-def deployment_write(kubectl, namespace, name, values, container="", timeout=180):
+def deployment_write(kubectl, namespace, name, values, container="", timeout=180, settle=False):
     current = deployment_read(kubectl, namespace, name, list(values), container)["values"]
-    if current == values:
+    if current == values and not settle:
         return {"changed": False}
     args = ["-n", namespace, "set", "env", "deployment/" + name]
     if container:
         args += ["-c", container]
     for key in sorted(values):
         args.append(key + "-" if values[key] is None else "%s=%s" % (key, values[key]))
-    _kubectl(kubectl, *args)
+    if current != values:
+        _kubectl(kubectl, *args)
     _kubectl(
         kubectl,
         "-n",
@@ -272,7 +318,7 @@ def deployment_write(kubectl, namespace, name, values, container="", timeout=180
         "deployment/" + name,
         "--timeout=%ds" % timeout,
     )
-    return {"changed": True}
+    return {"changed": current != values}
 
 
 # --------------------------------------------------------------------------- the mesh

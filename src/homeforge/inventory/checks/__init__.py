@@ -22,18 +22,34 @@ from homeforge.inventory.checks import (
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
 
-DOMAINS = (hosts, cidrs, k3s, wireguard, services, role_variables)
+DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services)
 
 
 def check(inv: Inventory) -> list[str]:
-    """Every problem in the inventory, one line each, in a stable order."""
+    """Every problem in the inventory, one line each, in a stable order. Where two
+    checks find fault with the same variable of the same host (a type and what the
+    type breaks further on), the first line stands for both."""
     if not inv.hostvars:
         return [f"{inv.shown}: inventory defines no hosts"]
     problems: list[str] = []
+    seen: set[str] = set()
     for domain in DOMAINS:
         for fn in domain.CHECKS:
-            problems += fn(inv)
+            for line in fn(inv):
+                place = _place(line)
+                if place is None or place not in seen:
+                    problems.append(line)
+                if place is not None:
+                    seen.add(place)
     return problems
+
+
+def _place(line: str) -> str | None:
+    """``FILE: host HOST: KEY`` of a problem line, None when it names no host's key."""
+    parts = line.split(": ", 3)
+    if len(parts) == 4 and parts[1].startswith("host "):
+        return ": ".join(parts[1:3])
+    return None
 
 
 def load_and_check(path: str | os.PathLike) -> Inventory:

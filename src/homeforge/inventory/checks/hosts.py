@@ -5,19 +5,40 @@ from __future__ import annotations
 from pathlib import Path
 
 from homeforge.inventory.model import Inventory, is_template
-from homeforge.validation import is_address, is_port
+from homeforge.validation import inventory_name_problem, is_address, is_port
+
+# Connection variables that are one string each (a list here is a mistake, not a choice).
+_CONNECTION_TEXT = {
+    "ansible_host",
+    "ansible_user",
+    "ansible_connection",
+    "ansible_ssh_private_key_file",
+    "ansible_ssh_common_args",
+    "ansible_python_interpreter",
+}
 
 
 def check_connection(inv: Inventory) -> list[str]:
     problems = []
     for host, hvars in inv.hostvars.items():
+        # The name is the peer's name in configs and file names, even with ansible_host.
+        problem = inventory_name_problem(host)
+        if problem:
+            problems.append(f"{inv.where(host, 'inventory host name')}: {problem}")
+        for key in sorted(_CONNECTION_TEXT & hvars.keys()):
+            if not isinstance(hvars[key], str):
+                problems.append(
+                    f"{inv.where(host, key)}: must be a single string, not {type(hvars[key]).__name__}"
+                )
         address = hvars.get("ansible_host", host)
-        if not isinstance(address, str) or not is_address(address):
+        if is_template(address):
+            pass
+        elif not isinstance(address, str) or not is_address(address):
             problems.append(
-                f"{inv.where(host, 'ansible_host')}: '{address}' is not an IP address or host name"
+                f"{inv.where(host, 'ansible_host')}: {address!r} is not an IP address or host name"
             )
         port = hvars.get("ansible_port", 22)
-        if not is_port(port):
+        if not is_template(port) and not is_port(port):
             problems.append(
                 f"{inv.where(host, 'ansible_port')}: '{port}' is not a TCP port (1-65535)"
             )

@@ -37,6 +37,33 @@ def _spec_for(key: str, specs: tuple[RoleSpec, ...], shared: dict) -> tuple[str,
     return spec.role, spec.options.get(key)
 
 
+_SCALARS = (str, int, float)
+
+
+def _shape_problem(value: Any, option: dict[str, Any]) -> str | None:
+    """Containers where scalars belong and the reverse. Ansible's own spec check turns
+    ``"a"`` into ``["a"]`` and a mapping into its text; the roles' templates would
+    then walk a string character by character, so an inventory must say what it means."""
+    kind = option.get("type", "str")
+    if value is None:
+        return None
+    if kind == "list" and not isinstance(value, list):
+        return f"must be a list (e.g. [{value!r}]), not {type(value).__name__}"
+    if kind == "dict" and not isinstance(value, dict):
+        return f"must be a mapping (dict), not {type(value).__name__}"
+    if kind in ("str", "int", "bool", "float", "path") and not isinstance(value, _SCALARS):
+        return f"must be a single {kind} value, not {type(value).__name__}"
+    if kind == "str" and isinstance(value, bool):
+        return "must be a string, not a boolean (quote it)"
+    if kind == "list" and option.get("elements") in ("str", "int", "bool", "float", "path"):
+        for item in value:
+            if not isinstance(item, _SCALARS) or isinstance(item, dict):
+                return (
+                    f"items must be single {option['elements']} values, not {type(item).__name__}"
+                )
+    return None
+
+
 def check_role_variables(inv: Inventory) -> list[str]:
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -59,6 +86,10 @@ def check_role_variables(inv: Inventory) -> list[str]:
                 continue
             if is_template(value):
                 continue  # resolved by Ansible at run time; the role's own spec checks it then
+            shape = _shape_problem(value, option)
+            if shape:
+                problems.append(f"{inv.where(host, key)}: {shape}")
+                continue
             result = ArgumentSpecValidator({key: _loose(option)}).validate({key: value})
             for message in result.error_messages:
                 problems.append(f"{inv.where(host, key)}: {message}")

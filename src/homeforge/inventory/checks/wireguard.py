@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from homeforge.inventory.model import Inventory
+from homeforge.inventory.model import Inventory, is_template
+from homeforge.validation import interface_name_problem
 from homeforge.wireguard.planner import load_mesh_utils
 from homeforge.wireguard.settings import MeshSettings, setting_default
 
@@ -18,6 +19,12 @@ def check_mesh_settings_agree(inv: Inventory) -> list[str]:
     def values(key: str, hosts: list[str]) -> set[str]:
         return {str(inv.hostvars[h].get(key, setting_default(key))) for h in hosts}
 
+    for host in inv.hosts:
+        group = inv.hostvars[host].get("wireguard_group")
+        if group is not None and not isinstance(group, str):
+            return [
+                f"{inv.where(host, 'wireguard_group')}: must be a group name, not {type(group).__name__}"
+            ]
     groups = values("wireguard_group", inv.hosts)
     if len(groups) > 1:
         return [
@@ -27,6 +34,11 @@ def check_mesh_settings_agree(inv: Inventory) -> list[str]:
     group = groups.pop()
     members = inv.group_members(group)
     problems = []
+    for host in members:
+        interface = inv.hostvars[host].get("wireguard_interface")
+        problem = None if interface is None else interface_name_problem(interface)
+        if problem and not is_template(interface):
+            problems.append(f"{inv.where(host, 'wireguard_interface')}: {interface!r}: {problem}")
     for key, what, one in (
         ("wireguard_mesh_cidr", "the mesh network", "CIDR"),
         ("wireguard_interface", "the interface", "interface"),
@@ -51,8 +63,16 @@ def check_mesh(inv: Inventory) -> list[str]:
     except ValueError:
         return []  # check_cidrs reports it
     mesh = load_mesh_utils()
-    hosts = mesh.hosts_from_vars(list(settings.members), inv.hostvars)
+    # A value templated on facts is known only at run time (the role checks it then).
+    known = {
+        host: {k: v for k, v in inv.hostvars[host].items() if not is_template(v)}
+        for host in settings.members
+    }
     problems += _underlay_overlaps(inv, settings, net)
+    try:
+        hosts = mesh.hosts_from_vars(list(settings.members), known)
+    except mesh.MeshError as exc:
+        return [*problems, f"{inv.where(exc.host, exc.key)}: {exc.message}"]
     try:
         mesh.validate(settings.cidr, hosts)
         mesh.allocate(settings.cidr, hosts)

@@ -141,14 +141,15 @@ def test_public_key_shape():
 
 
 def test_loads_as_plain_python_without_ansible():
-    # The CLI loads mesh.py (and may load validation.py, files.py) by path before any
-    # Ansible import: they must stand on the standard library alone.
+    # The CLI loads these by path before any Ansible import (homeforge.module_utils):
+    # they must stand on the standard library alone, mesh.py finding the rules by the
+    # name the CLI registers them under.
     probe = (
         "import importlib.util, sys\n"
         "sys.modules['ansible'] = sys.modules['ansible_collections'] = None\n"
-        "for name in ('mesh', 'validation', 'files'):\n"
+        "for name in ('validation', 'mesh', 'files'):\n"
         "    path = f'plugins/module_utils/{name}.py'\n"
-        "    spec = importlib.util.spec_from_file_location('plain_' + name, path)\n"
+        "    spec = importlib.util.spec_from_file_location('homeforge_module_utils_' + name, path)\n"
         "    module = importlib.util.module_from_spec(spec)\n"
         "    sys.modules[spec.name] = module\n"
         "    spec.loader.exec_module(module)\n"
