@@ -22,6 +22,7 @@ from pathlib import Path
 from benchlib import OUT, ROOT, homeforge, publish
 
 sys.path.insert(0, str(ROOT))
+from homeforge.cutover.journal import inventory_key
 from tests.integration import cutover_lab as cl
 
 STATE = "state-cutover"
@@ -60,7 +61,8 @@ def main() -> None:
         cl.declare(inventory, {cl.SERVICE: cl.service(inventory)})
         hf("apply", "site", "-i", str(inventory))
         hf("apply", str(cl.APPS), "-i", str(inventory))
-        (OUT / STATE / "cutover" / f"{cl.SERVICE}.json").unlink(missing_ok=True)
+        journal = OUT / STATE / "cutover" / inventory_key(inventory) / f"{cl.SERVICE}.json"
+        journal.unlink(missing_ok=True)
         time.sleep(2)
         rows = []
         for _ in range(args.rounds):

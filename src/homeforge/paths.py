@@ -10,6 +10,7 @@ Either way :func:`collections_dir` returns a directory that holds
 from __future__ import annotations
 
 import os
+import stat
 from functools import cache
 from pathlib import Path
 
@@ -43,6 +44,30 @@ def content_root() -> Path:
 def state_dir() -> Path:
     """Run artifacts, fact cache and lab state: $HOMEFORGE_STATE_DIR or ./.homeforge."""
     return Path(os.environ.get("HOMEFORGE_STATE_DIR", ".homeforge")).resolve()
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter: created 0700, or an existing one
+    of ours tightened to 0700. A shared directory (sticky, like /tmp, or someone else's)
+    is never changed; what homeforge keeps in it lives in private subdirectories."""
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)
+        return path
+    st = path.stat()
+    if st.st_uid == os.getuid() and not st.st_mode & stat.S_ISVTX:
+        os.chmod(path, 0o700)
+    return path
+
+
+def user_state_dir() -> Path:
+    """State that must not depend on the current directory (cutover journals and locks):
+    $HOMEFORGE_STATE_DIR when set, else $XDG_STATE_HOME/homeforge (~/.local/state/homeforge)."""
+    explicit = os.environ.get("HOMEFORGE_STATE_DIR")
+    if explicit:
+        return Path(explicit).resolve()
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg).resolve() / "homeforge"
 
 
 def collections_dir() -> Path:

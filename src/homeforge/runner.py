@@ -184,9 +184,8 @@ def require_reachable(inv: Inventory, hosts: list[str]) -> None:
 
 
 def new_run_dir(state: Path) -> Path:
-    runs = state / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    os.chmod(state, 0o700)
+    paths.private_dir(state)
+    runs = paths.private_dir(state / "runs")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     run_dir = runs / stamp
     run_dir.mkdir(mode=0o700)

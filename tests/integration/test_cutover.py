@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from homeforge.cutover.journal import inventory_key
 from tests.integration import cutover_lab as cl
 from tests.integration.conftest import LabEnv, start_lab
 
@@ -109,8 +110,12 @@ def cutover_in_background(env: LabEnv) -> subprocess.Popen:
     )
 
 
+def journal_path(env: LabEnv) -> Path:
+    return env.state / "cutover" / inventory_key(env.inventory) / f"{cl.SERVICE}.json"
+
+
 def journal(env: LabEnv) -> dict:
-    return json.loads((env.state / "cutover" / f"{cl.SERVICE}.json").read_text())
+    return json.loads(journal_path(env).read_text())
 
 
 def port_open(address: str, port: int = cl.PORT) -> bool:
@@ -128,7 +133,7 @@ def test_check_mode_validates_and_changes_nothing(cut):
     assert {e["step"] for e in events} >= {"preflight", "shadow", "check"}
     assert len(summary["would_change"]) == 5  # 3 variables, 2 service hosts' port
     assert env_file(cut) == before
-    assert not (cut.state / "cutover" / f"{cl.SERVICE}.json").exists()
+    assert not journal_path(cut).exists()
     assert port_open(cl.addresses(cut.inventory)["lab-1"])
 
 
@@ -152,7 +157,7 @@ def test_cutover_and_rollback_fail_no_request_under_continuous_load(cut):
     assert record["phase"] == "cut-over"
     consumer = record["changes"][0]
     assert consumer["previous"]["values"]["SERVICE_URL"] == legacy1
-    assert stat.S_IMODE(os.stat(cut.state / "cutover" / f"{cl.SERVICE}.json").st_mode) == 0o600
+    assert stat.S_IMODE(os.statjournal_path(cut).st_mode) == 0o600
     # the port stays closed across a restart of the firewall unit (it is what runs at boot)
     assert (
         sh(cut, 1, "systemctl is-enabled homeforge-mesh-only@service-hf-svc.service").stdout.strip()
@@ -248,7 +253,7 @@ def test_failure_during_the_switch_rolls_back_automatically(cut):
 
 def test_second_cutover_while_one_runs_is_refused(cut):
     cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory, probes=20, interval=0.1)})
-    lock = cut.state / "cutover" / "lock"
+    lock = journal_path(cut).parent / "lock"
     first = cutover_in_background(cut)
     try:
         deadline = time.monotonic() + 30
@@ -276,7 +281,7 @@ def test_second_cutover_while_one_runs_is_refused(cut):
 def test_ctrl_c_leaves_a_journal_that_resume_and_rollback_both_honour(cut):
     addr = cl.addresses(cut.inventory)
     cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory, probes=25, interval=0.1)})
-    path = cut.state / "cutover" / f"{cl.SERVICE}.json"
+    path = journal_path(cut)
     started = path.stat().st_mtime
     run = cutover_in_background(cut)
     try:

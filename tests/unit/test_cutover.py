@@ -216,7 +216,9 @@ def test_rollback_with_no_journal_is_bad_input(inv_dir, isolated_state):
 
 def test_a_journal_of_another_inventory_is_refused(inv_dir, isolated_state, tmp_path):
     declare(inv_dir, {"ollama": SERVICE})
-    journal = cutover.Journal.new("ollama", tmp_path / "other-inventory")
+    # journals live per inventory; one copied over from another inventory is still refused
+    journal = cutover.Journal.new("ollama", inv_dir)
+    journal.data["inventory"] = str(tmp_path / "other-inventory")
     journal.save()
     out = run("mesh", "rollback", "ollama", "-i", str(inv_dir))
     assert out.exit_code == 2 and "belongs to inventory" in out.output
@@ -234,28 +236,28 @@ def test_journal_keeps_the_first_previous_value_and_is_private(isolated_state, t
     )
     assert entry["previous"] == {"values": {"URL": "legacy"}} and entry["state"] == "intent"
     journal.mark(entry, "applied")
-    loaded = cutover.Journal.load("svc")
+    loaded = cutover.Journal.load("svc", tmp_path)
     assert loaded.data["changes"][0]["state"] == "applied"
     assert stat.S_IMODE(os.stat(loaded.path).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(loaded.path.parent).st_mode) == 0o700
 
 
-def test_lock_refuses_a_second_holder_and_says_who_holds_it(isolated_state):
+def test_lock_refuses_a_second_holder_and_says_who_holds_it(isolated_state, tmp_path):
     with (
-        cutover.exclusive("cutover", "svc"),
+        cutover.exclusive("cutover", "svc", tmp_path),
         pytest.raises(cutover.Busy, match=rf"pid {os.getpid()}: cutover svc since"),
-        cutover.exclusive("rollback", "svc"),
+        cutover.exclusive("rollback", "svc", tmp_path),
     ):
         pass
-    with cutover.exclusive("rollback", "svc"):  # released
+    with cutover.exclusive("rollback", "svc", tmp_path):  # released
         pass
 
 
-def test_a_corrupt_journal_is_reported_not_guessed(isolated_state):
-    path = cutover.Journal.path_for("svc")
+def test_a_corrupt_journal_is_reported_not_guessed(isolated_state, tmp_path):
+    path = cutover.Journal.path_for("svc", tmp_path)
     path.write_text("{not json")
     with pytest.raises(cutover.BadInput, match="unreadable cutover journal"):
-        cutover.Journal.load("svc")
+        cutover.Journal.load("svc", tmp_path)
 
 
 # --------------------------------------------------------------------------- on-host operations

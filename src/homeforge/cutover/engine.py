@@ -242,7 +242,7 @@ class Engine(RollbackSteps):
 
     def cutover(self, check: bool = False) -> dict:
         service = self.service
-        with exclusive("cutover", service.name), self._interrupts():
+        with exclusive("cutover", service.name, self.inv.path), self._interrupts():
             journal = self._resumable_journal()
             try:
                 plan = self.preflight()
@@ -257,7 +257,7 @@ class Engine(RollbackSteps):
             return self._record(journal, "cutover", "cut-over", "cut over")
 
     def _resumable_journal(self) -> Journal | None:
-        journal = Journal.load(self.service.name)
+        journal = Journal.load(self.service.name, self.inv.path)
         self._same_inventory(journal)
         if journal and journal.phase == "failed":
             raise BadInput(

@@ -1,10 +1,14 @@
 """The cutover's journal and lock.
 
-The journal (``STATE/cutover/SERVICE.json``, 0600 in a 0700 directory) records
-every change with its previous value before the change is made, so a run can be
-resumed or undone after a failure, a Ctrl-C or a crash. The lock
-(``STATE/cutover/lock``, flock: the kernel releases it when the process dies)
-refuses a second cutover or rollback while one runs.
+The journal (``STATE/cutover/INVENTORY/SERVICE.json``, 0600 in 0700 directories)
+records every change with its previous value before the change is made, so a run
+can be resumed or undone after a failure, a Ctrl-C or a crash. STATE is
+:func:`homeforge.paths.user_state_dir` and INVENTORY names the inventory file (its
+name and a hash of its real path), so the journal belongs to the inventory, not to
+the directory the command ran from. The lock (``lock`` beside the journals, flock:
+the kernel releases it when the process dies) refuses a second cutover or rollback
+on this controller while one runs; :mod:`homeforge.cutover.lease` excludes other
+controllers.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,11 +35,46 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def cutover_dir() -> Path:
-    path = paths.state_dir() / "cutover"
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
-    return path
+PHASES = ("cutting-over", "cut-over", "rolling-back", "rolled-back", "failed")
+STATES = ("intent", "applied", "restoring", "restored")
+
+
+def inventory_key(inventory: Path) -> str:
+    real = str(Path(inventory).resolve())
+    return f"{Path(real).name}-{hashlib.sha256(real.encode()).hexdigest()[:12]}"
+
+
+def cutover_dir(inventory: Path) -> Path:
+    base = paths.user_state_dir()
+    for directory in (base, base / "cutover", base / "cutover" / inventory_key(inventory)):
+        paths.private_dir(directory)
+    return base / "cutover" / inventory_key(inventory)
+
+
+def _shape_problem(data: object) -> str | None:
+    """Why a parsed journal is not one homeforge wrote (None when it is)."""
+    if not isinstance(data, dict):
+        return "not a mapping"
+    for key, kind in (("service", str), ("inventory", str), ("phase", str), ("updated", str)):
+        if not isinstance(data.get(key), kind):
+            return f"{key}: missing or not a {kind.__name__}"
+    if data["phase"] not in PHASES:
+        return f"phase: unknown phase {data['phase']!r}"
+    if not isinstance(data.get("history"), list) or not isinstance(data.get("changes"), list):
+        return "changes/history: missing or not lists"
+    for index, entry in enumerate(data["changes"]):
+        if not isinstance(entry, dict) or entry.get("state") not in STATES:
+            return f"changes[{index}]: not a change homeforge records"
+        if entry.get("what") not in ("consumer", "exposure") or not isinstance(
+            entry.get("previous"), dict
+        ):
+            return f"changes[{index}]: not a change homeforge records"
+        for key in ("id", "host"):
+            if not isinstance(entry.get(key), str):
+                return f"changes[{index}].{key}: missing"
+        if entry["what"] == "consumer" and not isinstance(entry["previous"].get("values"), dict):
+            return f"changes[{index}].previous.values: missing"
+    return None
 
 
 class Journal:
@@ -44,18 +85,22 @@ class Journal:
         self.data = data
 
     @classmethod
-    def path_for(cls, service: str) -> Path:
-        return cutover_dir() / f"{service}.json"
+    def path_for(cls, service: str, inventory: Path) -> Path:
+        return cutover_dir(inventory) / f"{service}.json"
 
     @classmethod
-    def load(cls, service: str) -> Journal | None:
-        path = cls.path_for(service)
+    def load(cls, service: str, inventory: Path) -> Journal | None:
+        path = cls.path_for(service, inventory)
         try:
-            return cls(path, json.loads(path.read_text()))
+            data = json.loads(path.read_text())
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as exc:
             raise BadInput(f"{path}: unreadable cutover journal: {exc}") from None
+        problem = _shape_problem(data)
+        if problem:
+            raise BadInput(f"{path}: unreadable cutover journal: {problem}")
+        return cls(path, data)
 
     @classmethod
     def new(cls, service: str, inventory: Path) -> Journal:
@@ -68,7 +113,7 @@ class Journal:
             "changes": [],
             "history": [],
         }
-        return cls(cls.path_for(service), data)
+        return cls(cls.path_for(service, inventory), data)
 
     @property
     def phase(self) -> str:
@@ -100,20 +145,31 @@ class Journal:
         self.save()
 
     def save(self) -> None:
+        """Atomically and durably: a fresh 0600 temporary file, fsync, rename, then fsync
+        the directory so the rename itself survives a power cut."""
         self.data["updated"] = now()
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(self.data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.path)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}.")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                json.dump(self.data, handle, indent=2)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        directory = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
 
 
 @contextlib.contextmanager
-def exclusive(action: str, service: str) -> Iterator[None]:
-    """One cutover or rollback at a time per state directory."""
-    path = cutover_dir() / "lock"
+def exclusive(action: str, service: str, inventory: Path) -> Iterator[None]:
+    """One cutover or rollback at a time per inventory on this controller."""
+    path = cutover_dir(inventory) / "lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -128,8 +184,8 @@ def exclusive(action: str, service: str) -> Iterator[None]:
         os.close(fd)
 
 
-def journal_summary(service: str) -> dict | None:
-    journal = Journal.load(service)
+def journal_summary(service: str, inventory: Path) -> dict | None:
+    journal = Journal.load(service, inventory)
     return (
         None
         if journal is None

@@ -3,7 +3,6 @@ endpoints, restore every consumer's journaled values, verify."""
 
 from __future__ import annotations
 
-from homeforge import paths
 from homeforge.cutover.journal import Journal, exclusive
 from homeforge.cutover.model import Consumer
 from homeforge.cutover.targets import Interrupted, StepFailed
@@ -62,12 +61,12 @@ class RollbackSteps:
 
     def rollback(self, check: bool = False, force: bool = False) -> dict:
         service = self.service
-        with exclusive("rollback", service.name), self._interrupts():
-            journal = Journal.load(service.name)
+        with exclusive("rollback", service.name, self.inv.path), self._interrupts():
+            journal = Journal.load(service.name, self.inv.path)
             if journal is None:
                 raise BadInput(
-                    f"{Journal.path_for(service.name)}: no cutover journal for {service.name}, "
-                    f"so nothing to roll back (cutover records one under {paths.state_dir()})"
+                    f"{Journal.path_for(service.name, self.inv.path)}: no cutover journal for {service.name}, "
+                    "so nothing to roll back"
                 )
             self._same_inventory(journal)
             if journal.phase == "rolled-back":

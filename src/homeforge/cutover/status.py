@@ -12,7 +12,7 @@ def service_rows(inv: Inventory) -> list[dict]:
     declared, _problems = parse(inv, list(MeshSettings.of(inv).members))
     rows = []
     for name, service in declared.items():
-        journal = journal_summary(name)
+        journal = journal_summary(name, inv.path)
         rows.append(
             {
                 "service": name,

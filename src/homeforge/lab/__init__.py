@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import shutil
 import socket
 import subprocess
@@ -110,8 +109,8 @@ def up(
     try:
         podman.run("network", "create", "--subnet", subnet, "--label", lab.label, name)
         created.append("network")
-        state.mkdir(parents=True, exist_ok=True)
-        os.chmod(state, 0o700)
+        for directory in (paths.state_dir(), state.parent, state):
+            paths.private_dir(directory)
         key = state / "id_ed25519"
         subprocess.run(
             [
