@@ -12,20 +12,24 @@ linear`` falls back to plain Ansible).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import socket
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from homeforge import paths
 from homeforge.errors import BadInput, EnvironmentProblem, HomeforgeError
@@ -195,8 +199,7 @@ def new_run_dir(state: Path) -> Path:
     return run_dir
 
 
-def _extra_vars_args(extra_vars: list[str]) -> list[str]:
-    args = []
+def _check_extra_vars(extra_vars: list[str]) -> None:
     for item in extra_vars:
         text = item.strip()
         if text.startswith("@"):
@@ -204,8 +207,56 @@ def _extra_vars_args(extra_vars: list[str]) -> list[str]:
                 raise BadInput(f"-e {item}: no such file")
         elif not (text.startswith("{") or "=" in text):
             raise BadInput(f"-e {item}: expected key=value, @file or a JSON object")
-        args += ["-e", item]
+
+
+def _extra_vars_args(extra_vars: list[str], run_dir: Path) -> list[str]:
+    """``-e`` arguments that carry no values: each inline ``key=value`` or JSON item is
+    parsed as Ansible parses it and handed over in a 0600 file (removed after the run),
+    so values (tokens, passwords) never reach the command line, ``ps`` or runner's
+    ``command`` artifact. ``@file`` items pass as they are; order (precedence) is kept."""
+    from ansible.parsing.splitter import parse_kv
+
+    args = []
+    for index, item in enumerate(extra_vars):
+        text = item.strip()
+        if text.startswith("@"):
+            args += ["-e", text]
+            continue
+        try:
+            values = yaml.safe_load(text) if text.startswith("{") else parse_kv(text)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise BadInput(f"-e: cannot parse an extra variable ({type(exc).__name__})") from None
+        if not isinstance(values, dict):
+            raise BadInput("-e: a JSON extra variable must be an object")
+        path = run_dir / f"extravars-{index}.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(values, handle)
+        args += ["-e", f"@{path}"]
     return args
+
+
+def _remove_extra_vars(run_dir: Path) -> None:
+    for path in run_dir.glob("extravars-*.json"):
+        path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit while a run is in flight, so the clean-up in ``finally``
+    (redacting artifacts, removing extra-vars files) runs as it does on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def failure_message(res: dict[str, Any]) -> str:
@@ -221,13 +272,21 @@ def failure_message(res: dict[str, Any]) -> str:
 class _Collector:
     """Failures, warnings and the final stats from runner's events; each event is passed on."""
 
-    def __init__(self, on_event: Callable[[dict[str, Any]], None] | None):
+    def __init__(
+        self,
+        on_event: Callable[[dict[str, Any]], None] | None,
+        on_start: Callable[[], None] | None = None,
+    ):
         self.on_event = on_event
+        self.on_start = on_start  # once, at the first event: runner has written its files
         self.failures: list[Failure] = []
         self.warnings: list[str] = []
         self.stats: dict[str, Any] = {}
 
     def handle(self, event: dict[str, Any]) -> bool:
+        if self.on_start:
+            self.on_start, start = None, self.on_start
+            start()
         kind = event.get("event", "")
         data = event.get("event_data", {})
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
@@ -263,38 +322,41 @@ def run_playbook(
     run_dir = new_run_dir(state)
     hosts = request.inventory.select(request.limit)
     forks = request.forks or min(50, max(5, len(hosts)))
-    cmdline = _extra_vars_args(request.extra_vars)
+    _check_extra_vars(request.extra_vars)
+    cmdline = _extra_vars_args(request.extra_vars, run_dir)
     if request.check:
         cmdline.append("--check")
     if request.diff:
         cmdline.append("--diff")
 
-    events = _Collector(on_event)
+    events = _Collector(on_event, lambda: redact_command_artifacts(run_dir))
     started = time.monotonic()
-    try:
-        thread, runner = ansible_runner.run_async(
-            private_data_dir=str(run_dir),
-            project_dir=str(request.playbook.parent),
-            playbook=request.playbook.name,
-            inventory=str(request.inventory.path),
-            limit=request.limit,
-            tags=request.tags,
-            skip_tags=request.skip_tags,
-            forks=forks,
-            verbosity=request.verbosity or None,
-            cmdline=shlex.join(cmdline) if cmdline else None,
-            envvars=ansible_env(state, request.strategy),
-            # An absolute path: runner would otherwise keep facts per run, defeating the cache.
-            fact_cache=str(state / "facts"),
-            event_handler=events.handle,
-            cancel_callback=(lambda: cancelled.is_set()) if cancelled else None,
-            quiet=True,
-            suppress_env_files=True,
-            settings={"suppress_ansible_output": True},
-        )
-        thread.join()
-    finally:
-        redact_command_artifacts(run_dir)
+    with _terminate_as_exit():
+        try:
+            thread, runner = ansible_runner.run_async(
+                private_data_dir=str(run_dir),
+                project_dir=str(request.playbook.parent),
+                playbook=request.playbook.name,
+                inventory=str(request.inventory.path),
+                limit=request.limit,
+                tags=request.tags,
+                skip_tags=request.skip_tags,
+                forks=forks,
+                verbosity=request.verbosity or None,
+                cmdline=shlex.join(cmdline) if cmdline else None,
+                envvars=ansible_env(state, request.strategy),
+                # An absolute path: runner would otherwise keep facts per run, defeating the cache.
+                fact_cache=str(state / "facts"),
+                event_handler=events.handle,
+                cancel_callback=(lambda: cancelled.is_set()) if cancelled else None,
+                quiet=True,
+                suppress_env_files=True,
+                settings={"suppress_ansible_output": True},
+            )
+            thread.join()
+        finally:
+            redact_command_artifacts(run_dir)
+            _remove_extra_vars(run_dir)
     elapsed = time.monotonic() - started
 
     stats: dict[str, HostStats] = {host: HostStats() for host in hosts}
@@ -333,5 +395,5 @@ def redact_command_artifacts(run_dir: Path) -> None:
             k: v for k, v in env.items() if k.startswith(KEPT_ENV_PREFIXES) or k in KEPT_ENV_NAMES
         }
         data["env"] = kept
-        data["env_dropped"] = len(env) - len(kept)
+        data["env_dropped"] = data.get("env_dropped", 0) + len(env) - len(kept)
         command_file.write_text(json.dumps(data))

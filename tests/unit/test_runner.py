@@ -148,3 +148,51 @@ def test_environment_secrets_do_not_stay_in_run_artifacts(local, monkeypatch):
     recorded = json.loads(command.read_text())
     assert "PATH" in recorded["env"] and recorded["env_dropped"] > 0
     assert all(k == "PATH" or k.startswith("ANSIBLE_") for k in recorded["env"])
+
+
+def test_extra_var_values_never_reach_the_command_line_or_artifacts(local, tmp_path):
+    inv_path, playbook = local
+    secret = "hf-extra-canary-" + "91d2e0"
+    request = runner.ApplyRequest(
+        playbook,
+        inventory.load(inv_path),
+        extra_vars=[f"api_token={secret}", '{"fail_here": false}', "marker=" + str(tmp_path / "m")],
+    )
+    result = runner.run_playbook(request)
+    assert result.ok
+    assert (tmp_path / "m").read_text().startswith("hello ")  # the values reached the play
+    stored = [p.read_text(errors="replace") for p in result.artifacts.rglob("*") if p.is_file()]
+    assert stored and not any(secret in text for text in stored)
+    assert not list(result.artifacts.glob("extravars-*.json"))  # removed after the run
+
+
+def test_sigterm_mid_run_still_scrubs_the_environment(local, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    inv_path, _playbook = local
+    slow = tmp_path / "slow.yml"
+    slow.write_text(
+        "- hosts: one\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.command: sleep 30\n      changed_when: false\n"
+    )
+    secret = "hf-term-canary-" + "5e1b77"
+    state = tmp_path / "term-state"
+    env = {**os.environ, "HF_TERM_TOKEN": secret, "HOMEFORGE_STATE_DIR": str(state)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "homeforge", "apply", str(slow), "-i", str(inv_path)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 60
+    while not list(state.glob("runs/*/artifacts/*/job_events/*.json")):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) != 0
+    stored = [p.read_text(errors="replace") for p in state.glob("runs/**/*") if p.is_file()]
+    assert stored and not any(secret in text for text in stored)
