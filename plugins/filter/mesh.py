@@ -12,7 +12,7 @@ description:
   - Returns, for every member host, its mesh address, prefix, listen port and peer list.
   - Addresses are stable (explicit, then the host's current one, then a hash slot).
   - Hosts with C(wireguard_reachable=false) are reached through their C(wireguard_relay).
-positional: members, cidr, need_keys
+positional: members, cidr, need_keys, known
 options:
   _input:
     description: C(hostvars).
@@ -32,6 +32,12 @@ options:
       hosts have no key yet).
     type: bool
     default: true
+  known:
+    description:
+      - Public key and address per host, read live by C(homeforge apply --limit) for hosts the
+        run leaves out; they win over cached C(wireguard_facts) (a key rotated elsewhere).
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -53,13 +59,15 @@ from ansible_collections.homeforge.homelab.plugins.module_utils.mesh import (
 )
 
 
-def wireguard_mesh(hostvars, members, cidr, need_keys=True):
+def wireguard_mesh(hostvars, members, cidr, need_keys=True, known=None):
     # Read only the keys the planner uses: copying all of hostvars[name] would make
     # Ansible template every variable of every host.
     plain = {}
     for name in members:
         source = hostvars.get(name, {})
         plain[name] = {key: source[key] for key in MESH_KEYS if key in source}
+        if known and name in known:
+            plain[name]["wireguard_facts"] = dict(known[name])
     try:
         return plan(str(cidr), hosts_from_vars(list(members), plain), need_keys=bool(need_keys))
     except MeshError as exc:

@@ -204,7 +204,7 @@ def validate(cidr: str, hosts: list[MeshHost], need_keys: bool = False) -> None:
             raise MeshError(
                 host.name,
                 "wireguard_public_key",
-                "public key unknown: converge this host once without --limit",
+                "public key unknown (no cached facts, and not readable from the host): converge it first",
             )
         for extra in host.extra_allowed_ips:
             try:

@@ -220,6 +220,20 @@ def test_limit_converges_only_the_named_host_and_keeps_every_peer(lab):
     assert lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout == keys_before != ""
 
 
+def test_limit_works_without_a_fact_cache(lab):
+    """Another checkout or a new laptop has no fact cache: the keys of the hosts the run
+    leaves out are read live from them, and their peers stay."""
+    import shutil
+
+    keys_before = lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout
+    shutil.rmtree(lab.state / "facts")
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--limit", "lab-2")
+    result = summary(lines)
+    assert rc == 0 and set(result["hosts"]) == {"lab-2"}, lines[-3:]
+    assert result["hosts"]["lab-2"]["changed"] == 0
+    assert lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout == keys_before != ""
+
+
 def test_unreachable_host_stops_the_run_before_any_change(lab):
     runs_before = lab.runs()
     lab.podman("stop", "--time", "2", f"{NAME}-2")

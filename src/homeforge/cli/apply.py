@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import click
@@ -15,6 +16,7 @@ from homeforge.cli.common import (
     limit_option,
 )
 from homeforge.display import progress
+from homeforge.wireguard import live
 
 
 @click.command()
@@ -60,6 +62,10 @@ def converge(request: runner.ApplyRequest, as_json: bool) -> runner.RunResult:
     """Preflight (every host reachable), run with live progress or JSON events, recap."""
     hosts = request.inventory.select(request.limit)
     runner.require_reachable(request.inventory, hosts)
+    if request.limit:
+        known = live.known_facts(request.inventory, hosts)
+        if known:
+            request.extra_vars.append(json.dumps({"wireguard_known_facts": known}))
     cancelled = threading.Event()
     try:
         if as_json:
@@ -67,8 +73,8 @@ def converge(request: runner.ApplyRequest, as_json: bool) -> runner.RunResult:
         else:
             mode = " (check mode)" if request.check else ""
             title = f"{request.playbook.name} on {len(hosts)} host(s){mode}"
-            with progress.LiveProgress(title, hosts) as live:
-                result = runner.run_playbook(request, live.on_event, cancelled)
+            with progress.LiveProgress(title, hosts) as shown:
+                result = runner.run_playbook(request, shown.on_event, cancelled)
     except KeyboardInterrupt:
         cancelled.set()
         raise

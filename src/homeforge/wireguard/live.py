@@ -100,6 +100,21 @@ class PeerChange:
     detail: str
 
 
+def known_facts(inv: Inventory, selected: list[str]) -> dict[str, dict]:
+    """Public key and address of the mesh members a ``--limit`` run leaves out, read live
+    (public keys are public; one cheap call per host, in parallel). The run plans their
+    peers from these, so it needs no fact cache from an earlier full converge."""
+    settings = MeshSettings.of(inv)
+    outside = [h for h in settings.members if h not in set(selected)]
+    if not outside or not any(h in settings.members for h in selected):
+        return {}
+    return {
+        name: {"public_key": state.public_key, "address": state.address}
+        for name, state in read(inv, outside, settings.interface).items()
+        if not state.error and state.public_key
+    }
+
+
 def plan_changes(inv: Inventory, live: LiveMesh) -> dict[str, list[PeerChange]]:
     """Per host: the peers a converge would add, change or remove."""
     mesh = load_mesh_utils()
