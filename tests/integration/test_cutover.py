@@ -157,7 +157,7 @@ def test_cutover_and_rollback_fail_no_request_under_continuous_load(cut):
     assert record["phase"] == "cut-over"
     consumer = record["changes"][0]
     assert consumer["previous"]["values"]["SERVICE_URL"] == legacy1
-    assert stat.S_IMODE(os.statjournal_path(cut).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(journal_path(cut)).st_mode) == 0o600
     # the port stays closed across a restart of the firewall unit (it is what runs at boot)
     assert (
         sh(cut, 1, "systemctl is-enabled homeforge-mesh-only@service-hf-svc.service").stdout.strip()
@@ -275,6 +275,41 @@ def test_second_cutover_while_one_runs_is_refused(cut):
         if first.poll() is None:
             first.kill()
         cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory)})
+    assert rollback(cut).returncode == 0
+
+
+def test_a_second_controller_is_kept_out_by_the_lease_on_the_service_hosts(cut, tmp_path):
+    """Another checkout with its own state (another laptop): the local lock cannot see the
+    first run; the lease on the service hosts can."""
+    import shutil
+
+    other = LabEnv(state=tmp_path / "state-2", inventory=tmp_path / "checkout-2")
+    shutil.copytree(cut.inventory, other.inventory)
+    cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory, probes=20, interval=0.1)})
+    lease = f"/var/lib/homeforge/leases/{cl.SERVICE}.json"
+    first = cutover_in_background(cut)
+    try:
+        deadline = time.monotonic() + 60
+        while sh(cut, 1, f"test -f {lease}").returncode != 0:
+            assert first.poll() is None and time.monotonic() < deadline, "no lease was taken"
+            time.sleep(0.05)
+        assert sh(cut, 1, f"stat -c %a {lease}").stdout.strip() == "600"
+        second = cutover(other)
+        assert second.returncode == 3, second.stdout[-1500:] + second.stderr
+        assert f"{cl.SERVICE} is being changed elsewhere: lab-1: cutover by" in second.stderr
+        assert "its journal: cutting-over" in second.stderr
+        out, err = first.communicate(timeout=180)
+        assert first.returncode == 0, out[-2000:] + err
+    finally:
+        if first.poll() is None:
+            first.kill()
+        cl.declare(cut.inventory, {cl.SERVICE: cl.service(cut.inventory)})
+    # released, with the finished journal left beside it for the next controller to read
+    assert sh(cut, 1, f"test -f {lease}").returncode != 0
+    last = json.loads(
+        sh(cut, 1, f"cat /var/lib/homeforge/leases/{cl.SERVICE}.last-journal.json").stdout
+    )
+    assert last["phase"] == "cut-over"
     assert rollback(cut).returncode == 0
 
 

@@ -32,11 +32,22 @@ def _reporter(as_json: bool):
     return report
 
 
-def _run(inventory_path, service, as_json, action) -> None:
+BREAK_LEASE = click.option(
+    "--break-lease",
+    is_flag=True,
+    help="Take over an expired lease left on the service hosts by a controller that died.",
+)
+
+
+def _run(inventory_path, service, as_json, action, break_lease=False) -> None:
     from homeforge.cutover import run_engine
 
+    def run(engine):
+        engine.break_lease = break_lease
+        return action(engine)
+
     inv = checked_inventory(inventory_path)
-    result = run_engine(inv, service, _reporter(as_json), action)
+    result = run_engine(inv, service, _reporter(as_json), run)
     if as_json:
         display.emit({"summary": result})
 
@@ -66,14 +77,16 @@ def mesh_services(inventory_path, as_json):
     "-C", "--check", is_flag=True, help="Preflight and shadow only; show what would change."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print steps and the result as JSON lines.")
+@BREAK_LEASE
 @handle_errors
-def mesh_cutover(service, inventory_path, check, as_json):
+def mesh_cutover(service, inventory_path, check, as_json, break_lease):
     """Move SERVICE's consumers onto the mesh: preflight, shadow, switch, expose, verify.
 
-    Every change is journaled first (STATE/cutover/SERVICE.json); a failure rolls
-    back on its own, Ctrl-C stops between steps, and running cutover again resumes.
+    Every change is journaled first (STATE/cutover/INVENTORY/SERVICE.json); a failure
+    rolls back on its own, Ctrl-C stops between steps, and running cutover again
+    resumes. A lease on the service hosts keeps other controllers out meanwhile.
     """
-    _run(inventory_path, service, as_json, lambda engine: engine.cutover(check=check))
+    _run(inventory_path, service, as_json, lambda e: e.cutover(check=check), break_lease)
 
 
 @mesh.command("rollback")
@@ -82,7 +95,14 @@ def mesh_cutover(service, inventory_path, check, as_json):
 @click.option("-C", "--check", is_flag=True, help="Show what would be restored; change nothing.")
 @click.option("--force", is_flag=True, help="Restore even when the legacy endpoints do not answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print steps and the result as JSON lines.")
+@BREAK_LEASE
 @handle_errors
-def mesh_rollback(service, inventory_path, check, force, as_json):
+def mesh_rollback(service, inventory_path, check, force, as_json, break_lease):
     """Restore SERVICE's journaled endpoints and exposure, and verify the legacy path."""
-    _run(inventory_path, service, as_json, lambda e: e.rollback(check=check, force=force))
+    _run(
+        inventory_path,
+        service,
+        as_json,
+        lambda e: e.rollback(check=check, force=force),
+        break_lease,
+    )

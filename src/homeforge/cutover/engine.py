@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from homeforge.cutover.journal import Journal, exclusive
+from homeforge.cutover.lease import leased
 from homeforge.cutover.model import Consumer, Event, Plan, Service
 from homeforge.cutover.rollback import RollbackSteps
 from homeforge.cutover.targets import (
@@ -75,6 +76,9 @@ class Engine(RollbackSteps):
         self.plan = Plan()  # filled by preflight
         self._stop = threading.Event()
         self._started = time.monotonic()
+        self.break_lease = False  # --break-lease: take over a stale lease on the hosts
+        self.leases = None  # held while a run changes things (cutover.lease)
+        self.journal: Journal | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -84,6 +88,8 @@ class Engine(RollbackSteps):
     def _checkpoint(self) -> None:
         if self._stop.is_set():
             raise Interrupted("interrupted")
+        if self.leases:
+            self.leases.renew(self.journal)
 
     @contextlib.contextmanager
     def _interrupts(self) -> Iterator[None]:
@@ -251,10 +257,11 @@ class Engine(RollbackSteps):
                 raise StepFailed(f"{exc}; nothing was changed") from None
             if check:
                 return self._would_cutover(plan)
-            journal = journal or Journal.new(service.name, self.inv.path)
-            journal.set_phase("cutting-over")
-            self._apply(journal, plan)
-            return self._record(journal, "cutover", "cut-over", "cut over")
+            with leased(self, "cutover", journal):
+                journal = self.journal = journal or Journal.new(service.name, self.inv.path)
+                journal.set_phase("cutting-over")
+                self._apply(journal, plan)
+                return self._record(journal, "cutover", "cut-over", "cut over")
 
     def _resumable_journal(self) -> Journal | None:
         journal = Journal.load(self.service.name, self.inv.path)

@@ -4,6 +4,7 @@ endpoints, restore every consumer's journaled values, verify."""
 from __future__ import annotations
 
 from homeforge.cutover.journal import Journal, exclusive
+from homeforge.cutover.lease import leased
 from homeforge.cutover.model import Consumer
 from homeforge.cutover.targets import Interrupted, StepFailed
 from homeforge.errors import BadInput, HomeforgeError
@@ -81,21 +82,23 @@ class RollbackSteps:
                 }
             if check:
                 return self._would_roll_back(journal)
-            journal.set_phase("rolling-back")
-            try:
-                self._restore(journal, verify_legacy=True, force=force)
-            except Interrupted:
-                journal.log("rollback interrupted")
-                raise Interrupted(
-                    f"interrupted; journal {journal.path}: run "
-                    f"'homeforge mesh rollback {service.name}' again to finish"
-                ) from None
-            except HomeforgeError as exc:
-                journal.log(f"rollback stopped: {exc}")
-                raise StepFailed(
-                    f"rollback stopped: {exc}; journal {journal.path} keeps what is left to restore"
-                ) from None
-            return self._record(journal, "rollback", "rolled-back", "rolled back")
+            with leased(self, "rollback", journal):
+                self.journal = journal
+                journal.set_phase("rolling-back")
+                try:
+                    self._restore(journal, verify_legacy=True, force=force)
+                except Interrupted:
+                    journal.log("rollback interrupted")
+                    raise Interrupted(
+                        f"interrupted; journal {journal.path}: run "
+                        f"'homeforge mesh rollback {service.name}' again to finish"
+                    ) from None
+                except HomeforgeError as exc:
+                    journal.log(f"rollback stopped: {exc}")
+                    raise StepFailed(
+                        f"rollback stopped: {exc}; journal {journal.path} keeps what is left to restore"
+                    ) from None
+                return self._record(journal, "rollback", "rolled-back", "rolled back")
 
     def _would_roll_back(self, journal: Journal) -> dict:
         would = []
