@@ -46,7 +46,10 @@ class RollbackSteps:
             self._switch(c, entry["previous"]["values"], "rollback", settle=settle)
             journal.mark(entry, "restored")
         for entry, c in consumers:
-            self._verify_consumer(c, entry["previous"]["values"], "rollback")
+            # --force: the legacy endpoints were known not to answer; the values are checked
+            self._verify_consumer(c, entry["previous"]["values"], "rollback", probe=not force)
+        if force and consumers:
+            self._event("rollback", "warn", "legacy endpoints not probed (--force)")
 
     def _probe_legacy(self, consumers: list[tuple[dict, Consumer]]) -> None:
         by_host: dict[str, list[str]] = {}
