@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -627,3 +628,132 @@ def test_rollback_force_restores_verifies_values_and_does_not_fail_on_dead_legac
     assert written == {"URL": "http://192.0.2.1:1"} and probed == []
     assert ("rollback", "warn", "legacy endpoints not probed (--force)") in events
     assert journal.entry(consumer.ident)["state"] == "restored"
+
+
+# --------------------------------------------------------------------------- IPv6
+
+
+class _V6Remote:
+    def __init__(self, reply):
+        self.reply = reply
+
+    def call(self, host, fn, **kwargs):
+        assert fn is hostops.ipv6_exposure
+        return self.reply
+
+
+def _firewall(reply, address="127.0.0.1", port=1):
+    from homeforge.cutover.targets import Context, FirewallExposure
+
+    inv = type("Inv", (), {"address": lambda self, host: address})()
+    service = Service("svc", port, {"h1": ""}, [])
+    return FirewallExposure(Context(inv, _V6Remote(reply), service, "wg0", "10.77.0.0/24"))
+
+
+def test_ipv6_addresses_without_closing_rules_fail_verify():
+    exposure = _firewall({"addresses": ["2001:db8::5"], "ip6tables": False, "active": False})
+    with pytest.raises(
+        StepFailed, match=r"IPv6 addresses \(2001:db8::5\) but no IPv6 closing rules"
+    ):
+        exposure.verify("h1")
+
+
+def test_a_port_answering_on_an_ipv6_address_fails_verify():
+    import socket
+
+    with socket.create_server(("::1", 0), family=socket.AF_INET6) as server:
+        port = server.getsockname()[1]
+        exposure = _firewall({"addresses": ["::1"], "ip6tables": True, "active": True}, port=port)
+        with pytest.raises(StepFailed, match=r"::1:\d+ still answers outside the mesh"):
+            exposure.verify("h1")
+    closed = _firewall({"addresses": ["::1"], "ip6tables": True, "active": True}, port=port)
+    assert f"::1:{port} closed" in closed.verify("h1")
+
+
+# --------------------------------------------------------------------------- testinfra's connection
+
+
+@pytest.fixture
+def ssh_server():
+    """An SSH server on loopback (paramiko, server mode) that only shows its host key."""
+    import socket
+    import threading
+
+    import paramiko
+
+    key = paramiko.ECDSAKey.generate()
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            transport = paramiko.Transport(conn)
+            transport.add_server_key(key)
+            try:
+                transport.start_server(server=paramiko.ServerInterface())
+                transport.accept(timeout=5)  # lets the client try (and fail) to log in
+            except (paramiko.SSHException, EOFError, OSError):
+                pass
+            finally:
+                transport.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1], key
+    listener.close()
+
+
+@pytest.mark.parametrize(
+    "known, refused",
+    [
+        ("changed", "BadHostKeyException"),
+        ("unknown", "not found in known_hosts"),
+        ("right", None),  # control: the key is accepted, and only login fails after it
+    ],
+)
+def test_testinfra_connection_refuses_a_changed_or_unknown_host_key(
+    ssh_server, tmp_path, monkeypatch, known, refused
+):
+    import paramiko
+
+    from homeforge.verify.backend import HomeforgeBackend
+
+    port, key = ssh_server
+    shown = {"changed": paramiko.ECDSAKey.generate(), "right": key}.get(known)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text(
+        f"[127.0.0.1]:{port} {key.get_name()} {shown.get_base64()}\n" if shown else ""
+    )
+    spare = tmp_path / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(spare)], check=True)
+    inv = tmp_path / "hosts.yml"
+    hostvars = {
+        "ansible_host": "127.0.0.1",
+        "ansible_port": port,
+        "ansible_ssh_private_key_file": str(spare),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={known_hosts}",
+    }
+    inv.write_text(yaml.safe_dump({"all": {"hosts": {"h1": hostvars}}}))
+    monkeypatch.setenv("HOMEFORGE_INVENTORY", str(inv))
+    with pytest.raises((paramiko.SSHException, OSError)) as failed:
+        HomeforgeBackend("h1", timeout=5).client  # noqa: B018 - connecting is the point
+    said = f"{type(failed.value).__name__}: {failed.value}"
+    if refused:
+        assert refused in said
+    else:
+        assert isinstance(failed.value, paramiko.AuthenticationException), said
+
+
+def test_a_lease_of_a_dead_run_on_this_controller_is_taken_over_at_once(lease_base):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    first = _leases(lease_base)
+    first.owner = first.owner.rsplit(" pid ", 1)[0] + f" pid {dead.pid}"  # killed mid-run
+    first.acquire(None)
+    said = []
+    again = _leases(lease_base, report=said.append)
+    again.acquire(None)  # the same controller, the holder's process gone: no waiting
+    assert said and "broke the lease" in said[0]
+    assert json.loads((lease_base / "gpu-a" / "ollama.json").read_text())["token"] == again.token

@@ -257,8 +257,8 @@ class Engine(RollbackSteps):
                 raise StepFailed(f"{exc}; nothing was changed") from None
             if check:
                 return self._would_cutover(plan)
+            journal = self.journal = journal or Journal.new(service.name, self.inv.path)
             with leased(self, "cutover", journal):
-                journal = self.journal = journal or Journal.new(service.name, self.inv.path)
                 journal.set_phase("cutting-over")
                 self._apply(journal, plan)
                 return self._record(journal, "cutover", "cut-over", "cut over")

@@ -67,7 +67,22 @@ class HostLeases:
         self.taken: list[str] = []
         self.renewed = 0.0
 
-    def _take(self, host: str, journal: Journal | None) -> None:
+    def _dead_here(self, held: dict) -> bool:
+        """A lease of a run on this controller whose process is gone (killed, crashed):
+        nothing else can be using it, so this run may take it over at once."""
+        prefix = self.owner.rsplit(" pid ", 1)[0] + " pid "
+        owner = str(held.get("owner", ""))
+        if not owner.startswith(prefix) or not owner[len(prefix) :].isdigit():
+            return False
+        try:
+            os.kill(int(owner[len(prefix) :]), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+    def _take(self, host: str, journal: Journal | None, force: bool = False) -> None:
         reply = self.remote.call(
             host,
             hostops.lease_take,
@@ -78,10 +93,12 @@ class HostLeases:
             action=self.action,
             ttl=TTL_S,
             journal=journal.data if journal else None,
-            force=self.force,
+            force=self.force or force,
         )
         if not reply["taken"]:
             held = reply["held"]
+            if self._dead_here(held):
+                return self._take(host, journal, force=True)
             hint = (
                 "if its controller is gone, run again with --break-lease"
                 if held.get("expired")

@@ -11,6 +11,7 @@ An exposure adapter does the same for how the service is reachable on its hosts
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import socket
 from dataclasses import dataclass
@@ -242,12 +243,30 @@ class FirewallExposure(ExposureTarget):
         return f"{port}/tcp open as before"
 
     def verify(self, host: str) -> str | None:
-        address, port = self.ctx.inv.address(host), self.service.port
-        try:
-            socket.create_connection((address, port), timeout=2).close()
-        except OSError as exc:
-            return f"{address}:{port} closed outside the mesh ({exc.strerror or exc})"
-        raise StepFailed(f"verify: {host}: {address}:{port} still answers outside the mesh")
+        """The port refuses the host's own address and each of its global IPv6 addresses
+        (from here, where there is a route), and IPv6 has its closing chain."""
+        port = self.service.port
+        v6 = self.ctx.remote.call(host, hostops.ipv6_exposure, service=self.service.name)
+        if v6["addresses"] and not v6["active"]:
+            raise StepFailed(
+                f"verify: {host}: has IPv6 addresses ({', '.join(v6['addresses'])}) but no IPv6 "
+                "closing rules (ip6tables missing?): the port would still answer over IPv6"
+            )
+        shown = []
+        for address in dict.fromkeys([self.ctx.inv.address(host), *v6["addresses"]]):
+            try:
+                socket.create_connection((address, port), timeout=2).close()
+            except OSError as exc:
+                shown.append(f"{address}:{port} {_closed_reason(exc)}")
+                continue
+            raise StepFailed(f"verify: {host}: {address}:{port} still answers outside the mesh")
+        return "closed outside the mesh: " + "; ".join(shown)
+
+
+def _closed_reason(exc: OSError) -> str:
+    if exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL):
+        return "not reachable from this controller (no route)"
+    return f"closed ({exc.strerror or exc})"
 
 
 class BindExposure(ExposureTarget):

@@ -500,6 +500,21 @@ def firewall_read(service):
     return {"closed": bool(enabled and active), "enabled": enabled, "active": active}
 
 
+def ipv6_exposure(service):
+    """The host's global IPv6 addresses and whether the service's IPv6 closing chain is
+    in place (a service on [::] answers over IPv6 unless ip6tables closes it too)."""
+    done = _run(["ip", "-6", "-o", "addr", "show", "scope", "global"], check=False)
+    addresses = []
+    for line in done.stdout.splitlines():
+        fields = line.split()
+        if "inet6" in fields:
+            addresses.append(fields[fields.index("inet6") + 1].split("/")[0])
+    chain = _mesh_only_chain(_mesh_only_instance(service))
+    usable = _run(["ip6tables", "-S", "INPUT"], check=False).returncode == 0 if addresses else False
+    active = usable and _run(["ip6tables", "-n", "-L", chain], check=False).returncode == 0
+    return {"addresses": addresses, "ip6tables": usable, "active": active}
+
+
 def firewall_set(service, port, iface, cidr, closed, script="", unit_text=""):
     """Close the port to everything but the mesh and loopback, persistently, or reopen it.
 
@@ -672,6 +687,7 @@ OPS = {
         firewall_read,
         firewall_set,
         wireguard_status,
+        ipv6_exposure,
         lease_read,
         lease_take,
         lease_release,
