@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+
+# hypothesis keeps its files outside the checkout (a .hypothesis/ there would be packed
+# into the collection and dirty the tree).
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", os.path.join(tempfile.gettempdir(), "homeforge-hypothesis")
+)
 
 
 @pytest.fixture

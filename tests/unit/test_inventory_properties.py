@@ -97,6 +97,7 @@ def _assert_named(root: Path, lines: list[str]) -> None:
 
 
 SETTINGS = settings(
+    database=None,  # nothing written into the checkout (it would land in the collection)
     max_examples=300,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
@@ -156,7 +157,7 @@ def test_the_valid_declaration_the_mutations_start_from_is_valid(tmp_path):
     assert _check_lines(tmp_path, hosts, {"homeforge_services": {"svc": VALID_SERVICE}}) == (0, [])
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=None, database=None)
 @given(key=st.sampled_from(READ_KEYS), value=values)
 def test_the_cli_exits_0_or_2_with_one_line_per_problem(key, value):
     with tempfile.TemporaryDirectory() as tmp:
