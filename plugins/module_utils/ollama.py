@@ -1,0 +1,153 @@
+# Copyright: homeforge maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+"""Ollama model names and pull progress, as pure functions.
+
+Used by the ``ollama_model`` module (on the host) and by ``homeforge models`` (on
+the controller, loaded as plain Python). Standard library only.
+
+Ollama names a model ``[registry/][namespace/]model[:tag]``; the defaults are
+``registry.ollama.ai``, ``library`` and ``latest``. ``/api/tags`` lists models by
+their short name (``llama3.2:1b``, ``ns/model:tag``, or the full name for another
+registry), and the models directory keeps each manifest at
+``manifests/<registry>/<namespace>/<model>/<tag>``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+DEFAULT_REGISTRY = "registry.ollama.ai"
+DEFAULT_NAMESPACE = "library"
+_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}\Z")
+_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?\Z")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
+
+
+class ModelNameError(ValueError):
+    pass
+
+
+def parse_name(name: object) -> tuple[str, str, str, str]:
+    """(registry, namespace, model, tag); ModelNameError for a name Ollama would refuse."""
+    if not isinstance(name, str) or not name or name != name.strip():
+        raise ModelNameError(f"{name!r} is not a model name (model[:tag])")
+    tag = "latest"
+    base = name
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        base, tag = name.rsplit(":", 1)
+    parts = base.split("/")
+    if len(parts) == 1:
+        parts = [DEFAULT_REGISTRY, DEFAULT_NAMESPACE, *parts]
+    elif len(parts) == 2:
+        parts = [DEFAULT_REGISTRY, *parts]
+    if (
+        len(parts) != 3
+        or not _HOST.match(parts[0])
+        or not all(_PART.match(p) for p in parts[1:])
+        or not _TAG.match(tag)
+    ):
+        raise ModelNameError(
+            f"{name!r} is not a model name: [registry/][namespace/]model[:tag], "
+            "letters, digits and ._- (e.g. llama3.2:1b)"
+        )
+    return parts[0], parts[1], parts[2], tag
+
+
+def short_name(name: str) -> str:
+    """The name ``/api/tags`` shows for ``name``."""
+    registry, namespace, model, tag = parse_name(name)
+    if registry == DEFAULT_REGISTRY and namespace == DEFAULT_NAMESPACE:
+        return f"{model}:{tag}"
+    if registry == DEFAULT_REGISTRY:
+        return f"{namespace}/{model}:{tag}"
+    return f"{registry}/{namespace}/{model}:{tag}"
+
+
+def manifest_relpath(name: str) -> str:
+    """The manifest's path under the models directory."""
+    return "manifests/" + "/".join(parse_name(name))
+
+
+def find(models: list, name: str) -> dict | None:
+    """The ``/api/tags`` entry for ``name``, or None."""
+    wanted = short_name(name)
+    for entry in models or []:
+        if isinstance(entry, dict) and wanted in (entry.get("name"), entry.get("model")):
+            return entry
+    return None
+
+
+class PullError(Exception):
+    """A pull that Ollama reported as failed (an ``{"error"}`` line) or that broke off."""
+
+
+class PullProgress:
+    """Follows ``/api/pull``'s NDJSON stream: per-layer totals and bytes, the last status,
+    and whether it ended in ``success``. Errors arrive as ``{"error": ...}`` lines with
+    HTTP 200; they raise PullError."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.started = clock()
+        self.layers: dict[str, dict[str, int]] = {}
+        self.status = ""
+        self.done = False
+        self.first_completed: dict[str, int] = {}
+
+    def feed(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        import json
+
+        try:
+            event = json.loads(line)
+        except ValueError:
+            raise PullError(f"Ollama sent a line that is not JSON: {line[:80]!r}") from None
+        if not isinstance(event, dict):
+            raise PullError(f"Ollama sent an unexpected line: {line[:80]!r}")
+        if event.get("error"):
+            raise PullError(str(event["error"]))
+        self.status = str(event.get("status", self.status))
+        digest = event.get("digest")
+        if digest and "total" in event:
+            layer = self.layers.setdefault(str(digest), {"total": 0, "completed": 0})
+            layer["total"] = int(event.get("total") or 0)
+            completed = int(event.get("completed") or 0)
+            self.first_completed.setdefault(str(digest), completed)
+            layer["completed"] = max(layer["completed"], completed)
+        if self.status == "success":
+            self.done = True
+
+    @property
+    def total(self) -> int:
+        return sum(layer["total"] for layer in self.layers.values())
+
+    @property
+    def completed(self) -> int:
+        return sum(layer["completed"] for layer in self.layers.values())
+
+    @property
+    def transferred(self) -> int:
+        """Bytes that arrived during this pull (what each layer had at its first report
+        was already on disk: a finished blob or a partial download resumed)."""
+        return sum(
+            max(0, layer["completed"] - self.first_completed.get(digest, 0))
+            for digest, layer in self.layers.items()
+        )
+
+    def snapshot(self) -> dict:
+        elapsed = max(self.clock() - self.started, 1e-6)
+        rate = self.transferred / elapsed
+        left = self.total - self.completed
+        return {
+            "status": self.status,
+            "total": self.total,
+            "completed": self.completed,
+            "transferred": self.transferred,
+            "rate_bps": int(rate),
+            "eta_s": int(left / rate) if rate > 0 and left > 0 else 0,
+            "done": self.done,
+        }
