@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from homeforge import inventory
@@ -111,6 +111,7 @@ SETTINGS = settings(
     where=st.sampled_from(["host", "group"]),
     name=host_names,
 )
+@example(key="ansible_host", value=None, where="host", name="\x00")  # crashed Ansible's cache
 def test_any_value_in_any_variable_is_reported_not_raised(key, value, where, name):
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

@@ -177,10 +177,15 @@ def load(path: str | os.PathLike) -> Inventory:
     host_groups: dict[str, list[str]] = {}
     templar = _Templates(loader)
     for host in manager.get_hosts():
+        if re.search(r"[\x00-\x1f\x7f]", host.name):
+            raise BadInput(
+                f"{_display(inv_path)}: host {host.name!r}: inventory host name: "
+                "must not contain control characters"
+            )
         try:
             resolved = variables.get_vars(host=host, include_hostvars=False)
-        except AnsibleError as exc:
-            first = str(exc.message if hasattr(exc, "message") else exc).splitlines()[0]
+        except (AnsibleError, ValueError, OSError) as exc:
+            first = (str(getattr(exc, "message", "") or exc).splitlines() or ["?"])[0]
             raise BadInput(f"{_display(inv_path)}: host {host.name}: {first}") from None
         hostvars[host.name] = {
             k: templar.resolve(k, v, resolved)
