@@ -1,0 +1,243 @@
+#!/usr/bin/python
+# Copyright: homeforge maintainers
+# Apache License 2.0 (see LICENSE or https://www.apache.org/licenses/LICENSE-2.0)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: release_artifact
+short_description: Install a release file only after its sha256 matches the release's checksum list
+description:
+  - Takes a release file (a tarball or a single binary) from O(url) or from O(src) (a file
+    already on the host, e.g. copied from an airgap directory), checks its SHA-256 against
+    the line for O(name) in the release's checksum list (O(checksums_url) or
+    O(checksums_src), the C(sha256sum) format), and only then installs it into O(dest):
+    extracted (C(.tgz), C(.tar.gz), C(.tar.zst)) or copied as O(dest)/O(name) with O(mode).
+  - Installing is atomic (a temporary directory renamed into place) and idempotent: O(dest)
+    keeps a record of the digest it holds, so a converged host is not changed and nothing is
+    downloaded again. A mismatch, a missing checksum line or a broken download fails with
+    nothing installed.
+version_added: "0.1.0"
+author: homeforge maintainers (!UNKNOWN)
+extends_documentation_fragment:
+  - homeforge.homelab.attributes
+attributes:
+  check_mode:
+    support: full
+    details: Reports whether O(dest) would change; downloads nothing.
+  diff_mode:
+    support: none
+options:
+  name:
+    description: The file's name as the checksum list names it (e.g. C(ollama-linux-amd64.tgz)).
+    type: str
+    required: true
+  url:
+    description: Where to download the file; mutually exclusive with O(src).
+    type: str
+  src:
+    description: The file on the host; mutually exclusive with O(url).
+    type: path
+  checksums_url:
+    description: The release's checksum list (e.g. C(sha256sum.txt)) to download.
+    type: str
+  checksums_src:
+    description: The release's checksum list, on the host.
+    type: path
+  dest:
+    description: The directory to install into (created; replaced as a whole on a new digest).
+    type: path
+    required: true
+  extract:
+    description: Unpack the archive into O(dest); C(false) copies the file as O(dest)/O(name).
+    type: bool
+    default: true
+  mode:
+    description: Mode of the copied file when O(extract=false).
+    type: str
+    default: "0755"
+  timeout:
+    description: Seconds for each download.
+    type: int
+    default: 600
+"""
+
+EXAMPLES = r"""
+- name: Ollama from its GitHub release, checked against the release's sha256sum.txt
+  homeforge.homelab.release_artifact:
+    name: ollama-linux-amd64.tgz
+    url: https://github.com/ollama/ollama/releases/download/v0.12.3/ollama-linux-amd64.tgz
+    checksums_url: https://github.com/ollama/ollama/releases/download/v0.12.3/sha256sum.txt
+    dest: /usr/local/lib/ollama/0.12.3
+"""
+
+RETURN = r"""
+sha256:
+  description: The installed file's SHA-256.
+  returned: success
+  type: str
+previous_sha256:
+  description: What O(dest) held before (empty when nothing).
+  returned: always
+  type: str
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import fetch_url
+
+RECORD = ".homeforge-artifact.json"
+
+
+def _download(module, url, target):
+    response, info = fetch_url(module, url, timeout=module.params["timeout"])
+    if info.get("status") != 200 or response is None:
+        module.fail_json(msg=f"download of {url} failed: {info.get('msg', info.get('status'))}")
+    with open(target, "wb") as handle:
+        shutil.copyfileobj(response, handle, 1 << 20)
+
+
+def _expected(module, sums_path):
+    name = module.params["name"]
+    with open(sums_path, errors="replace") as handle:
+        for line in handle:
+            match = re.match(r"([0-9a-fA-F]{64})\s+\*?(\S+)\s*$", line)
+            if match and os.path.basename(match.group(2)) == name:
+                return match.group(1).lower()
+    module.fail_json(msg=f"{name}: no line for it in the release's checksum list")
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _recorded(dest):
+    try:
+        with open(os.path.join(dest, RECORD)) as handle:
+            return json.load(handle).get("sha256", "")
+    except (OSError, ValueError):
+        return ""
+
+
+def _unpack(module, archive, target):
+    name = module.params["name"]
+    if name.endswith(".tar.zst"):
+        tar = module.get_bin_path("tar", required=True)
+        module.get_bin_path("zstd", required=True)
+        rc, _out, err = module.run_command([tar, "--zstd", "-xf", archive, "-C", target])
+        if rc != 0:
+            module.fail_json(msg=f"unpacking {name} failed: {err.strip()}")
+        return
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            parts = member.name.split("/")
+            if member.name.startswith("/") or ".." in parts:
+                module.fail_json(
+                    msg=f"{name}: refusing a member outside the archive: {member.name}"
+                )
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(target, filter="data")
+        else:  # an older Python without extraction filters: members were checked above
+            tar.extractall(target)
+
+
+def _install(module, fetched, digest):
+    params = module.params
+    dest = params["dest"].rstrip("/")
+    parent = os.path.dirname(dest) or "."
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(dir=parent, prefix=".incoming-")
+    try:
+        if params["extract"]:
+            _unpack(module, fetched, staging)
+        else:
+            target = os.path.join(staging, params["name"])
+            shutil.copyfile(fetched, target)
+            os.chmod(target, int(params["mode"], 8))
+        with open(os.path.join(staging, RECORD), "w") as handle:
+            json.dump({"name": params["name"], "sha256": digest}, handle)
+        os.chmod(staging, 0o755)
+        old = None
+        if os.path.exists(dest):
+            old = tempfile.mkdtemp(dir=parent, prefix=".old-")
+            os.rename(dest, os.path.join(old, "x"))
+        os.rename(staging, dest)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def run(module):
+    params = module.params
+    dest = params["dest"]
+    previous = _recorded(dest)
+    work = tempfile.mkdtemp(prefix="homeforge-artifact-")
+    try:
+        sums = params["checksums_src"]
+        if params["checksums_url"]:
+            sums = os.path.join(work, "checksums")
+            _download(module, params["checksums_url"], sums)
+        if not sums or not os.path.isfile(sums):
+            module.fail_json(msg=f"{sums}: no such checksum list", previous_sha256=previous)
+        expected = _expected(module, sums)
+        if previous == expected:
+            return {"changed": False, "sha256": expected, "previous_sha256": previous}
+        if module.check_mode:
+            return {"changed": True, "sha256": expected, "previous_sha256": previous}
+        fetched = params["src"]
+        if params["url"]:
+            fetched = os.path.join(work, params["name"])
+            _download(module, params["url"], fetched)
+        if not fetched or not os.path.isfile(fetched):
+            module.fail_json(msg=f"{fetched}: no such file", previous_sha256=previous)
+        actual = _sha256(fetched)
+        if actual != expected:
+            module.fail_json(
+                msg=f"{params['name']}: sha256 {actual} does not match the release's {expected}; "
+                "nothing installed",
+                previous_sha256=previous,
+            )
+        _install(module, fetched, actual)
+        return {"changed": True, "sha256": actual, "previous_sha256": previous}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "name": {"type": "str", "required": True},
+            "url": {"type": "str"},
+            "src": {"type": "path"},
+            "checksums_url": {"type": "str"},
+            "checksums_src": {"type": "path"},
+            "dest": {"type": "path", "required": True},
+            "extract": {"type": "bool", "default": True},
+            "mode": {"type": "str", "default": "0755"},
+            "timeout": {"type": "int", "default": 600},
+        },
+        mutually_exclusive=[("url", "src"), ("checksums_url", "checksums_src")],
+        required_one_of=[("url", "src"), ("checksums_url", "checksums_src")],
+        supports_check_mode=True,
+    )
+    if "/" in module.params["name"] or module.params["name"] in ("", ".", ".."):
+        module.fail_json(msg="name is a file name, not a path")
+    module.exit_json(**run(module))
+
+
+if __name__ == "__main__":
+    main()

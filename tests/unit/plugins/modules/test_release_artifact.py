@@ -1,0 +1,72 @@
+"""release_artifact, run by ``ansible`` on the local host: nothing is installed unless the
+file's sha256 matches the release's checksum list; a converged host is not changed."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import tarfile
+
+
+def _release(tmp_path, content=b"#!/bin/sh\necho ollama\n"):
+    rel = tmp_path / "release"
+    rel.mkdir(exist_ok=True)
+    archive = rel / "ollama-linux-amd64.tgz"
+    with tarfile.open(archive, "w:gz") as tar:
+        info = tarfile.TarInfo("bin/ollama")
+        info.size, info.mode = len(content), 0o755
+        tar.addfile(info, io.BytesIO(content))
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    (rel / "sha256sum.txt").write_text(
+        f"{'0' * 64}  ./ollama-darwin.tgz\n{digest}  ./ollama-linux-amd64.tgz\n"
+    )
+    return rel, digest
+
+
+def _args(rel, dest):
+    return {
+        "name": "ollama-linux-amd64.tgz",
+        "src": str(rel / "ollama-linux-amd64.tgz"),
+        "checksums_src": str(rel / "sha256sum.txt"),
+        "dest": str(dest),
+    }
+
+
+def test_installs_once_after_checking_and_is_idempotent(run_module, tmp_path):
+    rel, digest = _release(tmp_path)
+    dest = tmp_path / "lib" / "0.12.3"
+    check = run_module("release_artifact", _args(rel, dest), "--check")
+    assert check["changed"] and not dest.exists()
+    done = run_module("release_artifact", _args(rel, dest))
+    assert done["changed"] and done["sha256"] == digest
+    assert (dest / "bin" / "ollama").read_text().endswith("echo ollama\n")
+    again = run_module("release_artifact", _args(rel, dest))
+    assert not again["changed"] and again["previous_sha256"] == digest
+
+
+def test_a_file_that_does_not_match_installs_nothing(run_module, tmp_path):
+    rel, _digest = _release(tmp_path)
+    (rel / "ollama-linux-amd64.tgz").write_bytes(b"tampered")
+    dest = tmp_path / "lib" / "x"
+    bad = run_module("release_artifact", _args(rel, dest))
+    assert bad["failed"] and "does not match the release's" in bad["msg"] and not dest.exists()
+    assert not (tmp_path / "lib").exists()  # checked before anything was written
+
+
+def test_a_name_missing_from_the_checksum_list_fails(run_module, tmp_path):
+    rel, _digest = _release(tmp_path)
+    (rel / "sha256sum.txt").write_text(f"{'1' * 64}  other.tgz\n")
+    bad = run_module("release_artifact", _args(rel, tmp_path / "d"))
+    assert bad["failed"] and "no line for it" in bad["msg"]
+
+
+def test_a_new_release_replaces_the_old_one_whole(run_module, tmp_path):
+    rel, _digest = _release(tmp_path)
+    dest = tmp_path / "lib" / "cur"
+    run_module("release_artifact", _args(rel, dest))
+    (dest / "stray").write_text("left by hand")
+    rel, digest2 = _release(tmp_path, b"#!/bin/sh\necho newer\n")
+    done = run_module("release_artifact", _args(rel, dest))
+    assert done["changed"] and done["sha256"] == digest2
+    assert (dest / "bin" / "ollama").read_text().endswith("echo newer\n")
+    assert not (dest / "stray").exists()
