@@ -14,7 +14,7 @@ description:
     progress stream. The result is C(changed) only when the model's manifest digest changed
     (C(/api/pull) answers success whether it fetched anything or not).
   - A pull is bounded by O(timeout) overall and retried O(retries) times after a broken
-    stream, an error line (C({"error": ...}) arrives with HTTP 200) or an unreachable server,
+    stream, an error line (an C(error) object, which arrives with HTTP 200) or an unreachable server,
     with a growing pause. Ollama resumes partial downloads itself, so a retry fetches only
     what is missing; C(OLLAMA_NOPRUNE) on the server keeps partial blobs across restarts.
   - While it pulls, progress (status, bytes, rate, ETA) is written as JSON to
@@ -33,7 +33,7 @@ requirements:
   - httpx (Debian package python3-httpx) on the host
 options:
   name:
-    description: The model, C([registry/][namespace/]model[:tag]) (C(:latest) when no tag).
+    description: The model, C([registry/][namespace/]model[:tag]); the tag defaults to C(latest).
     type: str
     required: true
   state:
@@ -62,7 +62,7 @@ options:
     type: bool
     default: false
   progress_file:
-    description: Where progress is written during a pull (empty: nowhere).
+    description: Where progress is written during a pull; empty writes it nowhere.
     type: path
     default: ""
 """

@@ -12,9 +12,9 @@ description:
   - Takes a release file (a tarball or a single binary) from O(url) or from O(src) (a file
     already on the host, e.g. copied from an airgap directory), checks its SHA-256 against
     the line for O(name) in the release's checksum list (O(checksums_url) or
-    O(checksums_src), the C(sha256sum) format), and only then installs it into O(dest):
+    O(checksums_src), the C(sha256sum) format), and only then installs it into O(dest),
     extracted (C(.tgz), C(.tar.gz), C(.tar.zst)) or copied as O(dest)/O(name) with O(mode).
-  - Installing is atomic (a temporary directory renamed into place) and idempotent: O(dest)
+  - Installing is atomic (a temporary directory renamed into place) and idempotent, as O(dest)
     keeps a record of the digest it holds, so a converged host is not changed and nothing is
     downloaded again. A mismatch, a missing checksum line or a broken download fails with
     nothing installed.
