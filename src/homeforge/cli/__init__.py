@@ -16,6 +16,7 @@ from homeforge.cli.apply import apply
 from homeforge.cli.inventory import inventory
 from homeforge.cli.lab import lab
 from homeforge.cli.mesh import mesh
+from homeforge.cli.models import models
 from homeforge.cli.verify import verify
 
 
@@ -27,7 +28,7 @@ def main() -> None:
     """Private LLM infrastructure on your own machines, converged by Ansible."""
 
 
-for command in (apply, mesh, inventory, verify, lab):
+for command in (apply, mesh, models, inventory, verify, lab):
     main.add_command(command)
 
 

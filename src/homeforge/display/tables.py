@@ -102,3 +102,47 @@ def lab_health(name: str, health) -> None:
             Text("up" if h.ssh else "down", style="green" if h.ssh else "red"),
         )
     console.print(table)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def models(found) -> None:
+    table = _table("Ollama models", ("host", "model", "size", "digest"))
+    for entry in found:
+        if entry.error:
+            table.add_row(entry.host, f"[red]{entry.error}[/red]", "", "")
+        elif not entry.models:
+            table.add_row(entry.host, "(none)", "", "")
+        for model in entry.models:
+            table.add_row(
+                entry.host,
+                model.get("name", "?"),
+                _size(int(model.get("size") or 0)),
+                str(model.get("digest", ""))[:12],
+            )
+    console.print(table)
+
+
+def seed(result) -> None:
+    table = _table(
+        f"Seeded {result.model} ({_size(result.size)}, {result.digest[:12]}) from {result.source}",
+        ("host", "result", "fetched", "transferred"),
+    )
+    for host, outcome in result.targets.items():
+        if isinstance(outcome, dict):
+            what = "installed" if outcome["changed"] else "already there"
+            table.add_row(
+                host,
+                f"[green]{what}[/green]",
+                f"{outcome['fetched']} blob(s)",
+                _size(outcome["transferred"]),
+            )
+        else:
+            table.add_row(host, f"[red]{outcome}[/red]", "", "")
+    console.print(table)

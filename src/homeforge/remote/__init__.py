@@ -28,14 +28,13 @@ from typing import Any, TypeVar
 
 from homeforge.errors import HomeforgeError
 from homeforge.inventory.model import Inventory
-from homeforge.remote import hostops, ssh
+from homeforge.remote import hostops, modelops, ssh
 
 HOSTOPS_SOURCE = Path(hostops.__file__)
+# The host programs (sent whole, one operation per call) and their operations.
+PROGRAMS = {program.__name__: program for program in (hostops, modelops)}
 # Reads the request (first line) and the program (the rest) from stdin, runs it.
-BOOTSTRAP = (
-    "import sys,json;r=json.loads(sys.stdin.readline());g={'__name__':'homeforge_hostops'};"
-    "exec(compile(sys.stdin.read(),'homeforge-hostops','exec'),g);sys.exit(g['serve'](r))"
-)
+BOOTSTRAP = modelops.BOOTSTRAP
 
 T = TypeVar("T")
 
@@ -60,7 +59,7 @@ class Remote:
         self._clients: dict[str, Any] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
-        self._source: str | None = None
+        self._sources: dict[str, str] = {}
 
     def __enter__(self) -> Remote:
         return self
@@ -109,16 +108,17 @@ class Remote:
         return Completed(rc, out, err)
 
     def call(self, host: str, op: Callable[..., dict], timeout: float = 300, **args: Any) -> dict:
-        """Run one operation of :mod:`homeforge.remote.hostops` on host; its result dict."""
-        if hostops.OPS.get(op.__name__) is not op:
-            raise TypeError(f"{op!r} is not a host operation (homeforge.remote.hostops.OPS)")
+        """Run one operation of a host program (:mod:`~homeforge.remote.hostops`,
+        :mod:`~homeforge.remote.modelops`) on host; its result dict."""
+        program = PROGRAMS.get(getattr(op, "__module__", ""))
+        if program is None or program.OPS.get(op.__name__) is not op:
+            raise TypeError(f"{op!r} is not a host operation (OPS of a homeforge.remote program)")
         inspect.signature(op).bind(**args)  # a wrong argument fails here, not on the host
-        if self._source is None:
-            self._source = HOSTOPS_SOURCE.read_text()
+        if program.__name__ not in self._sources:
+            self._sources[program.__name__] = Path(program.__file__).read_text()
         request = json.dumps({"op": op.__name__, "args": args})
-        done = self.run(
-            host, ["python3", "-c", BOOTSTRAP], stdin=request + "\n" + self._source, timeout=timeout
-        )
+        stdin = request + "\n" + self._sources[program.__name__]
+        done = self.run(host, ["python3", "-c", BOOTSTRAP], stdin=stdin, timeout=timeout)
         lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
         if not lines:
             detail = (done.stderr.strip().splitlines() or ["no output"])[-1]

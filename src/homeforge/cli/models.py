@@ -1,0 +1,68 @@
+"""``homeforge models list | seed``: the fleet's Ollama models."""
+
+from __future__ import annotations
+
+import click
+
+from homeforge import display
+from homeforge.cli.common import (
+    checked_inventory,
+    finish,
+    handle_errors,
+    inventory_option,
+    json_option,
+)
+from homeforge.display import tables
+
+
+@click.group()
+def models() -> None:
+    """Ollama models across the hosts of group 'ollama': list, seed host to host."""
+
+
+@models.command("list")
+@inventory_option
+@json_option
+@handle_errors
+def models_list(inventory_path, as_json):
+    """Every host's models: name, size and digest, as its Ollama lists them."""
+    from homeforge.models import list_models, ollama_hosts
+
+    inv = checked_inventory(inventory_path)
+    found = list_models(inv, ollama_hosts(inv))
+    if as_json:
+        display.emit({"hosts": {h.host: {"models": h.models, "error": h.error} for h in found}})
+    else:
+        tables.models(found)
+    finish(not any(h.error for h in found))
+
+
+@models.command("seed")
+@click.argument("name")
+@click.option("--from", "source", required=True, help="The host that has the model.")
+@click.option("--to", "targets", help="Comma-separated hosts (default: every other Ollama host).")
+@inventory_option
+@json_option
+@handle_errors
+def models_seed(name, source, targets, inventory_path, as_json):
+    """Copy model NAME from one host to others, host to host, every blob checked.
+
+    The model crosses the upstream registry's link once (to the source); the targets
+    get it over the mesh or the LAN, never through this machine's disk. A seed that
+    stops halfway resumes where it stopped when run again.
+    """
+    from homeforge.errors import BadInput
+    from homeforge.models import ollama_hosts, seed
+
+    inv = checked_inventory(inventory_path)
+    hosts = ollama_hosts(inv)
+    wanted = [t.strip() for t in targets.split(",")] if targets else hosts
+    unknown = [h for h in [source, *wanted] if h not in hosts]
+    if unknown:
+        raise BadInput(f"{inv.shown}: {', '.join(unknown)}: not in group 'ollama'")
+    result = seed(inv, name, source, wanted)
+    if as_json:
+        display.emit({"seed": vars(result)})
+    else:
+        tables.seed(result)
+    finish(result.ok)

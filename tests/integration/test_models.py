@@ -1,0 +1,133 @@
+"""Ollama on three lab hosts (the role in host mode, against the Ollama STAND-IN release
+and registry) and `homeforge models`: the model is pulled from the registry by one host
+and seeded host to host to the others, its digests checked. Results are the role's and
+the seeding's behaviour with stand-in Ollama processes, not a real Ollama."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.integration.conftest import LabEnv, start_lab
+
+NAME = "hf-models"
+SUBNET = "10.254.98.0/24"
+ROOT = Path(__file__).resolve().parents[2]
+STANDIN = ROOT / "tests" / "standins" / "ollama"
+REGISTRY_APP = Path(__file__).with_name("apps") / "ollama_registry.yml"
+MODEL_SIZE = 64_000_000
+
+
+def _addresses(inventory: Path) -> dict[str, str]:
+    data = yaml.safe_load((inventory / "inventory.yml").read_text())
+    hosts = data["all"].get("hosts", {})
+    return {name: hv["ansible_host"] for name, hv in hosts.items()}
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    env = start_lab(tmp_path_factory, NAME, 3, SUBNET)
+    release = env.state / "ollama-release"
+    subprocess.run([sys.executable, str(STANDIN), "release", "--out", str(release)], check=True)
+    inventory = env.state / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "host_vars").mkdir()
+    shutil.copy(env.inventory, inventory / "inventory.yml")
+    registry = _addresses(inventory)["lab-1"]
+    groups = {
+        "all": {
+            "children": {
+                "ollama": {"hosts": {h: None for h in ("lab-1", "lab-2", "lab-3")}},
+                "registry": {"hosts": {"lab-1": None}},
+            }
+        }
+    }
+    (inventory / "groups.yml").write_text(yaml.safe_dump(groups))
+    (inventory / "group_vars" / "ollama.yml").write_text(
+        yaml.safe_dump(
+            {
+                "ollama_artifacts_dir": str(release),
+                "ollama_extra_env": {"OLLAMA_STANDIN_REGISTRY": f"http://{registry}:5000"},
+            }
+        )
+    )
+    (inventory / "host_vars" / "lab-1.yml").write_text(
+        yaml.safe_dump({"ollama_models": ["tiny:1b"]})
+    )
+    env.inventory = inventory
+    for playbook in (str(REGISTRY_APP), "site"):
+        done = env.hf(
+            "apply", playbook, "-i", str(inventory), "-e", f"registry_model_size={MODEL_SIZE}"
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    yield env
+    env.hf("lab", "down", "--name", NAME)
+
+
+def _list(env: LabEnv) -> dict:
+    done = env.hf("models", "list", "-i", str(env.inventory), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.splitlines()[-1])["hosts"]
+
+
+def _registry_bytes(env: LabEnv) -> int:
+    log = env.podman("exec", f"{NAME}-1", "cat", "/srv/registry.log").stdout
+    return sum(json.loads(line)["bytes"] for line in log.splitlines() if line.strip())
+
+
+def test_the_role_converged_and_only_lab_1_pulled_from_the_registry(fleet):
+    listed = _list(fleet)
+    assert [m["name"] for m in listed["lab-1"]["models"]] == ["tiny:1b"]
+    assert listed["lab-2"]["models"] == [] and listed["lab-3"]["models"] == []
+    assert MODEL_SIZE <= _registry_bytes(fleet) < MODEL_SIZE + 10_000
+    again = fleet.hf("apply", "site", "-i", str(fleet.inventory), "--json")
+    summary = json.loads(again.stdout.splitlines()[-1])["summary"]
+    assert again.returncode == 0 and all(h["changed"] == 0 for h in summary["hosts"].values())
+
+
+def test_seeding_reaches_every_host_once_with_the_same_digest(fleet):
+    before = _registry_bytes(fleet)
+    done = fleet.hf(
+        "models", "seed", "tiny:1b", "--from", "lab-1", "-i", str(fleet.inventory), "--json"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])["seed"]
+    assert result["url"].startswith("http://10.77.")  # over the mesh
+    for host in ("lab-2", "lab-3"):
+        assert (
+            result["targets"][host]["changed"]
+            and result["targets"][host]["transferred"] >= MODEL_SIZE
+        )
+    listed = _list(fleet)
+    digests = {h: [m["digest"] for m in v["models"]] for h, v in listed.items()}
+    assert digests["lab-1"] == digests["lab-2"] == digests["lab-3"] == [result["digest"]]
+    assert _registry_bytes(fleet) == before  # the uplink was not used again
+    owner = fleet.podman(
+        "exec", f"{NAME}-2", "stat", "-c", "%U", "/var/lib/ollama/models/blobs"
+    ).stdout
+    assert owner.strip() == "ollama"
+
+    again = fleet.hf(
+        "models", "seed", "tiny:1b", "--from", "lab-1", "-i", str(fleet.inventory), "--json"
+    )
+    second = json.loads(again.stdout.splitlines()[-1])["seed"]
+    assert all(t["transferred"] == 0 and not t["changed"] for t in second["targets"].values())
+    verify = fleet.hf("verify", "-i", str(fleet.inventory))
+    assert verify.returncode == 0, verify.stdout[-3000:]
+
+
+def test_bad_seed_requests_are_one_line_and_change_nothing(fleet):
+    unknown = fleet.hf("models", "seed", "nope:1", "--from", "lab-1", "-i", str(fleet.inventory))
+    assert unknown.returncode == 2 and "lab-1 has no model nope:1" in unknown.stderr
+    stranger = fleet.hf("models", "seed", "tiny:1b", "--from", "lab-9", "-i", str(fleet.inventory))
+    assert stranger.returncode == 2 and "lab-9: not in group 'ollama'" in stranger.stderr
+    malformed = fleet.hf(
+        "models", "seed", "Bad Name", "--from", "lab-1", "-i", str(fleet.inventory)
+    )
+    assert malformed.returncode == 2 and "is not a model name" in malformed.stderr
