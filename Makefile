@@ -16,7 +16,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.homeforge/collections
 # network stack and the lab's name resolution), uidmap.
 APT_PACKAGES := podman runc netavark aardvark-dns mmdebstrap uidmap iptables openssh-client python3-venv git wireguard-tools
 
-.PHONY: help demo test deps system-deps venv lint sanity unit integration molecule bench lock clean
+.PHONY: real help demo test deps system-deps venv lint sanity unit integration molecule bench lock clean
 help:
 	@echo "make demo   # run homeforge on the built-in lab (podman containers)"
 	@echo "make test   # the whole test suite: lint, unit, integration, molecule"
@@ -68,6 +68,11 @@ unit: deps
 
 integration: deps
 	$(VENV)/bin/pytest -q tests/integration
+
+# Real third-party software, when its artifacts are given (see tests/real/*.py):
+#   HOMEFORGE_OLLAMA_ARTIFACTS=DIR HOMEFORGE_OLLAMA_MODEL=NAME make real
+real: deps
+	$(VENV)/bin/pytest -q -m real tests/real
 
 molecule: deps
 	@image=$$($(HF) lab image) && \
