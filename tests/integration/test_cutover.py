@@ -446,10 +446,8 @@ def test_listen_port_rule_comes_back_with_the_interface(cut):
 
 
 def test_preshared_keys_can_be_turned_off_and_verify_agrees(cut):
-    # every lab host is in k3s_cluster: its group_vars override all.yml
-    (cut.inventory / "group_vars" / "k3s_cluster.yml").write_text(
-        "wireguard_preshared_keys: false\n"
-    )
+    # every lab host is in group lab: its group_vars override all.yml
+    (cut.inventory / "group_vars" / "lab.yml").write_text("wireguard_preshared_keys: false\n")
     try:
         done = cut.hf("apply", "mesh", "-i", str(cut.inventory))
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr
@@ -459,7 +457,7 @@ def test_preshared_keys_can_be_turned_off_and_verify_agrees(cut):
         verify = cut.hf("verify", "-i", str(cut.inventory))
         assert verify.returncode == 0, verify.stdout[-3000:]
     finally:
-        (cut.inventory / "group_vars" / "k3s_cluster.yml").unlink()
+        (cut.inventory / "group_vars" / "lab.yml").unlink()
 
 
 def test_mesh_only_ports_from_the_role_close_the_port_outside_the_mesh(cut):

@@ -219,15 +219,16 @@ def _add_option(collection: Path, role: str, name: str, option: dict) -> None:
 
 
 def test_shared_variables_must_agree_across_their_roles(collection):
-    token = {"type": "str", "no_log": True, "description": "The cluster join token.", "default": ""}
-    (collection / "meta/shared_variables.yml").write_text(
-        yaml.safe_dump({"variables": {"k3s_token": {**token, "roles": ["common", "wireguard"]}}})
-    )
-    _add_option(collection, "common", "k3s_token", token)
-    _add_option(collection, "wireguard", "k3s_token", {**token, "description": "Token."})
+    token = {"type": "str", "no_log": True, "description": "A shared token.", "default": ""}
+    shared_file = collection / "meta/shared_variables.yml"
+    shared = yaml.safe_load(shared_file.read_text())
+    shared["variables"]["lab_token"] = {**token, "roles": ["common", "wireguard"]}
+    shared_file.write_text(yaml.safe_dump(shared))
+    _add_option(collection, "common", "lab_token", token)
+    _add_option(collection, "wireguard", "lab_token", {**token, "description": "Token."})
     role_docs.write(collection)
     assert role_docs.problems(collection) == [
-        "roles/wireguard/meta/argument_specs.yml: k3s_token: differs from"
+        "roles/wireguard/meta/argument_specs.yml: lab_token: differs from"
         " meta/shared_variables.yml in description"
     ]
     assert "Shared with `wireguard`." in (collection / "roles/common/README.md").read_text()

@@ -204,7 +204,6 @@ def _ssh_banner(address: str, timeout: float = 1.0) -> bool:
 
 def _write_inventory(lab: Lab, state: Path) -> None:
     hosts = {h.name: {"ansible_host": h.address} for h in lab.hosts}
-    first, rest = lab.hosts[0].name, [h.name for h in lab.hosts[1:]]
     inventory = {
         "all": {
             "vars": {
@@ -215,13 +214,9 @@ def _write_inventory(lab: Lab, state: Path) -> None:
             },
             "hosts": hosts,
             "children": {
-                # k3s-ansible's layout: the first host is the server, the rest are agents.
-                "k3s_cluster": {
-                    "children": {
-                        "server": {"hosts": {first: None}},
-                        "agent": {"hosts": dict.fromkeys(rest)},
-                    }
-                },
+                # Every lab host. No K3s groups (server, agent) yet: the cluster layer runs
+                # on the lab only once the lab brings the K3s artifacts it needs.
+                "lab": {"hosts": dict.fromkeys(hosts)},
             },
         }
     }

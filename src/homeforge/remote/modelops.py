@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import re
@@ -270,9 +271,15 @@ def _fetch_blob(url, token, blob, final, staging, ids):
         if have and response.status != 206:
             have = 0
         with open(part, "ab" if have else "wb") as handle:
-            for chunk in iter(lambda: response.read(CHUNK), b""):
-                handle.write(chunk)
-                got += len(chunk)
+            try:
+                for chunk in iter(lambda: response.read(CHUNK), b""):
+                    handle.write(chunk)
+                    got += len(chunk)
+            except (http.client.HTTPException, OSError) as exc:
+                raise OpError(
+                    "blob %s: the transfer broke off after %d bytes (%s); "
+                    "run the seed again to resume" % (blob["digest"], have + got, exc)
+                ) from None
     if _sha256(part) != blob["digest"].split(":", 1)[1]:
         os.unlink(part)
         raise OpError(
