@@ -323,3 +323,60 @@ def test_variables_shared_by_roles_are_checked_once_by_their_declaration(write, 
     )
     problems = problems_of(path)
     assert len(problems) == 1 and problems[0].startswith(f"{path}: host h1: cluster_api_port:")
+
+
+K3S = """
+all:
+  children:
+    server:
+      hosts:
+        s1: {{ansible_host: 192.0.2.10{s1}}}
+        s2: {{ansible_host: 192.0.2.11{s2}}}
+    agent:
+      hosts:
+        a1: {{ansible_host: 192.0.2.12{a1}}}
+"""
+
+
+def _k3s(write, s1="", s2="", a1=""):
+    return problems_of(write("hosts.yml", K3S.format(s1=s1, s2=s2, a1=a1)))
+
+
+def test_k3s_config_keys_must_be_flags_of_their_kind(write):
+    found = _k3s(
+        write,
+        s1=", k3s_server_config: {cluster-cidr: 10.42.0.0/16, bogus-flag: 1, token: x}",
+        s2=", k3s_server_config: {cluster-cidr: 10.42.0.0/16}",
+        a1=", k3s_agent_config: {disable: [traefik], node-label: [gpu=true]}",
+    )
+    assert any(
+        "host s1: k3s_server_config: bogus-flag: is not a K3s server flag" in p for p in found
+    )
+    assert any("host s1: k3s_server_config: token: is set by the role" in p for p in found)
+    assert any(
+        "host a1: k3s_agent_config: disable: is not a K3s agent flag (a server flag)" in p
+        for p in found
+    )
+    assert not any("node-label" in p for p in found)
+
+
+def test_k3s_critical_flags_and_tokens_must_agree(write):
+    found = _k3s(
+        write,
+        s1=", k3s_server_config: {cluster-cidr: 10.42.0.0/16}, k3s_token: aaa",
+        s2=", k3s_server_config: {cluster-cidr: 10.99.0.0/16}, k3s_token: bbb",
+    )
+    assert any("host s2: k3s_server_config: cluster-cidr differ from server s1" in p for p in found)
+    token = [p for p in found if ": k3s_token: differs between" in p]
+    assert token and "aaa" not in token[0] and "bbb" not in token[0]  # a secret is never shown
+
+
+def test_k3s_version_and_a_lonely_agent_are_reported(write):
+    assert any("'1.31' is not a K3s version" in p for p in _k3s(write, a1=", k3s_version: '1.31'"))
+    path = write(
+        "hosts.yml",
+        "all:\n  children:\n    agent:\n      hosts:\n        a1: {ansible_host: 192.0.2.12}\n",
+    )
+    assert any(
+        "no host in group server: an agent needs a server to join" in p for p in problems_of(path)
+    )

@@ -28,19 +28,16 @@ DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services)
 def check(inv: Inventory) -> list[str]:
     """Every problem in the inventory, one line each, in a stable order. Where two
     checks find fault with the same variable of the same host (a type and what the
-    type breaks further on), the first line stands for both."""
+    type breaks further on), the first check's lines stand for both."""
     if not inv.hostvars:
         return [f"{inv.shown}: inventory defines no hosts"]
     problems: list[str] = []
-    seen: set[str] = set()
+    seen: set[str] = set()  # places an earlier check has reported
     for domain in DOMAINS:
         for fn in domain.CHECKS:
-            for line in fn(inv):
-                place = _place(line)
-                if place is None or place not in seen:
-                    problems.append(line)
-                if place is not None:
-                    seen.add(place)
+            lines = fn(inv)
+            problems += [line for line in lines if _place(line) not in seen]
+            seen.update(place for place in map(_place, lines) if place is not None)
     return problems
 
 
