@@ -97,6 +97,7 @@ def delete_model(index: int) -> None:
     sh(
         index,
         "python3 -c \"import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:11434/api/delete', data=b'{\\\"model\\\": \\\"tiny:1b\\\"}', method='DELETE'))\"",
+        check=False,  # a host without the model answers 404
     )
 
 

@@ -146,3 +146,16 @@ def seed(result) -> None:
         else:
             table.add_row(host, f"[red]{outcome}[/red]", "", "")
     console.print(table)
+
+
+def cluster(found) -> None:
+    table = _table(
+        f"K3s nodes (as {found.server} sees them)",
+        ("node", "roles", "version", "ready", "GPUs", "address"),
+    )
+    for node in found.nodes:
+        ready = "[green]Ready[/green]" if node.ready else "[red]NotReady[/red]"
+        table.add_row(node.name, ",".join(node.roles), node.version, ready, node.gpus, node.address)
+    for name in found.missing:
+        table.add_row(name, "", "", "[red]not registered[/red]", "", "")
+    console.print(table)

@@ -1,0 +1,142 @@
+"""``homeforge cluster``: the K3s cluster the inventory describes, seen from its first server.
+
+The servers are the inventory's group ``k3s_server_group`` (k3s-ansible's ``server``),
+agents group ``agent``. ``status`` asks the first server for its nodes (roles, version,
+readiness, allocatable GPUs) and names the inventory's nodes that are missing;
+``kubeconfig`` fetches the admin kubeconfig K3s wrote there and writes it on this
+machine (0600, atomically) with the server address rewritten to the API endpoint and
+the cluster, user and context renamed, so several clusters can sit side by side.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from homeforge.errors import BadInput, HomeforgeError
+from homeforge.inventory.model import Inventory
+from homeforge.remote import Remote, clusterops
+from homeforge.roles import role_default
+
+
+def servers(inv: Inventory) -> list[str]:
+    first = next(iter(inv.hostvars.values()), {})
+    group = str(first.get("k3s_server_group", role_default("k3s_server", "k3s_server_group")))
+    members = inv.group_members(group)
+    if not members:
+        raise BadInput(f"{inv.shown}: no host in group {group} (the K3s servers)")
+    return members
+
+
+def endpoint(inv: Inventory) -> str:
+    first = servers(inv)[0]
+    given = inv.hostvars[first].get("k3s_api_endpoint") or ""
+    port = inv.hostvars[first].get("k3s_api_port", role_default("k3s_server", "k3s_api_port"))
+    host = str(given or inv.address(first))
+    host = f"[{host}]" if ":" in host else host
+    return f"https://{host}:{port}"
+
+
+@dataclass
+class NodeRow:
+    name: str
+    roles: list[str]
+    version: str
+    ready: bool
+    gpus: str
+    address: str
+
+
+@dataclass
+class ClusterStatus:
+    server: str
+    nodes: list[NodeRow] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)  # in the inventory, not registered
+
+    @property
+    def healthy(self) -> bool:
+        return not self.missing and all(n.ready for n in self.nodes)
+
+
+def node_rows(node_list: dict) -> list[NodeRow]:
+    rows = []
+    for item in node_list.get("items") or []:
+        meta, status = item.get("metadata") or {}, item.get("status") or {}
+        labels = meta.get("labels") or {}
+        roles = sorted(
+            key.split("/", 1)[1] for key in labels if key.startswith("node-role.kubernetes.io/")
+        )
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+        addresses = [
+            a.get("address", "")
+            for a in status.get("addresses") or []
+            if a.get("type") == "InternalIP"
+        ]
+        rows.append(
+            NodeRow(
+                name=str(meta.get("name", "?")),
+                roles=roles or ["agent"],
+                version=str((status.get("nodeInfo") or {}).get("kubeletVersion", "")),
+                ready=ready,
+                gpus=str((status.get("allocatable") or {}).get("nvidia.com/gpu", "0")),
+                address=addresses[0] if addresses else "",
+            )
+        )
+    return rows
+
+
+def status(inv: Inventory) -> ClusterStatus:
+    first = servers(inv)[0]
+    with Remote(inv) as remote:
+        listed = remote.call(first, clusterops.k3s_nodes)
+    rows = node_rows(listed)
+    names = {r.name for r in rows}
+    expected = [*servers(inv), *inv.group_members("agent")]
+    return ClusterStatus(first, rows, [h for h in expected if h not in names])
+
+
+def rewrite_kubeconfig(text: str, server: str, name: str) -> str:
+    """K3s's kubeconfig (one cluster/user/context named ``default``, server on 127.0.0.1)
+    with the server address and the names replaced."""
+    try:
+        config = yaml.safe_load(text)
+        cluster = config["clusters"][0]
+        user = config["users"][0]
+        context = config["contexts"][0]
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        raise HomeforgeError("the server's kubeconfig is not the one K3s writes") from None
+    cluster["name"] = user["name"] = context["name"] = name
+    cluster["cluster"]["server"] = server
+    context["context"] = {**context.get("context", {}), "cluster": name, "user": name}
+    config["clusters"], config["users"], config["contexts"] = [cluster], [user], [context]
+    config["current-context"] = name
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    os.chmod(path, 0o600)
+
+
+def kubeconfig(inv: Inventory, output: Path, context: str) -> dict:
+    first = servers(inv)[0]
+    with Remote(inv) as remote:
+        text = remote.call(first, clusterops.k3s_kubeconfig)["text"]
+    server = endpoint(inv)
+    write_private(output, rewrite_kubeconfig(text, server, context))
+    return {"path": str(output), "server": server, "context": context, "from": first}
