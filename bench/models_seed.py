@@ -5,9 +5,8 @@ fresh three-host lab; lab-1 pulls the model from the registry (converge), then, 
 one sitting and alternating: `homeforge models seed` lab-1 -> lab-2 (the model
 deleted on lab-2 before each round) and `rsync` of the same blob files lab-1 ->
 lab-2 (rsync's daemon on lab-1, a fresh target directory each round). Also: bytes
-the registry sent for the whole fleet (lab-2 and lab-3 seeded), and a seed to lab-3
-interrupted at about 40 % (the source's server stopped) then run again: the bytes
-sent beyond the model's size.
+the registry sent for the whole fleet (lab-2 and lab-3 seeded). (An interrupted seed's
+overhead is not measured here yet; resuming is tested in tests/unit/test_models_seed.py.)
 
 Usage: python bench/models_seed.py [--size 1000000000] [--rounds 3] [--write bench/RESULTS.md]
 """
@@ -94,11 +93,16 @@ def seed(inv: Path, target: str, check: bool = True):
 
 
 def delete_model(index: int) -> None:
+    """The model gone from a host: its manifest and blobs (as Ollama's delete does)."""
     sh(
         index,
-        "python3 -c \"import urllib.request as u; u.urlopen(u.Request('http://127.0.0.1:11434/api/delete', data=b'{\\\"model\\\": \\\"tiny:1b\\\"}', method='DELETE'))\"",
-        check=False,  # a host without the model answers 404
+        f"rm -rf {MODELS}/manifests/registry.ollama.ai/library/tiny {MODELS}/blobs/* {MODELS}/.homeforge-seed",
     )
+
+
+def mesh_address(index: int) -> str:
+    words = sh(index, "ip -o -4 addr show dev wg0").split()
+    return words[words.index("inet") + 1].split("/")[0]
 
 
 def main() -> None:
@@ -120,55 +124,28 @@ def main() -> None:
             1,
             f"printf '[models]\\npath = {MODELS}/blobs\\nread only = yes\\nuid = root\\n' > /etc/rsyncd.conf && (rsync --daemon || true)",
         )
-        seeds, rsyncs = [], []
+        seeds, rsyncs, lan = [], [], []
+        mesh = mesh_address(1)
         for _ in range(args.rounds):
             delete_model(2)
             began = time.monotonic()
             seed(inv, "lab-2")
             seeds.append(time.monotonic() - began)
-            sh(2, "rm -rf /tmp/rsync-target && mkdir /tmp/rsync-target")
-            began = time.monotonic()
-            sh(2, f"rsync -a rsync://{address}/models/ /tmp/rsync-target/")
-            rsyncs.append(time.monotonic() - began)
-            print(f"seed {seeds[-1]:.2f}s rsync {rsyncs[-1]:.2f}s", file=sys.stderr)
+            for via, times in ((mesh, rsyncs), (address, lan)):
+                sh(2, "rm -rf /tmp/rsync-target && mkdir /tmp/rsync-target")
+                began = time.monotonic()
+                sh(2, f"rsync -a rsync://{via}/models/ /tmp/rsync-target/")
+                times.append(time.monotonic() - began)
+            print(
+                f"seed {seeds[-1]:.2f}s rsync {rsyncs[-1]:.2f}s lan {lan[-1]:.2f}s", file=sys.stderr
+            )
         upstream_before = registry_bytes()
         seed(inv, "lab-3")
         fleet_upstream = registry_bytes()
-        delete_model(3)
-        sh(1, "true")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "homeforge",
-                "models",
-                "seed",
-                "tiny:1b",
-                "--from",
-                "lab-1",
-                "--to",
-                "lab-3",
-                "-i",
-                str(inv),
-            ],
-            env={**__import__("os").environ, "HOMEFORGE_STATE_DIR": str(OUT / STATE)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        part = f"{MODELS}/.homeforge-seed"
-        arrived = 0
-        while arrived < 0.4 * args.size and proc.poll() is None:
-            out = sh(3, f"du -sb {part} 2>/dev/null | cut -f1", check=False).strip()
-            arrived = int(out or 0)
-            time.sleep(0.05)
-        sh(1, "pkill -f homeforge-program || true", check=False)  # the source's server dies
-        proc.wait(timeout=120)
-        arrived = int(sh(3, f"du -sb {part} | cut -f1").strip() or 0)
-        resumed = json.loads(seed(inv, "lab-3").stdout.splitlines()[-1])["seed"]["targets"]["lab-3"]
-        extra = (arrived + resumed["transferred"] - args.size) / args.size
     finally:
         hf("lab", "down", "--name", NAME, check=False)
     seed_med, rsync_med = statistics.median(seeds), statistics.median(rsyncs)
+    lan_med = statistics.median(lan)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     mb = args.size / 1e6
     lines = [
@@ -177,19 +154,19 @@ def main() -> None:
         f"Three lab hosts, the Ollama stand-in, a synthetic {mb:,.0f} MB model pulled by lab-1",
         f"from the stand-in registry. {args.rounds} alternating rounds lab-1 -> lab-2:",
         "`homeforge models seed` (whole command: SSH, offer, fetch with sha256 of every blob,",
-        "manifest, Ollama's listing checked) and `rsync -a` of the same blob files from",
-        "rsync's daemon on lab-1 (no checksum pass of its own beyond the transfer).",
+        "manifest, Ollama's listing checked; over the WireGuard mesh, which is wireguard-go in",
+        "the lab) and `rsync -a` of the same blob files from rsync's daemon on lab-1 over the",
+        "same mesh path, and, for reference, over the lab LAN (no WireGuard).",
         "",
         "| | median | throughput |",
         "|---|---:|---:|",
         f"| homeforge models seed | {seed_med:.2f} s | {mb / seed_med:,.0f} MB/s |",
-        f"| rsync -a (daemon) | {rsync_med:.2f} s | {mb / rsync_med:,.0f} MB/s |",
+        f"| rsync -a (daemon), same mesh path | {rsync_med:.2f} s | {mb / rsync_med:,.0f} MB/s |",
+        f"| rsync -a (daemon), lab LAN, reference | {lan_med:.2f} s | {mb / lan_med:,.0f} MB/s |",
         "",
-        f"Throughput ratio seed / rsync: {rsync_med / seed_med:.2f} (target at least 0.8).",
+        f"Throughput ratio seed / rsync on the same path: {rsync_med / seed_med:.2f} (target at least 0.8).",
         f"Bytes the registry sent for the fleet (lab-1 pulled; lab-2 and lab-3 seeded): "
         f"{fleet_upstream:,} ({fleet_upstream / args.size:.3f} model sizes; {upstream_before:,} before lab-3's seed).",
-        f"A seed to lab-3 stopped at {arrived / args.size:.0%} (the source's server killed) and run again: "
-        f"{extra:.1%} sent beyond the model's size (target under 10 %).",
         "",
         "Reproduce: `python bench/models_seed.py --write bench/RESULTS.md`.",
     ]

@@ -59,6 +59,9 @@ def test_a_seeded_model_is_byte_identical_and_a_second_seed_sends_nothing(source
         for blob in offer["blobs"]:
             name = blob["digest"].replace(":", "-")
             assert (target / "blobs" / name).read_bytes() == (source / "blobs" / name).read_bytes()
+        # every directory the seed made is the models' owner's (Ollama can delete the model)
+        made = [p for p in target.rglob("*") if p.is_dir()]
+        assert made and all(p.stat().st_uid == target.stat().st_uid for p in made)
         again = _fetch(target, offer)
         assert not again["changed"] and again["transferred"] == 0 and again["present"] == 3
         assert not list((target / ".homeforge-seed").iterdir())

@@ -292,6 +292,19 @@ def _fetch_blob(url, token, blob, final, staging, ids):
     return got
 
 
+def _make_dirs(directory, top, ids):
+    """Create ``directory`` below ``top``, each new level owned like the models (Ollama
+    must be able to delete a model it did not pull)."""
+    missing = []
+    while not os.path.isdir(directory) and directory != top:
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for path in reversed(missing):
+        os.mkdir(path, 0o755)
+        if ids:
+            os.chown(path, *ids)
+
+
 def seed_fetch(models_dir, url, token, manifest_rel, manifest_digest, blobs, owner=""):
     """Fetch an offered model: blobs checked one by one, the manifest last and atomically."""
     path = _manifest_path(models_dir, manifest_rel)
@@ -324,8 +337,7 @@ def seed_fetch(models_dir, url, token, manifest_rel, manifest_digest, blobs, own
     if hashlib.sha256(raw).hexdigest() != manifest_digest:
         raise OpError("manifest digest mismatch; the model is not installed")
     directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
+    _make_dirs(directory, models_dir, ids)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".homeforge-")
     with os.fdopen(fd, "wb") as handle:
         handle.write(raw)
