@@ -230,3 +230,59 @@ def as_bool(value: object) -> bool:
         if text in BOOLEANS_FALSE:
             return False
     raise ValueError(f"{value!r} is not a boolean (true/false, yes/no, on/off, 1/0)")
+
+
+def listen_problem(value: object) -> str | None:
+    """``ADDRESS:PORT`` a service listens on (``[IPv6]:PORT`` for IPv6)."""
+    problem = _text(value, "a listen address")
+    if problem:
+        return problem
+    address, sep, port = value.rpartition(":")
+    if not sep:
+        return "must be ADDRESS:PORT"
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+        if not _is_ip(address):
+            return "not an IPv6 address in brackets"
+    return address_problem(address) or port_problem(port)
+
+
+def env_value_problem(value: object) -> str | None:
+    """A value for an environment variable: one line (it lands in a unit or env file)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return "an environment value must be a string or a number"
+    if _CONTROL.search(str(value)):
+        return "an environment value must be one line, without control characters"
+    return None
+
+
+def user_name_problem(value: object) -> str | None:
+    """A system user or group name (useradd's portable rule)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[a-z_][a-z0-9_-]{0,31}", value):
+        return "a user name is lowercase letters, digits, _ and - (at most 32, not starting with a digit or -)"
+    return None
+
+
+def device_list_problem(value: object) -> str | None:
+    """A device list such as ``CUDA_VISIBLE_DEVICES`` (indexes or UUIDs, comma-separated)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9A-Za-z,-]*", value):
+        return "a device list is indexes or UUIDs separated by commas"
+    return None
+
+
+RULES = {
+    "address": address_problem,
+    "inventory_name": inventory_name_problem,
+    "interface_name": interface_name_problem,
+    "cidr": cidr_problem,
+    "port": port_problem,
+    "unit_name": unit_name_problem,
+    "env_name": env_name_problem,
+    "env_value": env_value_problem,
+    "url_suffix": url_suffix_problem,
+    "absolute_path": absolute_path_problem,
+    "bind_value": bind_value_problem,
+    "listen": listen_problem,
+    "user_name": user_name_problem,
+    "device_list": device_list_problem,
+}

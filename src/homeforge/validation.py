@@ -22,8 +22,10 @@ env_name_problem = _rules.env_name_problem
 url_suffix_problem = _rules.url_suffix_problem
 absolute_path_problem = _rules.absolute_path_problem
 bind_value_problem = _rules.bind_value_problem
-as_bool = _rules.as_bool
-BIND_PLACEHOLDERS = _rules.BIND_PLACEHOLDERS
+listen_problem = _rules.listen_problem
+env_value_problem = _rules.env_value_problem
+user_name_problem = _rules.user_name_problem
+device_list_problem = _rules.device_list_problem
 
 
 def is_address(value: object) -> bool:

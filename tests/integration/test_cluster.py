@@ -61,6 +61,11 @@ def cluster(tmp_path_factory):
         )
     )
     env.inventory = inventory
+    done = env.hf("apply", str(NEEDS), "-i", str(inventory))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    # check mode on hosts that have nothing yet: it predicts, it does not fail
+    check = env.hf("apply", "site", "-i", str(inventory), "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr
     for playbook in (str(NEEDS), "site"):
         done = env.hf("apply", playbook, "-i", str(inventory))
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
@@ -106,9 +111,9 @@ def test_the_token_stays_on_the_nodes(cluster):
     assert stored and not any(token in text for text in stored)  # runs, facts, artifacts
 
 
-def test_a_second_converge_changes_nothing(cluster):
-    done = cluster.hf("apply", "site", "-i", str(cluster.inventory), "--json")
-    summary = json.loads(done.stdout.splitlines()[-1])["summary"]
-    assert done.returncode == 0 and all(h["changed"] == 0 for h in summary["hosts"].values()), (
-        summary
-    )
+def test_a_second_converge_and_check_mode_change_nothing(cluster):
+    for extra in ((), ("--check", "--diff")):
+        done = cluster.hf("apply", "site", "-i", str(cluster.inventory), "--json", *extra)
+        summary = json.loads(done.stdout.splitlines()[-1])["summary"]
+        assert done.returncode == 0, summary
+        assert all(h["changed"] == 0 for h in summary["hosts"].values()), (extra, summary)

@@ -61,6 +61,9 @@ def fleet(tmp_path_factory):
         yaml.safe_dump({"ollama_models": ["tiny:1b"]})
     )
     env.inventory = inventory
+    # check mode on hosts that have nothing yet: it predicts, it does not fail
+    check = env.hf("apply", "site", "-i", str(inventory), "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr
     for playbook in (str(REGISTRY_APP), "site"):
         done = env.hf(
             "apply", playbook, "-i", str(inventory), "-e", f"registry_model_size={MODEL_SIZE}"
@@ -86,9 +89,10 @@ def test_the_role_converged_and_only_lab_1_pulled_from_the_registry(fleet):
     assert [m["name"] for m in listed["lab-1"]["models"]] == ["tiny:1b"]
     assert listed["lab-2"]["models"] == [] and listed["lab-3"]["models"] == []
     assert MODEL_SIZE <= _registry_bytes(fleet) < MODEL_SIZE + 10_000
-    again = fleet.hf("apply", "site", "-i", str(fleet.inventory), "--json")
-    summary = json.loads(again.stdout.splitlines()[-1])["summary"]
-    assert again.returncode == 0 and all(h["changed"] == 0 for h in summary["hosts"].values())
+    for extra in ((), ("--check", "--diff")):
+        again = fleet.hf("apply", "site", "-i", str(fleet.inventory), "--json", *extra)
+        summary = json.loads(again.stdout.splitlines()[-1])["summary"]
+        assert again.returncode == 0 and all(h["changed"] == 0 for h in summary["hosts"].values())
 
 
 def test_seeding_reaches_every_host_once_with_the_same_digest(fleet):

@@ -830,3 +830,52 @@ def test_exposure_none_changes_and_checks_nothing_on_the_service_hosts(tmp_path)
     journal = Journal.new("svc", tmp_path / "hosts.yml")
     engine._apply(journal, _plan(consumer))
     assert not [name for name, _ in engine.remote.calls if name.startswith(("firewall", "dropin"))]
+
+
+# --------------------------------------------------------------------------- Ollama and K3s values
+
+
+def test_ollama_and_k3s_values_go_through_the_shared_rules(write):
+    path = write(
+        "hosts.yml",
+        yaml.safe_dump(
+            {
+                "all": {
+                    "children": {"server": {"hosts": {"s1": {"ansible_host": "192.0.2.1"}}}},
+                    "hosts": {
+                        "o1": {
+                            "ansible_host": "192.0.2.2",
+                            "ollama_host": "0.0.0.0:11434\nExecStartPre=/x",
+                            "ollama_models_dir": "/var/lib/../etc",
+                            "ollama_user": "Root",
+                            "ollama_extra_env": {"BAD NAME": "1", "OK": "a\nb"},
+                            "ollama_models": ["llama3.2:1b", "Bad Name"],
+                        },
+                        "s1": {"k3s_api_endpoint": "10.0.0.1\ntls-san: evil"},
+                    },
+                }
+            }
+        ),
+    )
+    code, output = check_cli(path)
+    assert code == 2
+    for expected in (
+        "host o1: ollama_host:",
+        "host o1: ollama_models_dir:",
+        "host o1: ollama_user:",
+        "host o1: ollama_extra_env: BAD NAME:",
+        "host o1: ollama_extra_env: OK: an environment value must be one line",
+        "host o1: ollama_models: 'Bad Name' is not a model name",
+        "host s1: k3s_api_endpoint:",
+    ):
+        assert expected in output, (expected, output)
+
+
+def test_a_secret_of_the_wrong_type_is_reported_without_its_value(write):
+    path = write(
+        "hosts.yml",
+        "all:\n  hosts:\n    h1: {ansible_host: 192.0.2.1, k3s_token: [hunter2secret]}\n",
+    )
+    code, output = check_cli(path)
+    assert code == 2 and "host h1: k3s_token: must be a str (value not shown" in output
+    assert "hunter2secret" not in output

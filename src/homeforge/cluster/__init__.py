@@ -23,9 +23,14 @@ from homeforge.remote import Remote, clusterops
 from homeforge.roles import role_default
 
 
-def servers(inv: Inventory) -> list[str]:
+def server_group(inv: Inventory) -> str:
+    """The servers' group name (``k3s_server_group``, read as the roles read it)."""
     first = next(iter(inv.hostvars.values()), {})
-    group = str(first.get("k3s_server_group", role_default("k3s_server", "k3s_server_group")))
+    return str(first.get("k3s_server_group", role_default("k3s_server", "k3s_server_group")))
+
+
+def servers(inv: Inventory) -> list[str]:
+    group = server_group(inv)
     members = inv.group_members(group)
     if not members:
         raise BadInput(f"{inv.shown}: no host in group {group} (the K3s servers)")

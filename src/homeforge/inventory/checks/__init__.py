@@ -15,6 +15,7 @@ from homeforge.inventory.checks import (
     cidrs,
     hosts,
     k3s,
+    ollama,
     role_variables,
     services,
     wireguard,
@@ -22,7 +23,7 @@ from homeforge.inventory.checks import (
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
 
-DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services)
+DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama)
 
 
 def check(inv: Inventory) -> list[str]:

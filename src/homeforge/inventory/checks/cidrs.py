@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
 from homeforge.inventory.model import Inventory, is_template
+from homeforge.validation import cidr_problem
 
 
 def _walk_cidrs(key: str, value: Any) -> Iterable[tuple[str, Any]]:
@@ -24,12 +24,10 @@ def check_cidrs(inv: Inventory) -> list[str]:
             for name, cidr in _walk_cidrs(key, value):
                 if is_template(cidr):
                     continue
-                try:
-                    ipaddress.ip_network(str(cidr), strict=True)
-                except ValueError as exc:
-                    problems.append(
-                        f"{inv.where(host, name)}: '{cidr}' is not a valid CIDR ({exc})"
-                    )
+                problem = cidr_problem(str(cidr))
+                if problem:
+                    shown = f"'{cidr}' is {problem}" if problem.startswith("not ") else problem
+                    problems.append(f"{inv.where(host, name)}: {shown}")
     return problems
 
 

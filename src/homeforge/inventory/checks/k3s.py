@@ -3,16 +3,12 @@ into each node's config.yaml (rules in plugins/module_utils/k3s.py)."""
 
 from __future__ import annotations
 
+from homeforge.cluster import server_group
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.module_utils import load
-from homeforge.roles import role_default
+from homeforge.validation import address_problem
 
 EXCLUSIVE_GROUPS = (("server", "agent"),)
-
-
-def _server_group(inv: Inventory) -> str:
-    first = next(iter(inv.hostvars.values()), {})
-    return str(first.get("k3s_server_group", role_default("k3s_server", "k3s_server_group")))
 
 
 def check_groups(inv: Inventory) -> list[str]:
@@ -25,12 +21,12 @@ def check_groups(inv: Inventory) -> list[str]:
                 problems.append(
                     f"{inv.shown}: host {host}: groups: in both {' and '.join(both)} (a host is one or the other)"
                 )
-    servers = inv.group_members(_server_group(inv))
+    servers = inv.group_members(server_group(inv))
     agents = inv.group_members("agent")
     if agents and not servers:
         problems.append(
             f"{inv.where(agents[0], 'groups')}: agents ({', '.join(agents)}) but no host in group "
-            f"{_server_group(inv)}: an agent needs a server to join"
+            f"{server_group(inv)}: an agent needs a server to join"
         )
     return problems
 
@@ -38,7 +34,7 @@ def check_groups(inv: Inventory) -> list[str]:
 def check_cluster_settings(inv: Inventory) -> list[str]:
     """Versions, config keys per kind, and critical flags equal on every server."""
     rules = load("k3s")
-    servers = inv.group_members(_server_group(inv))
+    servers = inv.group_members(server_group(inv))
     cluster = [*servers, *inv.group_members("agent")]
     problems = []
     for host in cluster:
@@ -51,6 +47,11 @@ def check_cluster_settings(inv: Inventory) -> list[str]:
             problems.append(
                 f"{inv.where(host, 'k3s_version')}: {version!r} is not a K3s version (e.g. v1.31.4+k3s1)"
             )
+        endpoint = inv.hostvars[host].get("k3s_api_endpoint")
+        if endpoint and not is_template(endpoint):
+            problem = address_problem(endpoint)  # it goes into config.yaml (server, tls-san)
+            if problem:
+                problems.append(f"{inv.where(host, 'k3s_api_endpoint')}: {endpoint!r}: {problem}")
         kind = "server" if host in servers else "agent"
         key = f"k3s_{kind}_config"
         settings = inv.hostvars[host].get(key)

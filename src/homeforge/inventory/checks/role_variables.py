@@ -87,12 +87,17 @@ def check_role_variables(inv: Inventory) -> list[str]:
             if is_template(value):
                 continue  # resolved by Ansible at run time; the role's own spec checks it then
             shape = _shape_problem(value, option)
-            if shape:
-                problems.append(f"{inv.where(host, key)}: {shape}")
-                continue
-            result = ArgumentSpecValidator({key: _loose(option)}).validate({key: value})
-            for message in result.error_messages:
-                problems.append(f"{inv.where(host, key)}: {message}")
+            result = (
+                None
+                if shape
+                else ArgumentSpecValidator({key: _loose(option)}).validate({key: value})
+            )
+            messages = [shape] if shape else result.error_messages
+            if messages and option.get("no_log"):  # a secret's value is never repeated
+                messages = [
+                    f"must be a {option.get('type', 'str')} (value not shown: it is secret)"
+                ]
+            problems += [f"{inv.where(host, key)}: {message}" for message in messages]
     return problems
 
 

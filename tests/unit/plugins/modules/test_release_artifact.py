@@ -70,3 +70,13 @@ def test_a_new_release_replaces_the_old_one_whole(run_module, tmp_path):
     assert done["changed"] and done["sha256"] == digest2
     assert (dest / "bin" / "ollama").read_text().endswith("echo newer\n")
     assert not (dest / "stray").exists()
+
+
+def test_check_mode_before_the_files_are_copied_predicts_a_change(run_module, tmp_path):
+    rel, _digest = _release(tmp_path)
+    args = _args(rel, tmp_path / "d")
+    args["checksums_src"] = str(tmp_path / "not-copied-yet" / "sha256sum.txt")
+    check = run_module("release_artifact", args, "--check")
+    assert check["changed"] and not check.get("failed") and not (tmp_path / "d").exists()
+    real = run_module("release_artifact", args)
+    assert real["failed"] and "no such checksum list" in real["msg"]

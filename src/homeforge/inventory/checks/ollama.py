@@ -1,0 +1,50 @@
+"""Ollama's settings that reach its unit file, its URL and its pulls, by the shared rules."""
+
+from __future__ import annotations
+
+from homeforge.inventory.model import Inventory, is_template
+from homeforge.module_utils import load
+from homeforge.validation import (
+    absolute_path_problem,
+    device_list_problem,
+    env_name_problem,
+    env_value_problem,
+    listen_problem,
+    user_name_problem,
+)
+
+RULES = {
+    "ollama_host": listen_problem,
+    "ollama_models_dir": absolute_path_problem,
+    "ollama_user": user_name_problem,
+    "ollama_gpu_devices": device_list_problem,
+}
+
+
+def check_ollama(inv: Inventory) -> list[str]:
+    names = load("ollama")
+    problems = []
+    for host, hvars in inv.hostvars.items():
+        for key, rule in RULES.items():
+            value = hvars.get(key)
+            if value is not None and not is_template(value) and rule(value):
+                problems.append(f"{inv.where(host, key)}: {value!r}: {rule(value)}")
+        extra = hvars.get("ollama_extra_env")
+        if isinstance(extra, dict) and not is_template(extra):
+            for name, value in extra.items():
+                problem = env_name_problem(str(name)) or env_value_problem(value)
+                if problem:
+                    problems.append(f"{inv.where(host, 'ollama_extra_env')}: {name}: {problem}")
+        models = hvars.get("ollama_models")
+        if isinstance(models, list):
+            for model in models:
+                if is_template(model):
+                    continue
+                try:
+                    names.parse_name(model)
+                except names.ModelNameError as exc:
+                    problems.append(f"{inv.where(host, 'ollama_models')}: {exc}")
+    return problems
+
+
+CHECKS = [check_ollama]
