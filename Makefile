@@ -1,5 +1,6 @@
 # homeforge: the two commands of the README, and the pieces they are made of.
-#   make demo   lab up (if needed) -> apply site -> apply site again (changed=0) -> verify
+#   make demo   lab up --cluster (if needed) -> apply site -> apply site again (changed=0)
+#               -> verify -> cluster status (K3s and a GPU node on stand-ins, see README)
 #   make test   lint + ansible-test sanity + unit + integration (real podman lab) + molecule
 # Both install what they need (Debian packages, a pinned virtualenv) and can be re-run.
 
@@ -45,11 +46,12 @@ deps: system-deps venv
 
 # ---------------------------------------------------------------- the main job
 demo: deps
-	@$(HF) lab status >/dev/null 2>&1 || { $(HF) lab down >/dev/null 2>&1; $(HF) lab up --nodes 3; }
+	@$(HF) lab status --cluster >/dev/null 2>&1 || { $(HF) lab down >/dev/null 2>&1; $(HF) lab up --nodes 3 --cluster; }
 	$(HF) inventory check
 	$(HF) apply site
 	$(HF) apply site
 	$(HF) verify
+	$(HF) cluster status
 
 # ---------------------------------------------------------------- tests
 test: deps lint sanity unit integration molecule
@@ -71,6 +73,8 @@ integration: deps
 
 # Real third-party software, when its artifacts are given (see tests/real/*.py):
 #   HOMEFORGE_OLLAMA_ARTIFACTS=DIR HOMEFORGE_OLLAMA_MODEL=NAME make real
+#   HOMEFORGE_K3S_ARTIFACTS=DIR HOMEFORGE_K3S_VERSION=vX.Y.Z+k3sN make real
+#   HOMEFORGE_REAL_GPU=1 make real      (on a host with an NVIDIA GPU and its driver)
 real: deps
 	$(VENV)/bin/pytest -q -m real tests/real
 

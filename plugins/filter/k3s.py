@@ -9,8 +9,9 @@ DOCUMENTATION = r"""
 name: k3s_ready_nodes
 short_description: Names of the nodes whose Ready condition is True, from C(kubectl get nodes -o json)
 description:
-  - Takes the JSON text (or the parsed NodeList) that C(kubectl get nodes -o json) prints and
-    returns the names of the nodes whose C(Ready) condition has status C(True).
+  - Takes the JSON text (or the parsed NodeList) that C(kubectl get nodes -o json) prints, or
+    one Node (C(kubectl get node NAME -o json)), and returns the names of the nodes whose
+    C(Ready) condition has status C(True).
   - Text that is not a NodeList gives an empty list (the cluster is not answering yet).
 options:
   _input:
@@ -42,7 +43,7 @@ def k3s_ready_nodes(data):
     if not isinstance(data, dict):
         return []
     ready = []
-    for item in data.get("items") or []:
+    for item in [data] if data.get("kind") == "Node" else data.get("items") or []:
         if not isinstance(item, dict):
             continue
         conditions = (item.get("status") or {}).get("conditions") or []

@@ -1,7 +1,9 @@
-"""K3s on three lab hosts through `apply site` (common, the WireGuard mesh, two servers
-and an agent joining over the mesh), against the K3s STAND-IN release (airgap): then
-`homeforge cluster status` and `cluster kubeconfig`, and the token's whereabouts.
-Results are the roles' and the CLI's behaviour with stand-in K3s processes."""
+"""K3s on lab hosts through `apply site` (common, the WireGuard mesh, two servers and an
+agent joining over the mesh), against the K3s STAND-IN release (airgap): then
+`homeforge cluster status` and `cluster kubeconfig`, a fourth host joining the running
+cluster as an agent, `apply upgrade` to a newer release, `apply reset` of one node, and
+the token's whereabouts after all of it. Results are the roles' and the CLI's behaviour
+with stand-in K3s processes (which leave interfaces and iptables chains as K3s does)."""
 
 from __future__ import annotations
 
@@ -21,67 +23,130 @@ SUBNET = "10.254.95.0/24"
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = ROOT / "tests" / "standins" / "k3s"
 NEEDS = Path(__file__).with_name("apps") / "k3s_standin_needs.yml"
+APT_REPO = ROOT / "tests" / "standins" / "nvidia-apt-repo"
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
-    env = start_lab(tmp_path_factory, NAME, 3, SUBNET)
-    release = env.state / "k3s-release"
+UPGRADE = "v1.32.1+k3s1"
+# lab-3 is a GPU node with two STAND-IN GPUs (a fake sysfs tree and the nvidia-smi stand-in
+# that the stand-in driver package installs; tests/standins/nvidia-apt-repo)
+GPU_HOST = {
+    "standin_gpus": [
+        {
+            "name": "NVIDIA GeForce RTX 3090",
+            "memory_total_mib": 24576,
+            "pci_bus_id": "0000:01:00.0",
+        },
+        {
+            "name": "NVIDIA GeForce RTX 3090",
+            "memory_total_mib": 24576,
+            "pci_bus_id": "0000:02:00.0",
+        },
+    ],
+}
+
+
+def stand_in_release(env, version: str) -> Path:
+    out = env.state / f"k3s-release-{version}"
+    if out.is_dir():  # built once per version: the same release for every converge
+        return out
     subprocess.run(
-        [
-            sys.executable,
-            str(STANDIN),
-            "release",
-            "--out",
-            str(release),
-            "--version",
-            "v1.31.4+k3s1",
-        ],
+        [sys.executable, str(STANDIN), "release", "--out", str(out), "--version", version],
         check=True,
         capture_output=True,
     )
-    inventory = env.state / "inventory"
-    (inventory / "group_vars").mkdir(parents=True)
-    shutil.copy(env.inventory, inventory / "inventory.yml")
+    return out
+
+
+def write_inventory(env, agents: list[str], version: str = "v1.31.4+k3s1") -> None:
     groups = {
         "k3s_cluster": {
             "children": {
                 "server": {"hosts": {"lab-1": None, "lab-2": None}},
-                "agent": {"hosts": {"lab-3": None}},
+                "agent": {"hosts": {a: GPU_HOST if a == "lab-3" else None for a in agents}},
             }
         }
     }
-    (inventory / "groups.yml").write_text(yaml.safe_dump({"all": {"children": groups}}))
-    (inventory / "group_vars" / "k3s_cluster.yml").write_text(
+    (env.inventory / "groups.yml").write_text(yaml.safe_dump({"all": {"children": groups}}))
+    (env.inventory / "group_vars" / "k3s_cluster.yml").write_text(
         yaml.safe_dump(
             {
-                "k3s_artifacts_dir": str(release),
+                "k3s_version": version,
+                "k3s_artifacts_dir": str(stand_in_release(env, version)),
                 "k3s_server_config": {"cluster-cidr": "10.42.0.0/16"},
+                "nvidia_driver_apt_repository": "deb [trusted=yes] file:/srv/standin-apt ./",
+                "nvidia_container_toolkit_apt_repository": "deb [trusted=yes] file:/srv/standin-apt ./",
+                "nvidia_container_toolkit_apt_key_url": "",
+                "nvidia_sysfs_root": "/srv/standin-sys",
             }
         )
     )
+
+
+def needs(env):
+    """The stand-ins' needs on the hosts, the stand-in NVIDIA packages built once."""
+    repo = env.state / "standin-apt"
+    if not repo.is_dir():
+        subprocess.run(
+            [sys.executable, str(APT_REPO), "--out", str(repo)], check=True, capture_output=True
+        )
+    return env.hf("apply", str(NEEDS), "-i", str(env.inventory), "-e", f"standin_apt_dir={repo}/")
+
+
+def summary(env, *args: str) -> dict:
+    done = env.hf(*args, "-i", str(env.inventory), "--json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    return json.loads(done.stdout.splitlines()[-1])["summary"]["hosts"]
+
+
+def status(env) -> dict:
+    done = env.hf("cluster", "status", "-i", str(env.inventory), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.splitlines()[-1])["cluster"]
+
+
+def on(env, host: str, *argv: str) -> str:
+    return env.podman("exec", f"{NAME}-{host.split('-')[1]}", *argv).stdout
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    env = start_lab(tmp_path_factory, NAME, 4, SUBNET)
+    inventory = env.state / "inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    shutil.copy(env.inventory, inventory / "inventory.yml")
     env.inventory = inventory
-    done = env.hf("apply", str(NEEDS), "-i", str(inventory))
+    write_inventory(env, ["lab-3"])
+    done = needs(env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     # check mode on hosts that have nothing yet: it predicts, it does not fail
     check = env.hf("apply", "site", "-i", str(inventory), "--check", "--diff")
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr
-    for playbook in (str(NEEDS), "site"):
-        done = env.hf("apply", playbook, "-i", str(inventory))
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert needs(env).returncode == 0
+    done = env.hf("apply", "site", "-i", str(inventory))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     yield env
     env.hf("lab", "down", "--name", NAME)
 
 
 def test_status_shows_every_node_ready_on_the_mesh(cluster):
-    done = cluster.hf("cluster", "status", "-i", str(cluster.inventory), "--json")
-    assert done.returncode == 0, done.stdout + done.stderr
-    found = json.loads(done.stdout.splitlines()[-1])["cluster"]
+    found = status(cluster)
     nodes = {n["name"]: n for n in found["nodes"]}
     assert set(nodes) == {"lab-1", "lab-2", "lab-3"} and found["missing"] == []
     assert all(n["ready"] and n["version"] == "v1.31.4+k3s1" for n in nodes.values())
     assert "control-plane" in nodes["lab-2"]["roles"] and nodes["lab-3"]["roles"] == ["agent"]
     assert all(n["address"].startswith("10.77.") for n in nodes.values())  # node-ip on the mesh
+    # the device plugin's chart with the nvidia runtime and the label: lab-3's GPUs allocatable
+    assert {name: n["gpus"] for name, n in nodes.items()} == {
+        "lab-1": "0",
+        "lab-2": "0",
+        "lab-3": "2",
+    }
+
+
+def test_every_role_suite_passes_on_every_node(cluster):
+    done = cluster.hf("verify", "-i", str(cluster.inventory))
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr
+    assert "nvidia_device_plugin" in done.stdout
 
 
 def test_kubeconfig_is_private_and_points_at_the_endpoint(cluster, tmp_path):
@@ -97,23 +162,113 @@ def test_kubeconfig_is_private_and_points_at_the_endpoint(cluster, tmp_path):
     assert config["contexts"][0]["context"] == {"cluster": "lab", "user": "lab"}
 
 
+def test_a_second_converge_and_check_mode_change_nothing(cluster):
+    for extra in ((), ("--check", "--diff")):
+        hosts = summary(cluster, "apply", "site", *extra)
+        assert all(h["changed"] == 0 for h in hosts.values()), (extra, hosts)
+
+
+def test_an_agent_joins_the_running_cluster_and_nothing_else_changes(cluster):
+    write_inventory(cluster, ["lab-3", "lab-4"])
+    assert needs(cluster).returncode == 0  # the stand-in's YAML parser on lab-4
+    done = cluster.hf("apply", "site", "-i", str(cluster.inventory), "--json")
+    journal = on(cluster, "lab-4", "journalctl", "-u", "k3s-agent", "--no-pager", "-n", "30")
+    assert done.returncode == 0, done.stdout[-2000:] + journal
+    hosts = json.loads(done.stdout.splitlines()[-1])["summary"]["hosts"]
+    assert hosts["lab-4"]["changed"] > 0
+    assert [h for h, s in hosts.items() if s["changed"] and h != "lab-4"] == [], hosts
+    found = status(cluster)
+    nodes = {n["name"]: n for n in found["nodes"]}
+    assert set(nodes) == {"lab-1", "lab-2", "lab-3", "lab-4"} and found["missing"] == []
+    assert nodes["lab-4"]["ready"] and nodes["lab-4"]["address"].startswith("10.77.")
+
+
+def test_upgrade_moves_every_node_to_the_new_release(cluster):
+    write_inventory(cluster, ["lab-3", "lab-4"], UPGRADE)
+    hosts = summary(cluster, "apply", "upgrade")
+    assert all(h["changed"] > 0 for h in hosts.values()), hosts
+    nodes = status(cluster)["nodes"]
+    assert {n["version"] for n in nodes} == {UPGRADE} and all(n["ready"] for n in nodes)
+    assert {n["name"]: n["gpus"] for n in nodes}["lab-3"] == "2"  # labels survive the restart
+    # airgap images replaced, not accumulated: the directory holds this release's only
+    release = cluster.state / f"k3s-release-{UPGRADE}"
+    listed = (release / "sha256sum-amd64.txt").read_text()
+    for host in ("lab-1", "lab-4"):
+        images = on(cluster, host, "ls", "-A", "/var/lib/rancher/k3s/agent/images").split()
+        assert [i for i in images if not i.startswith(".")] == ["k3s-airgap-images-amd64.tar.gz"]
+        digest = on(
+            cluster,
+            host,
+            "sha256sum",
+            "/var/lib/rancher/k3s/agent/images/k3s-airgap-images-amd64.tar.gz",
+        ).split()[0]
+        assert f"{digest}  k3s-airgap-images-amd64.tar.gz" in listed
+        assert (
+            on(cluster, host, "readlink", "/usr/local/bin/k3s").strip().endswith(f"/{UPGRADE}/k3s")
+        )
+    again = summary(cluster, "apply", "upgrade")
+    assert all(h["changed"] == 0 for h in again.values()), again
+
+
+K3S_PATHS = [
+    "/etc/rancher/k3s",
+    "/var/lib/rancher/k3s",
+    "/var/lib/kubelet",
+    "/run/k3s",
+    "/run/flannel",
+    "/var/lib/cni",
+    "/usr/local/bin/k3s",
+    "/usr/local/lib/k3s",
+    "/etc/systemd/system/k3s-agent.service",
+]
+
+
+def kernel_leftovers(env, host: str) -> dict:
+    links = json.loads(on(env, host, "ip", "-j", "link", "show") or "[]")
+    rules = on(env, host, "iptables-save") + on(env, host, "ip6tables-save")
+    return {
+        "interfaces": sorted(i["ifname"] for i in links if i["ifname"] in ("cni0", "flannel.1")),
+        "rules": [
+            r
+            for r in rules.splitlines()
+            if any(k in r.lower() for k in ("kube-", "cni-", "flannel"))
+        ],
+        "paths": [
+            p for p in K3S_PATHS if on(env, host, "sh", "-c", f"test -e {p} && echo yes").strip()
+        ],
+    }
+
+
+def test_reset_drains_deletes_and_leaves_nothing_of_k3s_behind(cluster):
+    before = kernel_leftovers(cluster, "lab-4")
+    # what a running K3s leaves (the stand-in makes them as flannel does): the test needs them
+    assert before["interfaces"] == ["cni0", "flannel.1"] and before["rules"] and before["paths"]
+    own_rules = [r for r in on(cluster, "lab-4", "iptables-save").splitlines() if "homeforge" in r]
+    assert own_rules  # the WireGuard role's port rule: a reset must keep it
+    hosts = summary(cluster, "apply", "reset", "--limit", "lab-4")
+    assert hosts["lab-4"]["changed"] > 0
+    assert kernel_leftovers(cluster, "lab-4") == {"interfaces": [], "rules": [], "paths": []}
+    assert [
+        r for r in on(cluster, "lab-4", "iptables-save").splitlines() if "homeforge" in r
+    ] == own_rules
+    done = cluster.hf("cluster", "status", "-i", str(cluster.inventory), "--json")
+    found = json.loads(done.stdout.splitlines()[-1])["cluster"]
+    assert done.returncode == 1 and found["missing"] == ["lab-4"]  # still in the inventory
+    assert "lab-4" not in {n["name"] for n in found["nodes"]}  # the Node object is gone too
+    assert all(n["ready"] for n in found["nodes"])  # the rest of the cluster carries on
+    assert summary(cluster, "apply", "reset", "--limit", "lab-4")["lab-4"]["changed"] == 0
+    write_inventory(cluster, ["lab-3"], UPGRADE)
+
+
 def test_the_token_stays_on_the_nodes(cluster):
     token = cluster.podman(
         "exec", f"{NAME}-1", "cat", "/etc/rancher/k3s/cluster-token"
     ).stdout.strip()
     assert len(token) == 64
-    for index in (2, 3):
+    for index in (2, 3):  # a server and an agent
         copy = cluster.podman(
             "exec", f"{NAME}-{index}", "stat", "-c", "%a %U", "/etc/rancher/k3s/cluster-token"
         )
         assert copy.stdout.strip() == "600 root"
     stored = [p.read_text(errors="replace") for p in cluster.state.rglob("*") if p.is_file()]
     assert stored and not any(token in text for text in stored)  # runs, facts, artifacts
-
-
-def test_a_second_converge_and_check_mode_change_nothing(cluster):
-    for extra in ((), ("--check", "--diff")):
-        done = cluster.hf("apply", "site", "-i", str(cluster.inventory), "--json", *extra)
-        summary = json.loads(done.stdout.splitlines()[-1])["summary"]
-        assert done.returncode == 0, summary
-        assert all(h["changed"] == 0 for h in summary["hosts"].values()), (extra, summary)

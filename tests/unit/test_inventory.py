@@ -380,3 +380,73 @@ def test_k3s_version_and_a_lonely_agent_are_reported(write):
     assert any(
         "no host in group server: an agent needs a server to join" in p for p in problems_of(path)
     )
+
+
+def test_a_k3s_ansible_inventory_is_told_what_to_write_instead(write):
+    """k3s-io/k3s-ansible's sample inventory shape: hosts named by address, its variables in
+    k3s_cluster's vars. Each variable is named once, with homeforge's name and the value
+    translated (flags to config keys, YAML text to a mapping); the token is never shown."""
+    path = write(
+        "hosts.yml",
+        """
+        k3s_cluster:
+          children:
+            server:
+              hosts:
+                192.0.2.10:
+                192.0.2.11:
+            agent:
+              hosts:
+                192.0.2.12:
+          vars:
+            ansible_user: debian
+            k3s_version: v1.31.4+k3s1
+            token: "sekrit-token-value"
+            api_endpoint: "{{ hostvars[groups['server'][0]]['ansible_host'] | default(groups['server'][0]) }}"
+            api_port: 6443
+            extra_server_args: "--disable traefik --disable servicelb --tls-san=k3s.lan --flannel-backend vxlan"
+            extra_agent_args: "--node-label gpu=true"
+            server_config_yaml: |
+              cluster-cidr: 10.42.0.0/16
+            airgap_dir: /srv/k3s-airgap
+    """,
+    )
+    found = problems_of(path)
+    by_key = {p.split(": host ")[1].split(":")[1].strip(): p for p in found if ": host " in p}
+    assert set(by_key) == {
+        "token",
+        "api_endpoint",
+        "api_port",
+        "extra_server_args",
+        "extra_agent_args",
+        "server_config_yaml",
+        "airgap_dir",
+    }, found
+    assert len(found) == 7  # once per file, not once per host; hosts named by address are fine
+    assert "sekrit-token-value" not in "\n".join(found)
+    assert by_key["token"].endswith(
+        "homeforge reads k3s_token: write k3s_token (in a vault, as the token is a secret)"
+    )
+    assert by_key["extra_server_args"].endswith(
+        'write k3s_server_config: {"disable": ["traefik", "servicelb"], "tls-san": "k3s.lan", '
+        '"flannel-backend": "vxlan"}'
+    )
+    assert by_key["extra_agent_args"].endswith('write k3s_agent_config: {"node-label": "gpu=true"}')
+    assert by_key["server_config_yaml"].endswith(
+        'write k3s_server_config: {"cluster-cidr": "10.42.0.0/16"}'
+    )
+    assert 'k3s_artifacts_dir: "/srv/k3s-airgap"' in by_key["airgap_dir"]
+    assert all(p.startswith(f"{path}: host 192.0.2.10: ") for p in found)
+
+
+def test_k3s_flags_become_config_keys_as_k3s_maps_them():
+    from homeforge.inventory.checks.k3s import flags_to_config
+
+    assert flags_to_config(
+        "--cluster-init --node-taint a=b:NoSchedule --node-taint c=d:NoExecute"
+    ) == {
+        "cluster-init": True,
+        "node-taint": ["a=b:NoSchedule", "c=d:NoExecute"],
+    }
+    with pytest.raises(ValueError):
+        flags_to_config("disable traefik")

@@ -120,3 +120,84 @@ def test_a_server_with_different_critical_flags_is_refused(cluster):
     )
     assert joined.returncode == 1
     assert "critical configuration value mismatch between servers" in joined.stderr
+
+
+def _kubectl(tmp_path, *args):
+    env = {**os.environ, "K3S_STANDIN_DATA_DIR": str(tmp_path / "s1")}
+    return subprocess.run(
+        [sys.executable, str(STANDIN), "kubectl", *args], env=env, capture_output=True, text=True
+    )
+
+
+def _allocatable(tmp_path, node):
+    import json
+
+    done = _kubectl(tmp_path, "get", "node", node, "-o", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["status"]["allocatable"].get("nvidia.com/gpu")
+
+
+def test_gpus_are_allocatable_only_through_the_device_plugin_with_the_nvidia_runtime(
+    cluster, tmp_path_factory
+):
+    """As on K3s: the runtime detected at start, the chart with runtimeClassName nvidia, a
+    label the chart's affinity matches. Each missing piece leaves the GPUs unallocatable."""
+    tmp_path, port, _server = cluster
+    bin_dir = tmp_path_factory.mktemp("gpu-bin")
+    (bin_dir / "nvidia-container-runtime").write_text("#!/bin/sh\nexit 0\n")
+    (bin_dir / "nvidia-container-runtime").chmod(0o755)
+    (bin_dir / "nvidia-smi").symlink_to(STANDIN.with_name("nvidia-smi"))
+    gpus = tmp_path / "gpus.json"
+    gpus.write_text(
+        '{"driver_version": "550.127.05", "cuda_version": "12.4", "gpus": ['
+        '{"name": "NVIDIA GeForce RTX 3090", "memory_total_mib": 24576, "pci_bus_id": "0000:01:00.0"},'
+        '{"name": "NVIDIA GeForce RTX 3090", "memory_total_mib": 24576, "pci_bus_id": "0000:02:00.0"}]}'
+    )
+    config = tmp_path / "g1.yaml"
+    config.write_text(
+        f"server: https://127.0.0.1:{port}\ntoken: sekrit\nnode-name: g1\ndata-dir: {tmp_path / 'g1'}\n"
+    )
+    env = {
+        **os.environ,
+        "K3S_CONFIG_FILE": str(config),
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "NVIDIA_SMI_STANDIN_GPUS": str(gpus),
+    }
+    agent = subprocess.Popen(
+        [sys.executable, str(STANDIN), "agent"], env=env, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while "g1 Ready" not in _nodes(tmp_path):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        manifests = tmp_path / "s1" / "server" / "manifests"
+        assert (manifests / "runtimes.yaml").is_file()  # K3s's bundled RuntimeClasses
+        containerd = (tmp_path / "g1" / "agent" / "etc" / "containerd" / "config.toml").read_text()
+        assert 'runtimes."nvidia"' in containerd and str(bin_dir) in containerd  # found at start
+        plain = (tmp_path / "s1" / "agent" / "etc" / "containerd" / "config.toml").read_text()
+        assert "nvidia" not in plain  # the server started without the runtime on its PATH
+        chart = manifests / "plugin.yaml"
+        helm_chart = (
+            "apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata: {name: p, namespace: kube-system}\n"
+            "spec: {chart: nvidia-device-plugin, valuesContent: '%s'}\n"
+        )
+        assert _allocatable(tmp_path, "g1") is None  # no device plugin
+        chart.write_text(helm_chart % "{}")
+        label = _kubectl(tmp_path, "label", "node", "g1", "nvidia.com/gpu.present=true")
+        assert label.stdout.strip() == "node/g1 labeled"
+        assert _allocatable(tmp_path, "g1") is None  # plugin pods without the nvidia runtime
+        chart.write_text(helm_chart % "{runtimeClassName: nvidia}")
+        assert _allocatable(tmp_path, "g1") == "2"
+        refused = _kubectl(tmp_path, "label", "node", "g1", "nvidia.com/gpu.present=false")
+        assert refused.returncode == 1 and "--overwrite is false" in refused.stderr
+        again = _kubectl(
+            tmp_path, "label", "node", "g1", "nvidia.com/gpu.present=true", "--overwrite"
+        )
+        assert again.stdout.strip() == "node/g1 not labeled"
+        _kubectl(tmp_path, "label", "node", "g1", "nvidia.com/gpu.present=false", "--overwrite")
+        assert _allocatable(tmp_path, "g1") is None  # the chart's affinity no longer matches
+        runtime = _kubectl(tmp_path, "get", "runtimeclass", "nvidia", "-o", "json")
+        assert runtime.returncode == 0 and '"handler": "nvidia"' in runtime.stdout  # v1.31 ships it
+    finally:
+        agent.terminate()

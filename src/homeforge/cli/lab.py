@@ -21,14 +21,22 @@ def lab() -> None:
 @click.option(
     "--subnet", default="10.254.90.0/24", show_default=True, help="The lab network's IPv4 subnet."
 )
-@click.option("--privileged", is_flag=True, help="Privileged hosts (needed by K3s).")
+@click.option("--privileged", is_flag=True, help="Privileged hosts (needed by a real K3s).")
+@click.option(
+    "--cluster",
+    is_flag=True,
+    help="With the cluster layer: lab-1 a K3s server, the others agents, the last a GPU node "
+    "(stand-in K3s and GPU, or a real K3s from HOMEFORGE_K3S_ARTIFACTS).",
+)
 @name_option
 @handle_errors
-def lab_up(nodes, subnet, privileged, name):
+def lab_up(nodes, subnet, privileged, cluster, name):
     """Create the lab hosts and write their inventory."""
     from homeforge import lab as lab_mod
 
-    created = lab_mod.up(nodes, name, subnet, privileged, log=display.console.print)
+    created = lab_mod.up(
+        nodes, name, subnet, privileged, log=display.console.print, cluster=cluster
+    )
     tables.lab_created(created, lab_mod.inventory_path(name))
 
 
@@ -58,16 +66,32 @@ def lab_image():
 
 @lab.command("status")
 @name_option
+@click.option(
+    "--cluster",
+    "need_cluster",
+    is_flag=True,
+    help="Also fail unless the lab has the cluster layer.",
+)
 @json_option
 @handle_errors
-def lab_status(name, as_json):
+def lab_status(name, need_cluster, as_json):
     """Hosts, addresses and health."""
     from homeforge import lab as lab_mod
 
     health = lab_mod.status(name)
-    healthy = lab_mod.healthy(health)
+    has_cluster = bool((lab_mod.load(name) or lab_mod.Lab(name, "", "", False, [])).cluster)
+    healthy = lab_mod.healthy(health) and (has_cluster or not need_cluster)
     if as_json:
-        display.emit({"lab": name, "healthy": healthy, "hosts": [vars(h) for h in health]})
+        display.emit(
+            {
+                "lab": name,
+                "healthy": healthy,
+                "cluster": has_cluster,
+                "hosts": [vars(h) for h in health],
+            }
+        )
     else:
         tables.lab_health(name, health)
+        if need_cluster and not has_cluster:
+            display.console.print(f"lab '{name}' has no cluster layer (made without --cluster)")
     finish(healthy)

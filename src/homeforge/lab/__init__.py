@@ -46,6 +46,7 @@ class Lab:
     image: str
     privileged: bool
     hosts: list[LabHost]
+    cluster: dict | None = None  # the K3s groups of `lab up --cluster` (lab/cluster.py)
 
     @property
     def label(self) -> str:
@@ -91,6 +92,7 @@ def up(
     subnet: str = DEFAULT_SUBNET,
     privileged: bool = False,
     log=print,
+    cluster: bool = False,
 ) -> Lab:
     lab = _plan(name, nodes, subnet, privileged)
     podman.require()
@@ -133,6 +135,10 @@ def up(
             created.append(host.container)
         known = [_wait_ready(lab, host) for host in lab.hosts]
         (state / "known_hosts").write_text("".join(known))
+        if cluster:
+            from homeforge.lab import cluster as cluster_layer
+
+            lab.cluster = cluster_layer.prepare(lab, state, log=log)
         _write_inventory(lab, state)
         (state / "lab.json").write_text(json.dumps(asdict(lab), indent=2) + "\n")
     except BaseException:
@@ -214,9 +220,10 @@ def _write_inventory(lab: Lab, state: Path) -> None:
             },
             "hosts": hosts,
             "children": {
-                # Every lab host. No K3s groups (server, agent) yet: the cluster layer runs
-                # on the lab only once the lab brings the K3s artifacts it needs.
+                # Every lab host; with --cluster also K3s's groups (server, agent) and the
+                # artifacts the cluster layer needs (lab/cluster.py).
                 "lab": {"hosts": dict.fromkeys(hosts)},
+                **(lab.cluster or {}),
             },
         }
     }

@@ -25,6 +25,7 @@ PACKAGES = [
     "dbus",
     "python3",
     "python3-apt",
+    "python3-yaml",  # the K3s stand-in reads config.yaml with it (lab up --cluster)
     "openssh-server",
     "iproute2",
     "iputils-ping",

@@ -3,6 +3,11 @@ into each node's config.yaml (rules in plugins/module_utils/k3s.py)."""
 
 from __future__ import annotations
 
+import json
+import shlex
+
+import yaml
+
 from homeforge.cluster import server_group
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.module_utils import load
@@ -100,4 +105,82 @@ def _differing(inv: Inventory, cluster: list[str], keys: tuple[str, ...]) -> lis
     return problems
 
 
-CHECKS = [check_groups, check_cluster_settings]
+# k3s-io/k3s-ansible's variables, and what homeforge reads for each.
+K3S_ANSIBLE = {
+    "token": "k3s_token",
+    "api_endpoint": "k3s_api_endpoint",
+    "api_port": "k3s_api_port",
+    "extra_server_args": "k3s_server_config",
+    "extra_agent_args": "k3s_agent_config",
+    "server_config_yaml": "k3s_server_config",
+    "agent_config_yaml": "k3s_agent_config",
+    "airgap_dir": "k3s_artifacts_dir",
+}
+
+
+def flags_to_config(args: str) -> dict:
+    """K3s command-line flags as config.yaml keys (K3s's own mapping: a repeated flag is a
+    list, a flag without a value is true)."""
+    config: dict = {}
+    words = shlex.split(args)
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("--"):
+            raise ValueError(f"{word!r} is not a --flag")
+        name, has_value, value = word[2:].partition("=")
+        if not has_value:
+            if index < len(words) and not words[index].startswith("--"):
+                value, index = words[index], index + 1
+            else:
+                value = True
+        if name in config:
+            previous = config[name]
+            config[name] = [*(previous if isinstance(previous, list) else [previous]), value]
+        else:
+            config[name] = value
+    return config
+
+
+def _instead(name: str, value) -> str:
+    target = K3S_ANSIBLE[name]
+    if name == "token":
+        return f"{target} (in a vault, as the token is a secret)"
+    try:
+        if name.startswith("extra_") and isinstance(value, str):
+            value = flags_to_config(value)
+        elif name.endswith("_config_yaml") and isinstance(value, str):
+            value = yaml.safe_load(value)
+    except (ValueError, yaml.YAMLError) as exc:
+        return f"{target} (its value could not be read: {str(exc).splitlines()[0]})"
+    shown = json.dumps(value, separators=(", ", ": "))
+    extra = ""
+    if name == "airgap_dir":
+        extra = (
+            " (the directory also needs the release's sha256sum-<arch>.txt: every file is checked)"
+        )
+    return f"{target}: {shown}{extra}"
+
+
+def check_k3s_ansible_variables(inv: Inventory) -> list[str]:
+    """An inventory written for k3s-ansible: each of its variables that homeforge reads
+    under another name is named once per file, with what to write instead."""
+    problems, seen = [], set()
+    for host in inv.hosts:
+        for name in K3S_ANSIBLE:
+            if name not in inv.hostvars[host]:
+                continue
+            origin = inv.origin(host, name)
+            if (origin, name) in seen:
+                continue
+            seen.add((origin, name))
+            value = inv.hostvars[host][name]
+            problems.append(
+                f"{inv.where(host, name)}: k3s-ansible's variable; homeforge reads "
+                f"{K3S_ANSIBLE[name]}: write {_instead(name, value)}"
+            )
+    return problems
+
+
+CHECKS = [check_groups, check_cluster_settings, check_k3s_ansible_variables]

@@ -34,3 +34,8 @@ def test_anything_else_is_no_node():
         3,
     ):
         assert k3s_ready_nodes(junk) == []
+
+
+def test_one_node_as_kubectl_get_node_name_prints_it():
+    assert k3s_ready_nodes(json.dumps({"kind": "Node", **_node("a1", "True")})) == ["a1"]
+    assert k3s_ready_nodes({"kind": "Node", **_node("a1", "False")}) == []

@@ -1,0 +1,126 @@
+"""``homeforge lab up --cluster``: the lab with the cluster layer.
+
+lab-1 is a K3s server and the other hosts are agents; with two or more hosts the last
+one is a GPU node with one STAND-IN GPU (a fake sysfs tree with its PCI function, and
+what the driver would report, read by the nvidia-smi stand-in). K3s comes from a real
+release when ``HOMEFORGE_K3S_ARTIFACTS`` (its ``k3s``, ``sha256sum-<arch>.txt`` and
+airgap images) and ``HOMEFORGE_K3S_VERSION`` are set (K3s then needs ``--privileged``),
+else from the K3s stand-in's release, built here (a checkout's ``tests/standins``). The
+NVIDIA packages come from the stand-in apt repository (``tests/standins/nvidia-apt-repo``)
+copied to every host. Results on stand-ins are the roles' behaviour, never K3s's or
+NVIDIA's verified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+from homeforge import paths
+from homeforge.errors import BadInput
+from homeforge.lab import podman
+
+STANDIN_APT = "/srv/standin-apt"
+STANDIN_SYS = "/srv/standin-sys"
+STANDIN_GPU = {
+    "name": "NVIDIA GeForce RTX 3090",
+    "memory_total_mib": 24576,
+    "pci_bus_id": "0000:01:00.0",
+}
+
+
+def _standins() -> Path:
+    root = paths.checkout_root()
+    if root is None or not (root / "tests" / "standins").is_dir():
+        raise BadInput(
+            "--cluster: outside a checkout, set HOMEFORGE_K3S_ARTIFACTS and HOMEFORGE_K3S_VERSION "
+            "(a K3s release) and give the NVIDIA packages yourself"
+        )
+    return root / "tests" / "standins"
+
+
+def _k3s(state: Path, log) -> tuple[str, str]:
+    """(k3s_version, k3s_artifacts_dir): the real release given, or the stand-in's."""
+    artifacts = os.environ.get("HOMEFORGE_K3S_ARTIFACTS", "")
+    version = os.environ.get("HOMEFORGE_K3S_VERSION", "")
+    if artifacts or version:
+        if not (artifacts and version and Path(artifacts).is_dir()):
+            raise BadInput(
+                "--cluster: HOMEFORGE_K3S_ARTIFACTS (a directory) and HOMEFORGE_K3S_VERSION go together"
+            )
+        return version, str(Path(artifacts).resolve())
+    defaults = paths.content_root() / "roles" / "k3s_server" / "defaults" / "main.yml"
+    version = yaml.safe_load(defaults.read_text())["k3s_version"]
+    out = state / "k3s-release"
+    log(f"K3s: the STAND-IN release {version} (set HOMEFORGE_K3S_ARTIFACTS for a real one)")
+    _build(
+        [
+            sys.executable,
+            str(_standins() / "k3s"),
+            "release",
+            "--out",
+            str(out),
+            "--version",
+            version,
+        ]
+    )
+    return version, str(out)
+
+
+def _build(argv: list[str]) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise BadInput(f"--cluster: {' '.join(argv[1:3])}: {(done.stderr or done.stdout).strip()}")
+
+
+def prepare(lab, state: Path, log=print) -> dict:
+    """Plant the stand-ins on the hosts; return the inventory's K3s groups."""
+    version, artifacts = _k3s(state, log)
+    repo = state / "standin-apt"
+    _build([sys.executable, str(_standins() / "nvidia-apt-repo"), "--out", str(repo)])
+    for host in lab.hosts:
+        podman.run("cp", f"{repo}/.", f"{host.container}:{STANDIN_APT}")
+    agents = [h.name for h in lab.hosts[1:]]
+    if agents:
+        gpu_host = lab.hosts[-1]
+        log(f"{gpu_host.name}: one STAND-IN GPU ({STANDIN_GPU['name']})")
+        with tempfile.TemporaryDirectory() as tree:
+            device = Path(
+                tree, STANDIN_SYS.lstrip("/"), "bus/pci/devices", STANDIN_GPU["pci_bus_id"]
+            )
+            device.mkdir(parents=True)
+            for name, value in (("vendor", "0x10de"), ("class", "0x030200"), ("device", "0x2204")):
+                (device / name).write_text(value + "\n")
+            report = Path(tree, "etc/homeforge-standin/nvidia-gpus.json")
+            report.parent.mkdir(parents=True)
+            report.write_text(
+                json.dumps(
+                    {"driver_version": "535.216.01", "cuda_version": "12.2", "gpus": [STANDIN_GPU]}
+                )
+            )
+            for path in Path(tree).rglob("*"):
+                path.chmod(0o755 if path.is_dir() else 0o644)
+            podman.run("cp", f"{tree}/.", f"{gpu_host.container}:/")
+    source = f"deb [trusted=yes] file:{STANDIN_APT} ./"
+    return {
+        "k3s_cluster": {
+            "children": {
+                "server": {"hosts": {lab.hosts[0].name: None}},
+                "agent": {"hosts": dict.fromkeys(agents)},
+            },
+            "vars": {
+                "k3s_version": version,
+                "k3s_artifacts_dir": artifacts,
+                "nvidia_driver_apt_repository": source,
+                "nvidia_container_toolkit_apt_repository": source,
+                "nvidia_container_toolkit_apt_key_url": "",
+                "nvidia_sysfs_root": STANDIN_SYS,
+            },
+        }
+    }
