@@ -65,6 +65,9 @@ def test_a_values_key_the_chart_does_not_have_is_caught():
 def test_the_manifest_file_holds_exactly_the_objects():
     objects = render_objects(ROLE, "objects.yml.j2", _nvidia_device_plugin_with_runtimeclass=True)
     text = render(
-        ROLE, "nvidia-device-plugin.yaml.j2", _nvidia_device_plugin_objects=objects, ansible_managed="x"
+        ROLE,
+        "nvidia-device-plugin.yaml.j2",
+        _nvidia_device_plugin_objects=objects,
+        ansible_managed="x",
     )
     assert [d for d in yaml.safe_load_all(text) if d] == objects
