@@ -72,7 +72,10 @@ def test_apply_with_bad_inventory_applies_nothing(write, isolated_state):
 def test_unknown_playbook(inv, isolated_state):
     out = run("apply", "sight", "-i", str(inv))
     assert out.exit_code == 2
-    assert "unknown playbook 'sight': choose one of mesh, reset, site, upgrade or give a path" in out.output
+    assert (
+        "unknown playbook 'sight': choose one of mesh, reset, site, upgrade or give a path"
+        in out.output
+    )
     assert no_runs(isolated_state)
 
 
