@@ -81,8 +81,8 @@ def test_verify_passes_and_writes_junit(lab, tmp_path):
     done = lab.hf("verify", "-i", str(lab.inventory), "--junit", str(tmp_path))
     assert done.returncode == 0, done.stdout
     junit = (tmp_path / "junit.xml").read_text()
-    # 2 hosts x (5 common + 7 wireguard checks)
-    assert junit.count("<testcase") == 24 and "<failure" not in junit
+    # 2 hosts x (5 common + 7 wireguard + 2 nvidia_driver checks: no GPU, no driver)
+    assert junit.count("<testcase") == 28 and "<failure" not in junit
     assert "24 passed, 0 failed" in done.stdout
 
 
