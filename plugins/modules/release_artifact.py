@@ -46,6 +46,12 @@ options:
   checksums_src:
     description: The release's checksum list, on the host.
     type: path
+  sha256:
+    description:
+      - The file's published SHA-256, pinned by the caller, for releases that publish a digest
+        per file instead of a checksum list (e.g. EKS hybrid C(nodeadm)). Mutually exclusive
+        with O(checksums_url) and O(checksums_src).
+    type: str
   dest:
     description: The directory to install into (created; replaced as a whole on a new digest).
     type: path
@@ -188,15 +194,18 @@ def run(module):
     previous = _recorded(dest)
     work = tempfile.mkdtemp(prefix="homeforge-artifact-")
     try:
+        expected = (params["sha256"] or "").lower()
+        if params["sha256"] and not re.match(r"^[0-9a-f]{64}$", expected):
+            module.fail_json(msg=f"sha256 {params['sha256']!r} is not a SHA-256 (64 hex digits)")
         sums = params["checksums_src"]
         if params["checksums_url"]:
             sums = os.path.join(work, "checksums")
             _download(module, params["checksums_url"], sums)
-        if not sums or not os.path.isfile(sums):
+        if not expected and (not sums or not os.path.isfile(sums)):
             if module.check_mode:  # an earlier task of the same run would have copied it
                 return {"changed": True, "sha256": "", "previous_sha256": previous}
             module.fail_json(msg=f"{sums}: no such checksum list", previous_sha256=previous)
-        expected = _expected(module, sums)
+        expected = expected or _expected(module, sums)
         if previous == expected:
             return {"changed": False, "sha256": expected, "previous_sha256": previous}
         if module.check_mode:
@@ -228,13 +237,14 @@ def main():
             "src": {"type": "path"},
             "checksums_url": {"type": "str"},
             "checksums_src": {"type": "path"},
+            "sha256": {"type": "str"},
             "dest": {"type": "path", "required": True},
             "extract": {"type": "bool", "default": True},
             "mode": {"type": "str", "default": "0755"},
             "timeout": {"type": "int", "default": 600},
         },
-        mutually_exclusive=[("url", "src"), ("checksums_url", "checksums_src")],
-        required_one_of=[("url", "src"), ("checksums_url", "checksums_src")],
+        mutually_exclusive=[("url", "src"), ("checksums_url", "checksums_src", "sha256")],
+        required_one_of=[("url", "src"), ("checksums_url", "checksums_src", "sha256")],
         supports_check_mode=True,
     )
     if "/" in module.params["name"] or module.params["name"] in ("", ".", ".."):

@@ -80,3 +80,19 @@ def test_check_mode_before_the_files_are_copied_predicts_a_change(run_module, tm
     assert check["changed"] and not check.get("failed") and not (tmp_path / "d").exists()
     real = run_module("release_artifact", args)
     assert real["failed"] and "no such checksum list" in real["msg"]
+
+
+def test_a_pinned_sha256_stands_for_a_checksum_list(run_module, tmp_path):
+    """Releases that publish one digest per file (EKS hybrid nodeadm): the caller pins it."""
+    binary = tmp_path / "nodeadm"
+    binary.write_bytes(b"#!/bin/sh\necho nodeadm\n")
+    digest = hashlib.sha256(binary.read_bytes()).hexdigest()
+    args = {"name": "nodeadm", "src": str(binary), "dest": str(tmp_path / "lib"), "extract": False}
+    wrong = run_module("release_artifact", {**args, "sha256": "1" * 64})
+    assert wrong["failed"] and "does not match the release's" in wrong["msg"]
+    assert not (tmp_path / "lib").exists()
+    bad = run_module("release_artifact", {**args, "sha256": "abc"})
+    assert bad["failed"] and "is not a SHA-256" in bad["msg"]
+    done = run_module("release_artifact", {**args, "sha256": digest.upper()})
+    assert done["changed"] and (tmp_path / "lib" / "nodeadm").stat().st_mode & 0o777 == 0o755
+    assert not run_module("release_artifact", {**args, "sha256": digest})["changed"]
