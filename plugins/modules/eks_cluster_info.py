@@ -9,13 +9,13 @@ DOCUMENTATION = r"""
 module: eks_cluster_info
 short_description: An EKS cluster's API endpoint, certificate authority and version, from the AWS API
 description:
-  - Asks the EKS API (C(DescribeCluster), through boto3 and its usual credential chain:
-    environment, profile, instance role) for the cluster O(name) in O(region) and returns its
-    API server endpoint, certificate authority data, Kubernetes version and status, for a
+  - Asks the EKS API (C(DescribeCluster), through boto3 and its usual credential chain of
+    environment, profile and instance role) for the cluster O(name) in O(region) and returns
+    its API server endpoint, certificate authority data, Kubernetes version and status, for a
     hybrid node's C(NodeConfig).
   - A cluster that does not exist fails with one line naming it and the region; so do missing
     credentials and a missing boto3.
-  - Read-only; runs where the AWS credentials are (the controller, C(delegate_to: localhost)).
+  - Read-only; it runs where the AWS credentials are, i.e. on the controller (delegated to localhost).
 version_added: "0.1.0"
 author: homeforge maintainers (!UNKNOWN)
 extends_documentation_fragment:
