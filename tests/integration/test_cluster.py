@@ -77,6 +77,9 @@ def write_inventory(env, agents: list[str], version: str = "v1.31.4+k3s1") -> No
                 "nvidia_container_toolkit_apt_repository": "deb [trusted=yes] file:/srv/standin-apt ./",
                 "nvidia_container_toolkit_apt_key_url": "",
                 "nvidia_sysfs_root": "/srv/standin-sys",
+                "ollama_mode": "kubernetes",
+                "ollama_k8s_gpus": 1,
+                "ollama_models": ["llama3.2:1b"],
             }
         )
     )
@@ -141,6 +144,20 @@ def test_status_shows_every_node_ready_on_the_mesh(cluster):
         "lab-2": "0",
         "lab-3": "2",
     }
+
+
+def test_ollama_goes_into_the_cluster_as_a_private_helmchart(cluster):
+    """Kubernetes mode: what the role hands K3s's helm-controller (the stand-in runs no chart)."""
+    manifest = "/var/lib/rancher/k3s/server/manifests/homeforge-ollama.yaml"
+    assert on(cluster, "lab-1", "stat", "-c", "%a %U", manifest).strip() == "600 root"
+    assert (
+        on(cluster, "lab-2", "sh", "-c", f"test -e {manifest} || echo absent").strip() == "absent"
+    )
+    objects = [o for o in yaml.safe_load_all(on(cluster, "lab-1", "cat", manifest)) if o]
+    assert [o["kind"] for o in objects] == ["Namespace", "HelmChart"]
+    values = yaml.safe_load(objects[1]["spec"]["valuesContent"])
+    assert values["persistentVolume"]["enabled"] and values["runtimeClassName"] == "nvidia"
+    assert values["ollama"]["models"]["pull"] == ["llama3.2:1b"]
 
 
 def test_every_role_suite_passes_on_every_node(cluster):
