@@ -83,7 +83,7 @@ def test_verify_passes_and_writes_junit(lab, tmp_path):
     junit = (tmp_path / "junit.xml").read_text()
     # 2 hosts x (5 common + 7 wireguard + 2 nvidia_driver checks: no GPU, no driver)
     assert junit.count("<testcase") == 28 and "<failure" not in junit
-    assert "24 passed, 0 failed" in done.stdout
+    assert "28 passed, 0 failed" in done.stdout
 
 
 def test_mesh_is_up_with_real_traffic_and_no_heavy_extras(lab):
