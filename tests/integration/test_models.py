@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STANDIN = ROOT / "tests" / "standins" / "ollama"
 REGISTRY_APP = Path(__file__).with_name("apps") / "ollama_registry.yml"
 MODEL_SIZE = 64_000_000
+REGISTRY_RATE = 16_000_000  # a slow uplink: a pull takes 4 s, long enough to watch
 
 
 def _addresses(inventory: Path) -> dict[str, str]:
@@ -66,7 +67,14 @@ def fleet(tmp_path_factory):
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr
     for playbook in (str(REGISTRY_APP), "site"):
         done = env.hf(
-            "apply", playbook, "-i", str(inventory), "-e", f"registry_model_size={MODEL_SIZE}"
+            "apply",
+            playbook,
+            "-i",
+            str(inventory),
+            "-e",
+            f"registry_model_size={MODEL_SIZE}",
+            "-e",
+            f"registry_rate={REGISTRY_RATE}",
         )
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     yield env
@@ -136,3 +144,34 @@ def test_bad_seed_requests_are_one_line_and_change_nothing(fleet):
         "models", "seed", "Bad Name", "--from", "lab-1", "-i", str(fleet.inventory)
     )
     assert malformed.returncode == 2 and "is not a model name" in malformed.stderr
+
+
+def test_pull_and_rm_drive_the_module_and_show_each_hosts_progress(fleet):
+    removed = fleet.hf(
+        "models", "rm", "tiny:1b", "--on", "lab-3", "-i", str(fleet.inventory), "--json"
+    )
+    assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr
+    listed = _list(fleet)
+    assert listed["lab-3"]["models"] == [] and [m["name"] for m in listed["lab-2"]["models"]] == [
+        "tiny:1b"
+    ]
+    before = _registry_bytes(fleet)
+    pulled = fleet.hf(
+        "models", "pull", "tiny:1b", "--on", "lab-3", "-i", str(fleet.inventory), "--json"
+    )
+    assert pulled.returncode == 0, pulled.stdout[-2000:] + pulled.stderr
+    lines = [json.loads(line) for line in pulled.stdout.splitlines() if line.startswith("{")]
+    progress = [line["progress"] for line in lines if "progress" in line]
+    assert progress and {p["host"] for p in progress} == {"lab-3"}  # read while it pulled
+    assert any(0 < p["completed"] <= p["total"] for p in progress)
+    result = lines[-1]
+    assert result["ok"] and result["hosts"]["lab-3"]["state"] == "present"
+    assert result["hosts"]["lab-3"]["digest"] == listed["lab-1"]["models"][0]["digest"]
+    assert MODEL_SIZE <= _registry_bytes(fleet) - before < MODEL_SIZE + 10_000
+    again = fleet.hf("models", "pull", "tiny:1b", "-i", str(fleet.inventory), "--json")
+    assert again.returncode == 0 and json.loads(again.stdout.splitlines()[-1])["ok"]
+    assert _registry_bytes(fleet) - before < MODEL_SIZE + 10_000  # nobody pulled it again
+    bad = fleet.hf("models", "pull", "Bad Name", "-i", str(fleet.inventory))
+    assert bad.returncode == 2 and "is not a model name" in bad.stderr
+    stranger = fleet.hf("models", "rm", "tiny:1b", "--on", "lab-9", "-i", str(fleet.inventory))
+    assert stranger.returncode == 2 and "lab-9: not in group 'ollama'" in stranger.stderr

@@ -185,3 +185,60 @@ def summary(result: RunResult) -> dict[str, Any]:
             "failures": [vars(f) for f in result.failures],
         }
     }
+
+
+class PullBars:
+    """One progress bar per host while a model is pulled: bytes, rate and ETA, from the
+    progress each host's pull writes. Off a terminal, one line per host when its pull
+    reaches 25/50/75/100%."""
+
+    def __init__(self, model: str, hosts: list[str]):
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self.model = model
+        self.interactive = console.is_terminal
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+            transient=False,
+            disable=not self.interactive,
+        )
+        self.tasks = {
+            h: self.progress.add_task(f"{h} {model}", total=None, status="waiting") for h in hosts
+        }
+        self.quarters: dict[str, int] = dict.fromkeys(hosts, 0)
+
+    def __enter__(self) -> PullBars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def update(self, host: str, snapshot: dict[str, Any]) -> None:
+        total, completed = int(snapshot.get("total") or 0), int(snapshot.get("completed") or 0)
+        status = str(snapshot.get("status", ""))[:28]
+        self.progress.update(
+            self.tasks[host], total=total or None, completed=completed, status=status
+        )
+        if not self.interactive and total:
+            quarter = min(4, completed * 4 // total)
+            if quarter > self.quarters[host]:
+                self.quarters[host] = quarter
+                rate = int(snapshot.get("rate_bps") or 0)
+                console.print(
+                    f"{host}: {self.model} {quarter * 25}% of {total} bytes"
+                    f" ({rate // 1_000_000} MB/s, eta {int(snapshot.get('eta_s') or 0)}s)"
+                )

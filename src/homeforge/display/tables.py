@@ -159,3 +159,16 @@ def cluster(found) -> None:
     for name in found.missing:
         table.add_row(name, "", "", "[red]not registered[/red]", "", "")
     console.print(table)
+
+
+def model_run(outcome) -> None:
+    verb = "pulled" if outcome.wanted == "present" else "removed"
+    table = _table(f"{outcome.model} {verb}", ("host", "state", "size", "digest"))
+    for host in outcome.outcomes:
+        if host.state == "failed":
+            table.add_row(host.host, f"[red]failed: {host.error}[/red]", "", "")
+            continue
+        good = host.state == outcome.wanted
+        state = f"[green]{host.state}[/green]" if good else f"[red]{host.state}[/red]"
+        table.add_row(host.host, state, _size(host.size) if host.size else "", host.digest[:12])
+    console.print(table)

@@ -96,6 +96,25 @@ def ollama_tags():
         raise OpError("Ollama at %s did not answer /api/tags: %s" % (url, exc)) from None
 
 
+PROGRESS = re.compile(r"/run/homeforge-ollama-pull-[A-Za-z0-9._-]+\.json\Z")
+
+
+def pull_progress(path, reset=False):
+    """The progress the ollama_model module writes during a pull (``{}`` when none yet);
+    ``reset`` removes a file an earlier pull left, before a new one starts."""
+    if not PROGRESS.match(path):
+        raise OpError("not a pull progress file: %r" % path)
+    if reset:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+        return {}
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
 # --------------------------------------------------------------------------- seeding: source
 
 
