@@ -375,7 +375,10 @@ def seed_fetch(models_dir, url, token, manifest_rel, manifest_digest, blobs, own
     }
 
 
-OPS = {fn.__name__: fn for fn in (ollama_tags, seed_offer, seed_server, seed_stop, seed_fetch)}
+OPS = {
+    fn.__name__: fn
+    for fn in (ollama_tags, pull_progress, seed_offer, seed_server, seed_stop, seed_fetch)
+}
 
 # How a host runs a program sent on stdin (homeforge.remote.BOOTSTRAP is this text): the
 # request (first line), then the program, which keeps its own source in ``__source__``
