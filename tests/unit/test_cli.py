@@ -73,7 +73,7 @@ def test_unknown_playbook(inv, isolated_state):
     out = run("apply", "sight", "-i", str(inv))
     assert out.exit_code == 2
     assert (
-        "unknown playbook 'sight': choose one of mesh, reset, site, upgrade or give a path"
+        "unknown playbook 'sight': choose one of mesh, models, reset, site, upgrade or give a path"
         in out.output
     )
     assert no_runs(isolated_state)
