@@ -166,6 +166,24 @@ def test_every_role_suite_passes_on_every_node(cluster):
     assert "nvidia_device_plugin" in done.stdout
 
 
+def test_a_host_that_must_have_a_gpu_and_has_none_stops_with_one_line(cluster):
+    done = cluster.hf(
+        "apply",
+        "site",
+        "-i",
+        str(cluster.inventory),
+        "--limit",
+        "lab-1",
+        "-e",
+        "nvidia_driver_required=true",
+    )
+    assert done.returncode != 0
+    assert (
+        "lab-1: failed: The host's NVIDIA GPUs (PCI vendor 10de): no NVIDIA GPU (PCI vendor 10de) found"
+        in done.stdout
+    )
+
+
 def test_kubeconfig_is_private_and_points_at_the_endpoint(cluster, tmp_path):
     target = tmp_path / "kube" / "lab.yaml"
     done = cluster.hf(
