@@ -270,6 +270,19 @@ def device_list_problem(value: object) -> str | None:
     return None
 
 
+def apt_source_problem(value: object) -> str | None:
+    """One apt source line (``deb [options] URI SUITE [COMPONENT...]``); empty is none. It is
+    written into sources.list.d: a second line would add a source nobody declared."""
+    if value == "":
+        return None
+    problem = _text(value, "an apt source line")
+    if problem:
+        return problem
+    if not re.fullmatch(r"deb(-src)? (\[[^\]\n]*\] )?\S+ \S+( \S+)*", str(value)):
+        return "must be one line: deb [options] URI SUITE [COMPONENT...]"
+    return None
+
+
 RULES = {
     "address": address_problem,
     "inventory_name": inventory_name_problem,
@@ -285,4 +298,5 @@ RULES = {
     "listen": listen_problem,
     "user_name": user_name_problem,
     "device_list": device_list_problem,
+    "apt_source": apt_source_problem,
 }

@@ -26,6 +26,7 @@ listen_problem = _rules.listen_problem
 env_value_problem = _rules.env_value_problem
 user_name_problem = _rules.user_name_problem
 device_list_problem = _rules.device_list_problem
+apt_source_problem = _rules.apt_source_problem
 
 
 def is_address(value: object) -> bool:

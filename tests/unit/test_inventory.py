@@ -450,3 +450,26 @@ def test_k3s_flags_become_config_keys_as_k3s_maps_them():
     }
     with pytest.raises(ValueError):
         flags_to_config("disable traefik")
+
+
+def test_an_apt_source_with_a_second_line_or_no_suite_is_reported(write):
+    path = write(
+        "hosts.yml",
+        """
+        all:
+          hosts:
+            g1:
+              ansible_host: 192.0.2.20
+              nvidia_driver_apt_repository: "deb http://deb.debian.org/debian bookworm non-free\\ndeb http://evil.example ./"
+              nvidia_container_toolkit_apt_repository: "deb http://mirror.example"
+            g2: {ansible_host: 192.0.2.21, nvidia_driver_apt_repository: auto}
+    """,
+    )
+    found = problems_of(path)
+    assert any(
+        "host g1: nvidia_driver_apt_repository:" in p and "control characters" in p for p in found
+    )
+    assert any(
+        "host g1: nvidia_container_toolkit_apt_repository:" in p and "URI SUITE" in p for p in found
+    )
+    assert not any("host g2" in p for p in found)  # 'auto' is the role's own choice

@@ -15,6 +15,7 @@ from homeforge.inventory.checks import (
     cidrs,
     hosts,
     k3s,
+    nvidia,
     ollama,
     role_variables,
     services,
@@ -23,7 +24,7 @@ from homeforge.inventory.checks import (
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
 
-DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama)
+DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia)
 
 
 def check(inv: Inventory) -> list[str]:
