@@ -83,9 +83,10 @@ molecule: deps
 	for scenario in $$(ls molecule | grep -v '^_'); do \
 	  [ -f molecule/$$scenario/molecule.yml ] || continue; \
 	  echo "molecule scenario: $$scenario"; \
+	  podman volume rm --force homeforge-molecule-nfs >/dev/null; \
 	  HOMEFORGE_LAB_IMAGE=$$image MOLECULE_GLOB=molecule/$$scenario/molecule.yml \
 	    $(VENV)/bin/molecule -c molecule/_shared/base.yml test -s $$scenario || exit 1; \
-	done
+	done; podman volume rm --force homeforge-molecule-nfs >/dev/null
 
 bench: deps
 	$(PY) bench/converge.py --nodes 3 --runs 5

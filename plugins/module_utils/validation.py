@@ -283,6 +283,18 @@ def apt_source_problem(value: object) -> str | None:
     return None
 
 
+def k8s_name_problem(value: object) -> str | None:
+    """A Kubernetes object name (RFC 1123 subdomain: lowercase letters, digits, '-' and '.')."""
+    problem = _text(value, "a Kubernetes name")
+    if problem:
+        return problem
+    if len(value) > 253 or not re.fullmatch(
+        r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*", value
+    ):
+        return "a Kubernetes name uses lowercase letters, digits, '-' and '.', and starts and ends with a letter or digit"
+    return None
+
+
 RULES = {
     "address": address_problem,
     "inventory_name": inventory_name_problem,
@@ -299,4 +311,5 @@ RULES = {
     "user_name": user_name_problem,
     "device_list": device_list_problem,
     "apt_source": apt_source_problem,
+    "k8s_name": k8s_name_problem,
 }

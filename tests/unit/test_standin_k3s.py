@@ -201,3 +201,41 @@ def test_gpus_are_allocatable_only_through_the_device_plugin_with_the_nvidia_run
         assert runtime.returncode == 0 and '"handler": "nvidia"' in runtime.stdout  # v1.31 ships it
     finally:
         agent.terminate()
+
+
+def test_objects_from_the_manifests_directory_are_listed_and_annotated(cluster):
+    """What the deploy controller applied is listed by kind, name and namespace; K3s's own
+    local-path class is the default until it is annotated otherwise; nothing is installed."""
+    import json
+
+    tmp_path, _, _ = cluster
+    manifests = tmp_path / "s1" / "server" / "manifests"
+    deadline = time.monotonic() + 10
+    while not (manifests / "local-storage.yaml").is_file():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (manifests / "mine.yaml").write_text(
+        "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: nfs}\nprovisioner: nfs.csi.k8s.io\n"
+        "---\napiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: ml}\n"
+        "spec: {secretName: c, issuerRef: {name: ca, kind: ClusterIssuer}, dnsNames: [a.lan]}\n"
+    )
+    classes = json.loads(_kubectl(tmp_path, "get", "storageclass", "-o", "json").stdout)["items"]
+    assert sorted(c["metadata"]["name"] for c in classes) == ["local-path", "nfs"]
+    local = json.loads(_kubectl(tmp_path, "get", "sc", "local-path", "-o", "json").stdout)
+    assert local["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    key = "storageclass.kubernetes.io/is-default-class"
+    refused = _kubectl(tmp_path, "annotate", "storageclass", "local-path", f"{key}=false")
+    assert refused.returncode == 1 and "--overwrite is false" in refused.stderr
+    done = _kubectl(
+        tmp_path, "annotate", "storageclass", "local-path", f"{key}=false", "--overwrite"
+    )
+    assert done.returncode == 0, done.stderr
+    local = json.loads(_kubectl(tmp_path, "get", "sc", "local-path", "-o", "json").stdout)
+    assert local["metadata"]["annotations"][key] == "false"
+    missing = _kubectl(tmp_path, "get", "sc", "nope", "-o", "json")
+    assert missing.returncode == 1 and '"nope" not found' in missing.stderr
+    assert json.loads(_kubectl(tmp_path, "get", "certificates", "-o", "json").stdout)["items"] == []
+    in_ml = _kubectl(tmp_path, "get", "certificate", "c", "-n", "ml", "-o", "json")
+    assert json.loads(in_ml.stdout)["spec"]["dnsNames"] == ["a.lan"]
+    everywhere = json.loads(_kubectl(tmp_path, "get", "certificates", "-A", "-o", "json").stdout)
+    assert [c["metadata"]["name"] for c in everywhere["items"]] == ["c"]

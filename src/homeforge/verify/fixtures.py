@@ -57,3 +57,20 @@ def hf_vars(host, request) -> dict:
 
     inventory, name = _inventory_and_name(host, request)
     return role_vars(inventory, name)
+
+
+@pytest.fixture(scope="module")
+def hf_peer(host):
+    """Another inventory host, reached as this one is (``hf_peer("lab-2")``): for the
+    few checks that need two ends, such as a file written on one host and read on another."""
+    import testinfra
+
+    def peer(name: str):
+        kind = getattr(host.backend, "NAME", "")
+        if kind in ("podman", "docker"):
+            return testinfra.get_host(f"{kind}://{name}")
+        if kind == "homeforge":
+            return testinfra.get_host(f"homeforge://{name}")
+        return host.get_host(name)
+
+    return peer

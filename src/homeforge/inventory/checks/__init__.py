@@ -15,6 +15,7 @@ from homeforge.inventory.checks import (
     cidrs,
     hosts,
     k3s,
+    nfs,
     nvidia,
     ollama,
     role_variables,
@@ -24,7 +25,7 @@ from homeforge.inventory.checks import (
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
 
-DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia)
+DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia, nfs)
 
 
 def check(inv: Inventory) -> list[str]:

@@ -1,0 +1,175 @@
+# Copyright: homeforge maintainers
+# Apache License 2.0
+"""NFS exports as the inventory declares them (role nfs_server), checked and put in one
+shape for both backends: the kernel server's ``/etc/exports.d`` lines and NFS-Ganesha's
+``EXPORT`` blocks.
+
+An export is ``{path, clients, options, owner, group, mode, pseudo}``; only ``path`` is
+required. ``clients`` are IP addresses, CIDRs or host names (never ``*``: an export is
+for named networks); ``options`` are the kernel server's export options, of which
+homeforge knows a set (an unknown one is refused rather than passed through, since it
+would reach ``/etc/exports`` or be silently dropped by Ganesha). Ganesha gets the same
+meaning through its own keys (``Access_Type``, ``Squash``, ``SecType``,
+``Anonymous_Uid``/``Gid``, ``PrivilegedPort``).
+
+Like the other module_utils files this one imports nothing from Ansible: the CLI's
+``homeforge inventory check`` loads it as plain Python (src/homeforge/module_utils.py).
+"""
+
+from __future__ import annotations
+
+import re
+
+try:  # inside the collection (modules, filters)
+    from ansible_collections.homeforge.homelab.plugins.module_utils import validation as rules
+except ImportError:  # loaded by the CLI (homeforge.module_utils), after validation
+    import homeforge_module_utils_validation as rules  # type: ignore[no-redef]
+
+KEYS = ("path", "clients", "options", "owner", "group", "mode", "pseudo")
+BACKENDS = ("kernel", "ganesha")
+
+# The kernel server's export options homeforge accepts (exports(5)); flags and key=value.
+FLAGS = {
+    "rw", "ro", "sync", "async", "subtree_check", "no_subtree_check", "root_squash",
+    "no_root_squash", "all_squash", "no_all_squash", "secure", "insecure", "wdelay",
+    "no_wdelay", "hide", "nohide", "crossmnt",
+}  # fmt: skip
+VALUED = {
+    "anonuid": r"[0-9]{1,10}",
+    "anongid": r"[0-9]{1,10}",
+    "sec": r"(sys|krb5|krb5i|krb5p)(:(sys|krb5|krb5i|krb5p))*",
+    "fsid": r"(root|[0-9]{1,10}|[0-9a-fA-F-]{36})",
+}
+OWNER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}|[0-9]{1,10}")
+MODE_RE = re.compile(r"0?[0-7]{3,4}")
+
+
+def client_problem(value: object) -> str | None:
+    """An NFS client: an IP address, a CIDR or a host name."""
+    if not isinstance(value, str) or not value:
+        return "a client must be a non-empty string"
+    if "/" in value:
+        return rules.cidr_problem(value)
+    if rules._is_ip(value) or (
+        not re.fullmatch(r"[0-9.]+", value) and rules.DNS_NAME_RE.fullmatch(value)
+    ):
+        return None
+    return "not an address, a CIDR or a host name"
+
+
+def option_problem(value: object) -> str | None:
+    if not isinstance(value, str):
+        return "an export option must be a string"
+    name, _sep, setting = value.partition("=")
+    if name in FLAGS and not setting and "=" not in value:
+        return None
+    if name in VALUED and re.fullmatch(VALUED[name], setting):
+        return None
+    if name in VALUED:
+        return f"{name}= needs a value matching {VALUED[name]}"
+    return f"not an export option homeforge knows (known: {', '.join(sorted(FLAGS | set(VALUED)))})"
+
+
+def export_problems(export: object, default_clients: object = ()) -> list[str]:
+    """Every problem of one export, each naming the key (``path: ...``)."""
+    if not isinstance(export, dict):
+        return ["an export must be a mapping with at least a path"]
+    problems = [
+        f"{key}: not a key of an export (known: {', '.join(KEYS)})"
+        for key in export
+        if key not in KEYS
+    ]
+    problem = rules.absolute_path_problem(export.get("path"))
+    if problem:
+        problems.append(f"path: {problem}")
+    elif export["path"] == "/":
+        problems.append("path: the root directory is not exported")
+    clients = export.get("clients", default_clients)
+    if not isinstance(clients, (list, tuple)) or not clients:
+        problems.append("clients: a non-empty list of addresses, CIDRs or host names")
+    else:
+        problems += [f"clients: {c!r}: {client_problem(c)}" for c in clients if client_problem(c)]
+    options = export.get("options", [])
+    if not isinstance(options, (list, tuple)):
+        problems.append("options: a list of export options")
+    else:
+        problems += [f"options: {o!r}: {option_problem(o)}" for o in options if option_problem(o)]
+        if "rw" in options and "ro" in options:
+            problems.append("options: rw and ro together")
+    for key, rule in (("owner", OWNER_RE), ("group", OWNER_RE), ("mode", MODE_RE)):
+        if key in export and not (isinstance(export[key], str) and rule.fullmatch(export[key])):
+            problems.append(f"{key}: {export[key]!r}: not a valid {key}")
+    if "pseudo" in export:
+        problem = rules.absolute_path_problem(export["pseudo"])
+        if problem:
+            problems.append(f"pseudo: {problem}")
+    return problems
+
+
+def exports_problems(
+    exports: object, default_clients: object = (), backend: object = "kernel"
+) -> list[str]:
+    """Every problem of an export list, each prefixed with the export's place."""
+    if backend not in BACKENDS:
+        return [f"backend {backend!r}: one of {', '.join(BACKENDS)}"]
+    if not isinstance(exports, list):
+        return ["exports: a list of exports"]
+    problems = []
+    for index, export in enumerate(exports):
+        problems += [f"exports[{index}]: {p}" for p in export_problems(export, default_clients)]
+    paths = [e.get("path") for e in exports if isinstance(e, dict)]
+    pseudos = [e.get("pseudo", e.get("path")) for e in exports if isinstance(e, dict)]
+    for what, seen in (("path", paths), ("pseudo", pseudos)):
+        doubled = sorted({p for p in seen if isinstance(p, str) and seen.count(p) > 1})
+        problems += [f"exports: {what} {p} declared twice" for p in doubled]
+    return problems
+
+
+def normalise(exports, default_clients, default_options):
+    """The exports with every key filled in (after :func:`exports_problems` found none)."""
+    done = []
+    for export in exports:
+        options = list(export.get("options", default_options))
+        done.append(
+            {
+                "path": export["path"],
+                "clients": list(export.get("clients", default_clients)),
+                "options": options,
+                "owner": export.get("owner", "root"),
+                "group": export.get("group", "root"),
+                "mode": export.get("mode", "0755"),
+                "pseudo": export.get("pseudo", export["path"]),
+            }
+        )
+    return done
+
+
+def kernel_lines(exports):
+    """``/etc/exports.d`` lines: ``PATH CLIENT(opts) CLIENT(opts)``."""
+    lines = []
+    for e in exports:
+        options = ",".join(e["options"])
+        lines.append(e["path"] + " " + " ".join(f"{c}({options})" for c in e["clients"]))
+    return lines
+
+
+def ganesha_settings(export):
+    """Ganesha's keys for one export's options (kernel export semantics)."""
+    options = export["options"]
+    valued = dict(o.split("=", 1) for o in options if "=" in o)
+    squash = "root_squash"
+    if "no_root_squash" in options:
+        squash = "no_root_squash"
+    if "all_squash" in options:
+        squash = "all_squash"
+    settings = {
+        "Access_Type": "RO" if "ro" in options else "RW",
+        "Squash": squash,
+        "SecType": valued.get("sec", "sys").replace(":", ","),
+        "PrivilegedPort": "secure" in options,
+    }
+    if "anonuid" in valued:
+        settings["Anonymous_Uid"] = int(valued["anonuid"])
+    if "anongid" in valued:
+        settings["Anonymous_Gid"] = int(valued["anongid"])
+    return settings

@@ -1,0 +1,91 @@
+"""testinfra suite for the nfs_provisioner role (molecule verify and `homeforge verify`).
+In the lab K3s is a STAND-IN (tests/standins/k3s): it lists what the manifests directory
+holds as K3s's deploy controller would apply it, and runs no controller, so these check
+the role's work (the chart and class handed to K3s, the default class, the nodes' NFS
+client), not csi-driver-nfs provisioning a volume."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+
+MANIFEST = "/var/lib/rancher/k3s/server/manifests/homeforge-nfs-provisioner.yaml"
+DEFAULT = "storageclass.kubernetes.io/is-default-class"
+
+
+def _first_server(hf_vars) -> str:
+    return hf_vars["groups"][hf_vars["k3s_server_group"]][0]
+
+
+def _enabled(hf_vars) -> bool:
+    return bool(
+        hf_vars["nfs_provisioner_server"]
+        or hf_vars["groups"].get(hf_vars["nfs_provisioner_server_group"])
+    )
+
+
+def test_every_node_has_the_nfs_client_when_the_cluster_has_nfs(host, hf_vars, hf_host):
+    nodes = (hf_vars["groups"].get(hf_vars["k3s_server_group"]) or []) + (
+        hf_vars["groups"].get("agent") or []
+    )
+    if not _enabled(hf_vars) or hf_host not in nodes:
+        assert not host.file(MANIFEST).exists
+        return
+    for package in hf_vars["nfs_provisioner_client_packages"]:
+        assert host.package(package).is_installed, package
+
+
+def test_the_driver_and_the_class_are_a_private_manifest_on_the_first_server(
+    host, hf_vars, hf_host
+):
+    manifest = host.file(MANIFEST)
+    if not _enabled(hf_vars) or hf_host != _first_server(hf_vars):
+        assert not manifest.exists  # one copy, on the first server, only with an NFS server
+        return
+    assert manifest.mode == 0o600 and manifest.user == "root"
+    objects = [o for o in yaml.safe_load_all(manifest.content_string) if o]
+    chart = next(o for o in objects if o["kind"] == "HelmChart")
+    assert chart["spec"]["chart"] == "csi-driver-nfs"
+    assert chart["spec"]["version"] == str(hf_vars["nfs_provisioner_chart_version"])
+    storage_class = next(o for o in objects if o["kind"] == "StorageClass")
+    assert storage_class["metadata"]["name"] == hf_vars["nfs_provisioner_storage_class"]
+    assert storage_class["provisioner"] == "nfs.csi.k8s.io"
+
+
+def test_the_cluster_lists_the_class_and_has_one_default(host, hf_vars, hf_host):
+    if not _enabled(hf_vars) or hf_host != _first_server(hf_vars):
+        return  # the cluster is asked once, on the first server
+    classes = json.loads(host.check_output("k3s kubectl get storageclass -o json"))["items"]
+    by_name = {c["metadata"]["name"]: c for c in classes}
+    mine = by_name[hf_vars["nfs_provisioner_storage_class"]]
+    params = mine["parameters"]
+    assert params["server"] and params["share"].startswith("/")
+    defaults = [
+        n
+        for n, c in by_name.items()
+        if (c["metadata"].get("annotations") or {}).get(DEFAULT) == "true"
+    ]
+    if hf_vars["nfs_provisioner_default_class"]:
+        assert defaults == [hf_vars["nfs_provisioner_storage_class"]]
+    else:
+        assert hf_vars["nfs_provisioner_storage_class"] not in defaults
+
+
+def test_the_share_is_exported_to_this_cluster(host, hf_vars, hf_host, hf_peer):
+    """The class's server exports its share (asked of the NFS host homeforge manages)."""
+    servers = hf_vars["groups"].get(hf_vars["nfs_provisioner_server_group"]) or []
+    if not _enabled(hf_vars) or hf_host != _first_server(hf_vars) or not servers:
+        return
+    manifest = host.file(MANIFEST)
+    storage_class = next(
+        o for o in yaml.safe_load_all(manifest.content_string) if o and o["kind"] == "StorageClass"
+    )
+    share = storage_class["parameters"]["share"]
+    nfs_host = hf_peer(servers[0])
+    ganesha = nfs_host.file("/etc/ganesha/ganesha.conf")
+    kernel = nfs_host.file("/etc/exports.d/homeforge.exports")
+    served = (ganesha.content_string if ganesha.exists else "") + (
+        kernel.content_string if kernel.exists else ""
+    )
+    assert f'Pseudo = "{share}";' in served or f"\n{share} " in served, share

@@ -1,0 +1,140 @@
+"""What the nfs_provisioner role writes, checked against the upstream schemas: the
+HelmChart against helm-controller's CRD, the chart values against csi-driver-nfs's own
+values.yaml (../shared/charts/csi-driver-nfs), the StorageClass against Kubernetes at
+the pinned version; and its inventory lines."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from homeforge import inventory
+from homeforge.errors import InventoryInvalid
+from homeforge.inventory import checks
+from tests.tools import kube_schemas
+from tests.tools.role_render import defaults, render_objects
+
+ROLE = "nfs_provisioner"
+SERVER = {"_nfs_provisioner_address": "10.77.0.1", "_nfs_provisioner_share": "/srv/nfs/k8s"}
+
+
+def _objects(**more):
+    return render_objects(ROLE, "objects.yml.j2", **{**SERVER, **more})
+
+
+def _kind(objects, kind):
+    return next(o for o in objects if o["kind"] == kind)
+
+
+def test_the_chart_and_the_storageclass_match_the_upstream_schemas():
+    objects = _objects()
+    assert [o["kind"] for o in objects] == ["HelmChart", "StorageClass"]
+    kube_schemas.validate_all(objects)
+    values = yaml.safe_load(_kind(objects, "HelmChart")["spec"]["valuesContent"])
+    assert kube_schemas.value_problems("csi-driver-nfs", values) == []
+    assert values["kubeletDir"] == "/var/lib/kubelet"  # K3s's kubelet keeps the default root
+
+
+def test_the_storageclass_says_where_volumes_go_and_how_they_mount():
+    sc = _kind(_objects(), "StorageClass")
+    assert sc["provisioner"] == "nfs.csi.k8s.io"
+    assert sc["parameters"]["server"] == "10.77.0.1" and sc["parameters"]["share"] == "/srv/nfs/k8s"
+    assert (
+        sc["parameters"]["subDir"]
+        == "${pvc.metadata.namespace}-${pvc.metadata.name}-${pv.metadata.name}"
+    )
+    assert sc["mountOptions"] == ["nfsvers=4.1"]
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true"
+    assert sc["reclaimPolicy"] == "Delete" and sc["allowVolumeExpansion"] is True
+
+
+def test_a_retained_non_default_class():
+    sc = _kind(
+        _objects(
+            nfs_provisioner_default_class=False,
+            nfs_provisioner_reclaim_policy="Retain",
+            nfs_provisioner_storage_class="nfs-client",
+            nfs_provisioner_on_delete="archive",
+        ),
+        "StorageClass",
+    )
+    assert sc["metadata"]["name"] == "nfs-client" and sc["reclaimPolicy"] == "Retain"
+    assert sc["metadata"]["annotations"]["storageclass.kubernetes.io/is-default-class"] == "false"
+    assert sc["parameters"]["onDelete"] == "archive"
+    kube_schemas.validate(sc)
+
+
+def test_the_pinned_chart_version_is_the_one_the_values_were_checked_against():
+    assert str(defaults(ROLE)["nfs_provisioner_chart_version"]) == kube_schemas.chart_version(
+        "csi-driver-nfs"
+    ).removeprefix("v")  # the repository's index names the 4.11+ charts without the v
+
+
+def test_a_values_key_the_chart_does_not_have_is_caught():
+    objects = _objects(nfs_provisioner_values={"controller": {"replica": 2}})
+    values = yaml.safe_load(_kind(objects, "HelmChart")["spec"]["valuesContent"])
+    assert any(
+        "controller.replica" in p for p in kube_schemas.value_problems("csi-driver-nfs", values)
+    )
+
+
+def test_a_misspelt_storageclass_field_fails_the_schema():
+    sc = _kind(_objects(), "StorageClass")
+    sc["mountOption"] = sc.pop("mountOptions")
+    assert any("mountOption" in p for p in kube_schemas.problems(sc))
+
+
+def _problems(write, hostvars: str) -> list[str]:
+    path = write(
+        "hosts.yml",
+        f"""
+        all:
+          children:
+            server:
+              hosts:
+                s1: {{ansible_host: 192.0.2.40, {hostvars}}}
+        """,
+    )
+    try:
+        return checks.check(inventory.load(path))
+    except InventoryInvalid as exc:
+        return exc.problems
+
+
+@pytest.mark.parametrize(
+    "hostvars, needle",
+    [
+        (
+            "nfs_provisioner_server: 'nas;reboot'",
+            "nfs_provisioner_server: 'nas;reboot': not an IP address or DNS name",
+        ),
+        (
+            "nfs_provisioner_share: volume1/k8s",
+            "nfs_provisioner_share: 'volume1/k8s': must be an absolute path",
+        ),
+        (
+            "nfs_provisioner_storage_class: NFS_Client",
+            "nfs_provisioner_storage_class: 'NFS_Client': a Kubernetes name",
+        ),
+        (
+            "nfs_provisioner_mount_options: ['nfsvers=4.1 hard']",
+            "nfs_provisioner_mount_options: 'nfsvers=4.1 hard'",
+        ),
+        (
+            "nfs_provisioner_reclaim_policy: Keep",
+            "nfs_provisioner_reclaim_policy: value of nfs_provisioner_reclaim_policy must be one of",
+        ),
+    ],
+)
+def test_inventory_check_names_file_host_and_key(write, hostvars, needle):
+    found = _problems(write, hostvars)
+    assert any(needle in line and "hosts.yml: host s1: " in line for line in found), found
+
+
+def test_a_nas_inventory_has_no_problem(write):
+    assert (
+        _problems(
+            write, "nfs_provisioner_server: 192.168.2.2, nfs_provisioner_share: /volume1/k8s-data"
+        )
+        == []
+    )
