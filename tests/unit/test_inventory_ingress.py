@@ -107,6 +107,7 @@ def test_acme_settings_and_names_are_checked(write):
     ingress_traefik_acme_server: http://acme.example/directory
     ingress_traefik_cert_manager_namespace: Cert-Manager
     ingress_traefik_ca_dir: etc/ca
+    ingress_traefik_ca_days: 0
 """,
     )
     text = "\n".join(found)
@@ -118,6 +119,7 @@ def test_acme_settings_and_names_are_checked(write):
     )
     assert "ingress_traefik_cert_manager_namespace: 'Cert-Manager': not a Kubernetes name" in text
     assert "ingress_traefik_ca_dir: 'etc/ca': must be an absolute path" in text
+    assert f"{path}: host s1: ingress_traefik_ca_days: 0: must be 1 or more days" in text
 
 
 def test_an_unknown_issuer_or_ingress_is_refused(write):

@@ -65,6 +65,11 @@ def check_traefik_settings(inv: Inventory) -> list[str]:
             problem = rule(value)
             if problem:
                 problems.append(f"{inv.where(host, key)}: {value!r}: {problem}")
+        days = hvars.get("ingress_traefik_ca_days")
+        if isinstance(days, int) and not isinstance(days, bool) and days <= 0:
+            problems.append(
+                f"{inv.where(host, 'ingress_traefik_ca_days')}: {days}: must be 1 or more days"
+            )
         problems += _route_problems(inv, host, hvars.get("ingress_traefik_routes"))
     return problems
 
