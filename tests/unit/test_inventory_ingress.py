@@ -142,3 +142,11 @@ def test_traefik_disabled_in_k3s_is_a_contradiction(write):
         f"{path}: host s1: k3s_server_config: disable: traefik, but homeforge_ingress is"
         " traefik (the role configures K3s's bundled Traefik)"
     ]
+
+
+def test_an_ingress_that_is_not_a_name_is_one_line(write):
+    path = write("hosts.yml", CLUSTER.format(vars="").replace("traefik", "[traefik]"))
+    found = checks.check(inventory.load(path))
+    assert any(
+        p.startswith(f"{path}: host s1: homeforge_ingress: ['traefik']: must be") for p in found
+    )

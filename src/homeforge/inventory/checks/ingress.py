@@ -45,7 +45,11 @@ def check_ingress_choice(inv: Inventory) -> list[str]:
     problems = []
     for host, hvars in inv.hostvars.items():
         value = hvars.get("homeforge_ingress")
-        if value in (None, "") or is_template(value) or value in INGRESSES:
+        if (
+            value in (None, "")
+            or is_template(value)
+            or (isinstance(value, str) and value in INGRESSES)
+        ):
             continue
         known = " or ".join(sorted(INGRESSES))
         problems.append(
