@@ -114,7 +114,7 @@ def _problems(write, hostvars: str) -> list[str]:
         ),
         (
             "nfs_provisioner_storage_class: NFS_Client",
-            "nfs_provisioner_storage_class: 'NFS_Client': a Kubernetes name",
+            "nfs_provisioner_storage_class: 'NFS_Client': not a Kubernetes name",
         ),
         (
             "nfs_provisioner_mount_options: ['nfsvers=4.1 hard']",

@@ -14,6 +14,7 @@ from homeforge.errors import InventoryInvalid
 from homeforge.inventory.checks import (
     cidrs,
     hosts,
+    ingress,
     k3s,
     nfs,
     nvidia,
@@ -25,7 +26,7 @@ from homeforge.inventory.checks import (
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
 
-DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia, nfs)
+DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia, nfs, ingress)
 
 
 def check(inv: Inventory) -> list[str]:

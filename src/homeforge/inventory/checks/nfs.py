@@ -12,7 +12,7 @@ from homeforge.module_utils import load
 PROVISIONER_RULES = {
     "nfs_provisioner_server": validation.address_problem,
     "nfs_provisioner_share": validation.absolute_path_problem,
-    "nfs_provisioner_storage_class": validation.k8s_name_problem,
+    "nfs_provisioner_storage_class": validation.kube_name_problem,
 }
 
 

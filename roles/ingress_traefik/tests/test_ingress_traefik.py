@@ -1,0 +1,132 @@
+"""testinfra suite for the ingress_traefik role (molecule verify and `homeforge verify`).
+In the lab K3s is a STAND-IN (tests/standins/k3s) that applies no manifests: these check
+the role's work (the objects handed to K3s, the homelab CA, what reached the controller),
+not Traefik, cert-manager or the certificates they would issue."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+import yaml
+
+MANIFESTS = "/var/lib/rancher/k3s/server/manifests"
+KINDS = {
+    "homeforge-traefik-config.yaml": ["HelmChartConfig"],
+    "homeforge-cert-manager.yaml": ["Namespace", "HelmChart"],
+    "homeforge-ingress-issuer.yaml": ["ClusterIssuer"],
+}
+ROUTE_KINDS = ["Certificate", "Middleware", "IngressRoute", "IngressRoute"]
+
+
+@pytest.fixture(scope="module")
+def enabled(hf_vars):
+    if hf_vars.get("homeforge_ingress") != "traefik":
+        pytest.skip("homeforge_ingress is not traefik: the role does not run here")
+    return hf_vars
+
+
+def _first_server(hf_vars) -> str:
+    return hf_vars["groups"][hf_vars["k3s_server_group"]][0]
+
+
+def _selfsigned(hf_vars) -> bool:
+    return hf_vars["ingress_traefik_issuer"] == "selfsigned"
+
+
+def _objects(host, name: str) -> list[dict]:
+    manifest = host.file(f"{MANIFESTS}/{name}")
+    assert manifest.exists, name
+    assert (manifest.mode, manifest.user, manifest.group) == (0o600, "root", "root"), name
+    return [o for o in yaml.safe_load_all(manifest.content_string) if o]
+
+
+def _route_hosts(hf_vars) -> list[str]:
+    ollama = (
+        [hf_vars["ingress_traefik_ollama_host"]] if hf_vars["ingress_traefik_ollama_host"] else []
+    )
+    return ollama + [route["host"] for route in hf_vars["ingress_traefik_routes"]]
+
+
+def test_the_manifests_are_private_and_on_the_first_server_only(host, enabled, hf_host):
+    names = [*KINDS, "homeforge-ingress-routes.yaml", "homeforge-ingress-ca.yaml"]
+    if hf_host != _first_server(enabled):
+        assert not any(host.file(f"{MANIFESTS}/{name}").exists for name in names)
+        return
+    for name, kinds in KINDS.items():
+        assert [o["kind"] for o in _objects(host, name)] == kinds, name
+    config = _objects(host, "homeforge-traefik-config.yaml")[0]
+    assert (config["metadata"]["name"], config["metadata"]["namespace"]) == (
+        "traefik",
+        "kube-system",
+    )
+    chart = _objects(host, "homeforge-cert-manager.yaml")[1]
+    assert chart["spec"]["chart"] == "cert-manager"
+    assert chart["spec"]["version"] == enabled["ingress_traefik_cert_manager_chart_version"]
+    assert yaml.safe_load(chart["spec"]["valuesContent"])["crds"]["enabled"] is True
+
+
+def test_each_route_has_a_certificate_an_https_route_and_a_redirect(host, enabled, hf_host):
+    if hf_host != _first_server(enabled):
+        return
+    objects = _objects(host, "homeforge-ingress-routes.yaml")
+    hosts = _route_hosts(enabled)
+    assert [o["kind"] for o in objects] == ROUTE_KINDS * len(hosts)
+    certificates = [o for o in objects if o["kind"] == "Certificate"]
+    assert [c["spec"]["dnsNames"] for c in certificates] == [[h] for h in hosts]
+    issuer = _objects(host, "homeforge-ingress-issuer.yaml")[0]["metadata"]["name"]
+    assert {c["spec"]["issuerRef"]["name"] for c in certificates} <= {issuer}
+    routes = [o for o in objects if o["kind"] == "IngressRoute"]
+    entrypoints = sorted(r["spec"]["entryPoints"][0] for r in routes)
+    assert entrypoints == sorted(["websecure", "web"] * len(hosts))
+    for route in routes:
+        if route["spec"]["entryPoints"] == ["websecure"]:
+            assert route["spec"]["tls"]["secretName"].endswith("-tls")
+        else:
+            assert route["spec"]["routes"][0]["middlewares"][0]["name"].endswith("-redirect-https")
+
+
+def test_the_issuer_is_the_one_asked_for(host, enabled, hf_host):
+    if hf_host != _first_server(enabled):
+        return
+    issuer = _objects(host, "homeforge-ingress-issuer.yaml")[0]
+    secret = host.file(f"{MANIFESTS}/homeforge-ingress-ca.yaml")
+    if _selfsigned(enabled):
+        assert issuer["spec"] == {"ca": {"secretName": "homeforge-ca"}}
+        assert [o["type"] for o in _objects(host, "homeforge-ingress-ca.yaml")] == [
+            "kubernetes.io/tls"
+        ]
+    else:
+        assert issuer["spec"]["acme"]["email"] == enabled["ingress_traefik_acme_email"]
+        assert issuer["spec"]["acme"]["server"] == enabled["ingress_traefik_acme_server"]
+        assert not secret.exists
+
+
+def test_the_homelab_ca_key_is_private_and_its_certificate_is_a_ca(host, enabled, hf_host):
+    if hf_host != _first_server(enabled) or not _selfsigned(enabled):
+        return
+    ca_dir = enabled["ingress_traefik_ca_dir"]
+    directory, key = host.file(ca_dir), host.file(f"{ca_dir}/ca.key")
+    assert (directory.mode, directory.user) == (0o700, "root")
+    assert (key.mode, key.user, key.group) == (0o600, "root", "root")
+    text = host.check_output(f"openssl x509 -in {ca_dir}/ca.crt -noout -text")
+    assert "CA:TRUE" in text and "Certificate Sign" in text
+    # the certificate's public key is the key's (compared as public keys: nothing secret printed)
+    from_key = host.check_output(f"openssl pkey -in {ca_dir}/ca.key -pubout")
+    from_cert = host.check_output(f"openssl x509 -in {ca_dir}/ca.crt -noout -pubkey")
+    assert from_key == from_cert
+    secret = _objects(host, "homeforge-ingress-ca.yaml")[0]
+    crt = host.file(f"{ca_dir}/ca.crt").content_string
+    assert base64.b64decode(secret["data"]["tls.crt"]).decode() == crt
+
+
+def test_the_controller_has_the_ca_certificate_and_nothing_secret(host, enabled, hf_host):
+    if hf_host != _first_server(enabled) or not _selfsigned(enabled):
+        return
+    exported = Path(enabled["ingress_traefik_ca_export_path"])  # on the controller
+    text = exported.read_text()
+    assert text.count("-----BEGIN CERTIFICATE-----") == 1
+    assert "PRIVATE KEY" not in text
+    ca_dir = enabled["ingress_traefik_ca_dir"]
+    assert text == host.file(f"{ca_dir}/ca.crt").content_string

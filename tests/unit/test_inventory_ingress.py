@@ -1,0 +1,152 @@
+"""homeforge inventory check, ingress layer: one line per problem, naming file, host and
+key, for what the ingress_traefik role would otherwise refuse (or write) on a server."""
+
+from __future__ import annotations
+
+from homeforge import inventory
+from homeforge.errors import InventoryInvalid
+from homeforge.inventory import checks
+
+CLUSTER = """
+all:
+  vars:
+    homeforge_ingress: traefik
+{vars}
+  children:
+    k3s_cluster:
+      children:
+        server:
+          hosts:
+            s1: {{ansible_host: 192.0.2.10}}
+        agent:
+          hosts:
+            a1: {{ansible_host: 192.0.2.11}}
+"""
+
+
+def problems_of(write, extra: str) -> tuple[str, list[str]]:
+    path = write("hosts.yml", CLUSTER.format(vars=extra))
+    try:
+        return str(path), checks.check(inventory.load(path))
+    except InventoryInvalid as exc:
+        return str(path), exc.problems
+
+
+def test_a_homelab_with_ollama_over_https_is_accepted(write):
+    _path, found = problems_of(
+        write,
+        """
+    ingress_traefik_ollama_host: ollama.lab.example
+    ingress_traefik_routes:
+      - {name: webui, namespace: chat, host: chat.lab.example, service: open-webui, port: 8080}
+    ingress_traefik_values: {tolerations: []}
+""",
+    )
+    assert found == []
+
+
+def test_an_inventory_without_the_ingress_layer_is_unaffected(write):
+    path = write("hosts.yml", CLUSTER.format(vars="").replace("homeforge_ingress: traefik", ""))
+    assert checks.check(inventory.load(path)) == []
+
+
+def test_an_acme_issuer_without_an_email_is_one_line_on_the_server(write):
+    path, found = problems_of(write, "    ingress_traefik_issuer: acme\n")
+    assert found == [
+        f"{path}: host s1: ingress_traefik_acme_email: required when ingress_traefik_issuer"
+        " is acme (the ACME account's contact address)"
+    ]
+
+
+def test_a_host_name_that_is_not_a_dns_name_is_named(write):
+    path, found = problems_of(write, "    ingress_traefik_ollama_host: Ollama_Box.lan\n")
+    assert f"{path}: host s1: ingress_traefik_ollama_host: 'Ollama_Box.lan': not a DNS name" in (
+        "\n".join(found)
+    )
+    assert len([p for p in found if "ingress_traefik_ollama_host" in p]) == 2  # s1 and a1
+
+
+def test_each_route_key_is_checked_by_its_rule(write):
+    path, found = problems_of(
+        write,
+        """
+    ingress_traefik_ollama_host: ollama.lab.example
+    ingress_traefik_routes:
+      - {name: ollama, namespace: ml, host: "*.lab.example", service: Open_WebUI, port: 70000}
+      - {name: webui, namespace: ml, host: chat.lab.example}
+""",
+    )
+    mine = [p for p in found if p.startswith(f"{path}: host s1: ingress_traefik_routes")]
+    text = "\n".join(mine)
+    assert "[0] host '*.lab.example': not a DNS name" in text
+    assert "[0] service 'Open_WebUI': not a Kubernetes name" in text
+    assert "[0] port 70000: a port must be a whole number 1-65535" in text
+    assert "[1]: missing service, port" in text
+    assert "name 'ollama' is used twice" in text  # the role's own route for Ollama
+
+
+def test_a_misspelt_route_key_is_caught_by_the_roles_spec(write):
+    path, found = problems_of(
+        write,
+        """
+    ingress_traefik_routes:
+      - {name: webui, namespace: ml, hostname: chat.lab.example, service: webui, port: 80}
+""",
+    )
+    assert any(
+        p.startswith(f"{path}: host s1: ingress_traefik_routes:") and "hostname" in p for p in found
+    ), found
+
+
+def test_acme_settings_and_names_are_checked(write):
+    path, found = problems_of(
+        write,
+        """
+    ingress_traefik_issuer: acme
+    ingress_traefik_acme_email: ops-at-example.org
+    ingress_traefik_acme_server: http://acme.example/directory
+    ingress_traefik_cert_manager_namespace: Cert-Manager
+    ingress_traefik_ca_dir: etc/ca
+    ingress_traefik_ca_days: 0
+""",
+    )
+    text = "\n".join(found)
+    assert (
+        f"{path}: host s1: ingress_traefik_acme_email: 'ops-at-example.org': not an email" in text
+    )
+    assert (
+        "ingress_traefik_acme_server: 'http://acme.example/directory': must be an https URL" in text
+    )
+    assert "ingress_traefik_cert_manager_namespace: 'Cert-Manager': not a Kubernetes name" in text
+    assert "ingress_traefik_ca_dir: 'etc/ca': must be an absolute path" in text
+    assert f"{path}: host s1: ingress_traefik_ca_days: 0: must be 1 or more days" in text
+
+
+def test_an_unknown_issuer_or_ingress_is_refused(write):
+    path, found = problems_of(write, "    ingress_traefik_issuer: letsencrypt\n")
+    assert any(
+        p.startswith(f"{path}: host s1: ingress_traefik_issuer:") and "selfsigned" in p
+        for p in found
+    ), found
+    path = write("hosts.yml", CLUSTER.format(vars="").replace("traefik", "nginx"))
+    found = checks.check(inventory.load(path))
+    assert (
+        f"{path}: host s1: homeforge_ingress: 'nginx': must be traefik (or empty: no ingress layer)"
+        in found
+    )
+
+
+def test_traefik_disabled_in_k3s_is_a_contradiction(write):
+    path, found = problems_of(write, "    k3s_server_config: {disable: [traefik, servicelb]}\n")
+    assert found == [
+        f"{path}: host s1: k3s_server_config: disable: traefik, but homeforge_ingress is"
+        " traefik (the role configures K3s's bundled Traefik)"
+    ]
+
+
+def test_an_ingress_that_is_not_a_name_is_one_line(write):
+    path = write("hosts.yml", CLUSTER.format(vars="").replace("traefik", "[traefik]"))
+    found = checks.check(inventory.load(path))
+    assert any(
+        p.startswith(f"{path}: host s1: homeforge_ingress: ['traefik']: must be") for p in found
+    )
