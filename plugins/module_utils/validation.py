@@ -283,6 +283,72 @@ def apt_source_problem(value: object) -> str | None:
     return None
 
 
+# Kubernetes names (RFC 1123): what a Certificate's dnsNames, an IngressRoute's Host()
+# rule, a namespace or a Service accept. Lowercase only: the API server refuses upper case.
+_K8S_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+K8S_DNS_NAME_RE = re.compile(rf"(?=.{{1,253}}\Z){_K8S_LABEL}(\.{_K8S_LABEL})*")
+K8S_NAME_RE = re.compile(_K8S_LABEL)
+
+
+def dns_name_problem(value: object) -> str | None:
+    """A host name a certificate is issued for and a route matches (``ollama.lab.example``):
+    lowercase letters, digits, '-' and '.', labels of 1-63, at most 253 in all, no wildcard."""
+    problem = _text(value, "a DNS name")
+    if problem:
+        return problem
+    if _is_ip(value):
+        return "must be a DNS name, not an IP address"
+    if not K8S_DNS_NAME_RE.fullmatch(value):
+        return (
+            "not a DNS name (lowercase letters, digits, '-' and '.'; labels of 1-63"
+            " not starting or ending with '-'; at most 253 in all)"
+        )
+    return None
+
+
+def kube_name_problem(value: object) -> str | None:
+    """A Kubernetes namespace, Service or object name (an RFC 1123 label)."""
+    problem = _text(value, "a Kubernetes name")
+    if problem:
+        return problem
+    if not K8S_NAME_RE.fullmatch(value):
+        return (
+            "not a Kubernetes name (1-63 lowercase letters, digits and '-',"
+            " starting and ending with a letter or digit)"
+        )
+    return None
+
+
+def email_problem(value: object) -> str | None:
+    """A mail address such as an ACME account's contact (``ops@example.org``)."""
+    problem = _text(value, "an email address")
+    if problem:
+        return problem
+    local, at, domain = value.rpartition("@")
+    if not at or not re.fullmatch(r"[A-Za-z0-9._%+-]{1,64}", local):
+        return "not an email address (name@domain)"
+    if not DNS_NAME_RE.fullmatch(domain) or "." not in domain.strip("."):
+        return "not an email address: the part after '@' must be a domain such as example.org"
+    return None
+
+
+def https_url_problem(value: object) -> str | None:
+    """An https URL (``https://HOST[:PORT][/PATH]``), such as an ACME directory."""
+    problem = _text(value, "an https URL")
+    if problem:
+        return problem
+    match = re.fullmatch(r"https://([^/:?#]+)(?::([^/?#]*))?(.*)", value)
+    if not match:
+        return "must be an https URL (https://HOST[:PORT][/PATH])"
+    host, port, rest = match.groups()
+    host_problem = address_problem(host)
+    if host_problem:
+        return f"host {host!r}: {host_problem}"
+    if port is not None and port_problem(port):
+        return f"port {port!r}: {port_problem(port)}"
+    return url_suffix_problem(rest) if rest else None
+
+
 RULES = {
     "address": address_problem,
     "inventory_name": inventory_name_problem,
@@ -299,4 +365,8 @@ RULES = {
     "user_name": user_name_problem,
     "device_list": device_list_problem,
     "apt_source": apt_source_problem,
+    "dns_name": dns_name_problem,
+    "kube_name": kube_name_problem,
+    "email": email_problem,
+    "https_url": https_url_problem,
 }

@@ -27,6 +27,10 @@ env_value_problem = _rules.env_value_problem
 user_name_problem = _rules.user_name_problem
 device_list_problem = _rules.device_list_problem
 apt_source_problem = _rules.apt_source_problem
+dns_name_problem = _rules.dns_name_problem
+kube_name_problem = _rules.kube_name_problem
+email_problem = _rules.email_problem
+https_url_problem = _rules.https_url_problem
 
 
 def is_address(value: object) -> bool:

@@ -14,5 +14,10 @@ def test_the_filter_applies_the_collections_rules():
     assert value_problem("0.0.0.0:11434\nExecStartPre=/x", "listen")
     assert value_problem("a\nb", "env_value")
     assert value_problem("-Hx.service", "unit_name")
+    assert value_problem("ollama.lab.example", "dns_name") == ""
+    assert "not a DNS name" in value_problem("Ollama_Lab", "dns_name")
+    assert value_problem("ml", "kube_name") == ""
+    assert value_problem("ops@example.org", "email") == ""
+    assert value_problem("http://acme.example", "https_url")
     with pytest.raises(AnsibleFilterError, match="unknown rule"):
         value_problem("x", "nope")

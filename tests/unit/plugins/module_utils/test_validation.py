@@ -58,3 +58,82 @@ def test_sysctl_names_accepted(name):
 )
 def test_sysctl_names_rejected(name):
     assert not validation.is_sysctl_name(name)
+
+
+# ---------------------------------------------------------------- names in Kubernetes objects
+
+
+@pytest.mark.parametrize("name", ["ollama.lab.example", "ollama", "a-1.b2.example", "x" * 63])
+def test_dns_names_accepted(name):
+    assert validation.dns_name_problem(name) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("Ollama.lab.example", "not a DNS name"),  # the API server refuses upper case
+        ("ollama_lab.example", "not a DNS name"),
+        ("*.lab.example", "not a DNS name"),  # no wildcard: it is also a Host() rule
+        ("ollama.lab.example.", "not a DNS name"),
+        ("-a.example", "not a DNS name"),
+        ("a..example", "not a DNS name"),
+        ("x" * 64 + ".example", "not a DNS name"),
+        ("a`) || Host(`b", "not a DNS name"),  # would widen the route's rule
+        ("10.0.0.5", "not an IP address"),
+        ("a\nb", "control characters"),
+        ("", "non-empty"),
+        (None, "non-empty"),
+    ],
+)
+def test_dns_names_rejected_with_a_reason(name, why):
+    assert why in validation.dns_name_problem(name)
+
+
+@pytest.mark.parametrize("name", ["ml", "cert-manager", "ollama", "a1", "x" * 63])
+def test_kube_names_accepted(name):
+    assert validation.kube_name_problem(name) is None
+
+
+@pytest.mark.parametrize("name", ["ML", "a.b", "-a", "a-", "x" * 64, "a b", "", None])
+def test_kube_names_rejected(name):
+    assert validation.kube_name_problem(name)
+
+
+@pytest.mark.parametrize("address", ["ops@example.org", "first.last+lab@mail.example.co.uk"])
+def test_email_addresses_accepted(address):
+    assert validation.email_problem(address) is None
+
+
+@pytest.mark.parametrize(
+    "address", ["ops", "ops@localhost", "@example.org", "a b@example.org", "ops@ex ample.org", ""]
+)
+def test_email_addresses_rejected(address):
+    assert validation.email_problem(address)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://acme-v02.api.letsencrypt.org/directory",
+        "https://acme-staging-v02.api.letsencrypt.org/directory",
+        "https://ca.lab.example:14000/dir",
+        "https://10.0.0.5",
+    ],
+)
+def test_https_urls_accepted(url):
+    assert validation.https_url_problem(url) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("http://acme.example/directory", "https URL"),
+        ("acme.example/directory", "https URL"),
+        ("https://acme.example:99999/", "port"),
+        ("https://acme example/", "host"),
+        ("https://acme.example/dir ectory", "may use only"),
+        ("https://acme.example/\nx", "control characters"),
+    ],
+)
+def test_https_urls_rejected_with_a_reason(url, why):
+    assert why in validation.https_url_problem(url)
