@@ -14,6 +14,7 @@ from homeforge.errors import InventoryInvalid
 from homeforge.inventory.checks import (
     cidrs,
     hosts,
+    istio,
     k3s,
     nvidia,
     ollama,
@@ -24,7 +25,7 @@ from homeforge.inventory.checks import (
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
 
-DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia)
+DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia, istio)
 
 
 def check(inv: Inventory) -> list[str]:
