@@ -318,6 +318,7 @@ def test_check_mode_on_a_server_without_k3s_passes_and_writes_nothing(tmp_path):
         tmp_path,
         ingress_istio_hostname=HOST,
         k3s_server_config={"disable": "servicelb,traefik"},  # K3s's comma-separated form
+        ollama_mode="kubernetes",  # the ollama role's manifest owns namespace ml
     )
     assert code == 0, output
     tasks = json.loads(output[output.index("{") :])["plays"][0]["tasks"]
@@ -333,6 +334,16 @@ def test_check_mode_on_a_server_without_k3s_passes_and_writes_nothing(tmp_path):
         "Istio's charts, the Gateway, its routes and the NetworkPolicy in K3s's manifests directory"
     ]
     assert written.get("skipped") is True
+    objects = by_name[
+        "The objects, by manifest file (the service's namespace is the ollama role's when Ollama"
+        " runs there)"
+    ]["ansible_facts"]["_ingress_istio_objects"]
+    namespaces = [
+        o["metadata"]["name"] for o in objects["istio-ingress"] if o["kind"] == "Namespace"
+    ]
+    assert namespaces == ["istio-ingress"]
+    for manifest in objects.values():
+        kube_schemas.validate_all(manifest)  # as Ansible itself rendered them
 
 
 # ---------------------------------------------------------------- homeforge inventory check
