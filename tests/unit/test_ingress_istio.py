@@ -481,3 +481,10 @@ def test_the_molecule_scenario_pins_its_stand_in_release_file():
     assert {o["kind"] for o in yaml.safe_load_all(standin.read_text()) if o} == {
         "CustomResourceDefinition"
     }
+
+
+def test_the_ingress_objects_apply_to_any_cluster_not_only_k3s():
+    """Only the charts are K3s's HelmCharts; the ingress file is plain Kubernetes and the
+    Gateway API (what an EKS cluster takes with kubectl apply --server-side)."""
+    groups = {o["apiVersion"].rpartition("/")[0] for o in _files()["istio-ingress"]}
+    assert groups == {"", "gateway.networking.k8s.io", "networking.k8s.io"}
