@@ -36,6 +36,11 @@ chart leaves open:
 - a list (``extraEnv: []`` or a list of anything): the items are free;
 - a null value (``runtimeClassName: null`` or ``~``): anything at all.
 
+Istio's charts keep their defaults under ``_internal_defaults_do_not_set`` and read
+their profile settings (``profile``, ``compatibilityVersion``, ``platform``,
+``global.platform``) in a template: the key paths are checked below that key, and
+the profile settings are accepted at the top, where Istio's install docs set them.
+
 Only the YAML counts: keys that appear only in comments (``# enableHostNetwork: false``)
 are not keys of the chart. Where both sides have a value, its shape must match: a
 mapping or a list where the chart has a scalar (or the reverse) is a problem; scalars
@@ -343,9 +348,24 @@ def chart_values(chart: str) -> dict[str, Any]:
     return copy.deepcopy(_chart_values(chart))
 
 
+# Istio's charts keep their defaults under one key that their zzz_profile.yaml template
+# lifts to the top before rendering, and that template also reads settings no values.yaml
+# lists: the profile, compatibility version and platform, each naming a file of the chart
+# (files/profile-<profile>.yaml, ...-compatibility-version-<v>.yaml, ...-platform-<p>.yaml;
+# istio/istio manifests/zzz_profile.yaml). Users set all of them at the top.
+ISTIO_DEFAULTS_KEY = "_internal_defaults_do_not_set"
+ISTIO_PROFILE_SETTINGS = ("profile", "compatibilityVersion", "platform")
+
+
 @functools.cache
 def _chart_values(chart: str) -> dict[str, Any]:
-    return yaml.load((chart_dir(chart) / "values.yaml").read_text(), Loader=_LOADER) or {}
+    values = yaml.load((chart_dir(chart) / "values.yaml").read_text(), Loader=_LOADER) or {}
+    if list(values) == [ISTIO_DEFAULTS_KEY] and isinstance(values[ISTIO_DEFAULTS_KEY], dict):
+        values = values[ISTIO_DEFAULTS_KEY]
+        values.update(dict.fromkeys(ISTIO_PROFILE_SETTINGS))  # null: any value
+        if isinstance(values.get("global"), dict):
+            values["global"].update(dict.fromkeys(("profile", "platform")))
+    return values
 
 
 @functools.cache

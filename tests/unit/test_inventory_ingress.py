@@ -131,7 +131,7 @@ def test_an_unknown_issuer_or_ingress_is_refused(write):
     path = write("hosts.yml", CLUSTER.format(vars="").replace("traefik", "nginx"))
     found = checks.check(inventory.load(path))
     assert (
-        f"{path}: host s1: homeforge_ingress: 'nginx': must be traefik (or empty: no ingress layer)"
+        f"{path}: host s1: homeforge_ingress: 'nginx': must be istio or traefik (or empty: no ingress layer)"
         in found
     )
 

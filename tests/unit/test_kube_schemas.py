@@ -457,6 +457,20 @@ def test_nvidia_device_plugin_values_pass() -> None:
     assert ks.value_problems("nvidia-device-plugin", values) == []
 
 
+def test_istio_charts_are_checked_below_their_internal_defaults_key() -> None:
+    """Istio keeps its defaults under _internal_defaults_do_not_set and lifts them in a
+    template; users set them at the top, beside the profile settings that template reads."""
+    values = {"profile": "ambient", "global": {"platform": "k3s"}, "cniBinDir": "/opt/cni/bin"}
+    assert ks.value_problems("istio-cni", values) == []
+    assert ks.value_problems("istio-istiod", {"profile": "ambient", "env": {"A": "1"}}) == []
+    assert ks.value_problems("istio-cni", {"cni": {"cniBinDir": "/x"}}) == [
+        "istio-cni: values key cni is not in the chart's values.yaml"
+    ]
+    assert ks.value_problems("istio-ztunnel", {"_internal_defaults_do_not_set": {}}) == [
+        "istio-ztunnel: values key _internal_defaults_do_not_set is not in the chart's values.yaml"
+    ]
+
+
 def test_an_open_path_accepts_keys_the_chart_only_lists() -> None:
     values = {"affinity": {"podAntiAffinity": {}}}
     found = ks.value_problems("nvidia-device-plugin", values)

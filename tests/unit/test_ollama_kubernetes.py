@@ -85,3 +85,12 @@ def test_the_manifest_file_holds_exactly_the_objects():
         ROLE, "ollama-kubernetes.yaml.j2", _ollama_k8s_objects=objects, ansible_managed="x"
     )
     assert [d for d in yaml.safe_load_all(text) if d] == objects
+
+
+def test_with_istio_as_the_ingress_the_namespace_joins_the_ambient_mesh():
+    """The namespace has one owner, this manifest (ingress_istio leaves it out of its own)."""
+    plain, _c, _v = _objects()
+    assert "istio.io/dataplane-mode" not in plain[0]["metadata"]["labels"]
+    meshed, _c, _v = _objects(homeforge_ingress="istio")
+    assert meshed[0]["metadata"]["labels"]["istio.io/dataplane-mode"] == "ambient"
+    kube_schemas.validate_all(meshed)

@@ -15,6 +15,7 @@ from homeforge.inventory.checks import (
     cidrs,
     hosts,
     ingress,
+    istio,
     k3s,
     nfs,
     nvidia,
@@ -26,7 +27,19 @@ from homeforge.inventory.checks import (
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
 
-DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia, nfs, ingress)
+DOMAINS = (
+    hosts,
+    role_variables,
+    cidrs,
+    k3s,
+    wireguard,
+    services,
+    ollama,
+    nvidia,
+    nfs,
+    ingress,
+    istio,
+)
 
 
 def check(inv: Inventory) -> list[str]:

@@ -19,7 +19,7 @@ from homeforge.validation import (
 )
 
 # homeforge_ingress: the value, and the role site.yml then runs on the K3s servers.
-INGRESSES = {"traefik": "ingress_traefik"}
+INGRESSES = {"traefik": "ingress_traefik", "istio": "ingress_istio"}
 
 RULES = {
     "ingress_traefik_acme_server": https_url_problem,
