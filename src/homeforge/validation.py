@@ -27,6 +27,10 @@ env_value_problem = _rules.env_value_problem
 user_name_problem = _rules.user_name_problem
 device_list_problem = _rules.device_list_problem
 apt_source_problem = _rules.apt_source_problem
+iam_role_arn_problem = _rules.iam_role_arn_problem
+kms_key_arn_problem = _rules.kms_key_arn_problem
+aws_region_problem = _rules.aws_region_problem
+eks_cluster_name_problem = _rules.eks_cluster_name_problem
 
 
 def is_address(value: object) -> bool:
