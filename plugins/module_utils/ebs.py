@@ -27,6 +27,7 @@ Facts it relies on (checked against upstream, see roles/ebs_csi/README.md):
 from __future__ import annotations
 
 import contextlib
+import difflib
 import re
 
 try:
@@ -112,10 +113,13 @@ def parameter_problems(parameters: object) -> list[str]:
             )
             continue
         elif canonical is None:
-            found.append(
-                f"{key}: not a parameter of the EBS CSI driver (it has {', '.join(sorted(PARAMETERS.values()))},"
-                f" {FSTYPE_KEY} and tagSpecification_N)"
+            near = difflib.get_close_matches(key.lower(), PARAMETERS, n=1)
+            hint = (
+                f"did you mean {PARAMETERS[near[0]]}?"
+                if near
+                else "its parameters: roles/ebs_csi/README.md"
             )
+            found.append(f"{key}: not a parameter of the EBS CSI driver ({hint})")
             continue
         if canonical in known:
             found.append(f"{key}: given twice (the driver reads parameter keys case-insensitively)")
@@ -155,7 +159,7 @@ def _value_problems(p: dict[str, object]) -> list[str]:
         problem = rules.kms_key_arn_problem(parameter_value(p["kmsKeyId"]))
         if problem:
             found.append(f"kmsKeyId: {problem}")
-        elif not _is_true(p.get("encrypted", False)):
+        elif not _is_true(p.get("encrypted", True)):  # the role encrypts unless told not to
             found.append("kmsKeyId: needs encrypted: true (EBS encrypts with the key only then)")
     return found + _performance_problems(volume_type, p) + _format_problems(p)
 
@@ -290,7 +294,7 @@ def replacements(existing: object, desired: object) -> list[str]:
     current = {
         (obj.get("metadata") or {}).get("name"): obj
         for obj in (existing or [])
-        if isinstance(obj, dict)
+        if isinstance(obj, dict) and obj.get("kind", "StorageClass") == "StorageClass"
     }
     names = []
     for want in desired or []:

@@ -338,6 +338,16 @@ def eks_cluster_name_problem(value: object) -> str | None:
     return None
 
 
+EKS_ADDON_VERSION_RE = re.compile(r"default|latest|v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+")
+
+
+def eks_addon_version_problem(value: object) -> str | None:
+    """``default``, ``latest`` or an EKS add-on version such as ``v1.46.0-eksbuild.1``."""
+    if not isinstance(value, str) or not EKS_ADDON_VERSION_RE.fullmatch(value):
+        return "must be default, latest or an add-on version such as v1.46.0-eksbuild.1"
+    return None
+
+
 RULES = {
     "address": address_problem,
     "inventory_name": inventory_name_problem,
@@ -358,4 +368,5 @@ RULES = {
     "kms_key_arn": kms_key_arn_problem,
     "aws_region": aws_region_problem,
     "eks_cluster_name": eks_cluster_name_problem,
+    "eks_addon_version": eks_addon_version_problem,
 }

@@ -115,7 +115,9 @@ def test_a_new_role_arn_is_an_update_of_that_field_only(run_module, eks):
 
 
 def test_check_mode_reports_the_change_and_calls_nothing(run_module, eks):
-    dry = run_module("eks_addon", _args(eks, "check", service_account_role_arn=ROLE), "--check", "--diff")
+    dry = run_module(
+        "eks_addon", _args(eks, "check", service_account_role_arn=ROLE), "--check", "--diff"
+    )
     assert not dry.get("failed") and dry["changed"], dry
     assert dry["diff"]["before"] == {} and dry["diff"]["after"]["version"] == DEFAULT
     assert _calls(eks, "check") == []
@@ -133,7 +135,9 @@ def test_a_cluster_that_does_not_exist_is_one_line(run_module, eks):
 def test_a_pinned_version_must_be_one_eks_offers_for_the_cluster(run_module, eks):
     bad = run_module("eks_addon", _args(eks, "pinned", version="v9.9.9-eksbuild.1"))
     assert bad["failed"]
-    assert bad["msg"].startswith("add-on aws-ebs-csi-driver has no version v9.9.9-eksbuild.1 for Kubernetes 1.31")
+    assert bad["msg"].startswith(
+        "add-on aws-ebs-csi-driver has no version v9.9.9-eksbuild.1 for Kubernetes 1.31"
+    )
     assert LATEST in bad["msg"] and _calls(eks, "pinned") == []
     pinned = run_module("eks_addon", _args(eks, "pinned", version="v1.45.0-eksbuild.2"))
     assert pinned["changed"] and pinned["addon"]["version"] == "v1.45.0-eksbuild.2"
