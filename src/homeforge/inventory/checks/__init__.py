@@ -13,6 +13,7 @@ import os
 from homeforge.errors import InventoryInvalid
 from homeforge.inventory.checks import (
     cidrs,
+    ebs,
     hosts,
     k3s,
     nvidia,
@@ -24,7 +25,7 @@ from homeforge.inventory.checks import (
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
 
-DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia)
+DOMAINS = (hosts, role_variables, cidrs, k3s, wireguard, services, ollama, nvidia, ebs)
 
 
 def check(inv: Inventory) -> list[str]:
