@@ -419,10 +419,10 @@ def converge(module, api):
         return result
     args = request(params, current, want)
     if addon is None:
-        addon = api.call("create_addon", **args)["addon"]
+        api.call("create_addon", **args)
     else:
         api.call("update_addon", **args)
-        addon = api.describe()
+    addon = api.describe()
     if params["wait"]:
         addon = settle(api, params, addon)
     result["addon"] = shown(
