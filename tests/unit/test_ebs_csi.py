@@ -516,3 +516,55 @@ def test_the_role_refuses_a_bad_role_arn_before_anything_is_applied(tmp_path):
     assert (
         "TASK [homeforge.homelab.ebs_csi : The EBS CSI driver as the EKS add-on" not in done.stdout
     )
+
+
+# ---------------------------------------------------------------- the AWS name rules
+
+
+@pytest.mark.parametrize(
+    ("rule", "good", "bad"),
+    [
+        (
+            "iam_role_arn",
+            [
+                "arn:aws:iam::123456789012:role/ebs",
+                "arn:aws-us-gov:iam::123456789012:role/eks/ebs-csi",
+            ],
+            [
+                "arn:aws:iam::123456789012:user/me",
+                "arn:aws:iam::12345:role/x",
+                "arn:aws:iam::123456789012:role/a b",
+                "",
+            ],
+        ),
+        (
+            "kms_key_arn",
+            [
+                "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                "arn:aws:kms:us-gov-west-1:123456789012:alias/ebs",
+            ],
+            [
+                "1234abcd-12ab-34cd-56ef-1234567890ab",
+                "alias/ebs",
+                "arn:aws:kms:eu-west-1:123456789012:key/x y",
+            ],
+        ),
+        (
+            "aws_region",
+            ["eu-west-1", "us-gov-east-1", "ap-southeast-2"],
+            ["europe", "eu-west", "EU-WEST-1"],
+        ),
+        ("eks_cluster_name", ["ml", "ml-prod_2"], ["-ml", "ml prod", "x" * 101, ""]),
+        (
+            "eks_addon_version",
+            ["default", "latest", "v1.46.0-eksbuild.1"],
+            ["1.46.0", "v1.46", "newest"],
+        ),
+    ],
+)
+def test_the_aws_name_rules(rule, good, bad):
+    rules = importlib.import_module(
+        "ansible_collections.homeforge.homelab.plugins.module_utils.validation"
+    )
+    assert [v for v in good if rules.RULES[rule](v)] == []
+    assert [v for v in bad if not rules.RULES[rule](v)] == []
