@@ -349,6 +349,71 @@ def https_url_problem(value: object) -> str | None:
     return url_suffix_problem(rest) if rest else None
 
 
+# AWS names. Partitions: aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ... IAM names and
+# paths use letters, digits and +=,.@_- (IAM's own rule); a role name has at most 64.
+_PARTITION = r"aws(-[a-z]+)*"
+IAM_ROLE_ARN_RE = re.compile(
+    rf"arn:{_PARTITION}:iam::[0-9]{{12}}:role/([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{{1,64}}"
+)
+KMS_KEY_ARN_RE = re.compile(
+    rf"arn:{_PARTITION}:kms:[a-z]{{2}}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]:[0-9]{{12}}:"
+    r"(key/[A-Za-z0-9-]{1,128}|alias/[A-Za-z0-9/_-]{1,250})"
+)
+AWS_REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]")
+# EKS: 1-100 characters, a letter or digit first, then letters, digits, '-' and '_'.
+EKS_CLUSTER_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
+def iam_role_arn_problem(value: object) -> str | None:
+    """An IAM role's ARN (``arn:aws:iam::123456789012:role/NAME``)."""
+    problem = _text(value, "an IAM role ARN")
+    if problem:
+        return problem
+    if not IAM_ROLE_ARN_RE.fullmatch(value):
+        return "not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME, a 12-digit account)"
+    return None
+
+
+def kms_key_arn_problem(value: object) -> str | None:
+    """A KMS key's or alias's full ARN (the EBS CSI driver's ``kmsKeyId`` wants the ARN)."""
+    problem = _text(value, "a KMS key ARN")
+    if problem:
+        return problem
+    if not KMS_KEY_ARN_RE.fullmatch(value):
+        return "not a KMS key ARN (arn:aws:kms:REGION:ACCOUNT:key/ID or :alias/NAME)"
+    return None
+
+
+def aws_region_problem(value: object) -> str | None:
+    """An AWS region name such as ``eu-west-1``."""
+    problem = _text(value, "an AWS region")
+    if problem:
+        return problem
+    if not AWS_REGION_RE.fullmatch(value):
+        return "not an AWS region (such as eu-west-1)"
+    return None
+
+
+def eks_cluster_name_problem(value: object) -> str | None:
+    """An EKS cluster name (EKS's own rule)."""
+    problem = _text(value, "an EKS cluster name")
+    if problem:
+        return problem
+    if not EKS_CLUSTER_NAME_RE.fullmatch(value):
+        return "an EKS cluster name is 1-100 letters, digits, '-' and '_', starting with a letter or digit"
+    return None
+
+
+EKS_ADDON_VERSION_RE = re.compile(r"default|latest|v[0-9]+\.[0-9]+\.[0-9]+-eksbuild\.[0-9]+")
+
+
+def eks_addon_version_problem(value: object) -> str | None:
+    """``default``, ``latest`` or an EKS add-on version such as ``v1.46.0-eksbuild.1``."""
+    if not isinstance(value, str) or not EKS_ADDON_VERSION_RE.fullmatch(value):
+        return "must be default, latest or an add-on version such as v1.46.0-eksbuild.1"
+    return None
+
+
 RULES = {
     "address": address_problem,
     "inventory_name": inventory_name_problem,
@@ -369,4 +434,9 @@ RULES = {
     "kube_name": kube_name_problem,
     "email": email_problem,
     "https_url": https_url_problem,
+    "iam_role_arn": iam_role_arn_problem,
+    "kms_key_arn": kms_key_arn_problem,
+    "aws_region": aws_region_problem,
+    "eks_cluster_name": eks_cluster_name_problem,
+    "eks_addon_version": eks_addon_version_problem,
 }

@@ -31,6 +31,11 @@ dns_name_problem = _rules.dns_name_problem
 kube_name_problem = _rules.kube_name_problem
 email_problem = _rules.email_problem
 https_url_problem = _rules.https_url_problem
+iam_role_arn_problem = _rules.iam_role_arn_problem
+kms_key_arn_problem = _rules.kms_key_arn_problem
+aws_region_problem = _rules.aws_region_problem
+eks_cluster_name_problem = _rules.eks_cluster_name_problem
+eks_addon_version_problem = _rules.eks_addon_version_problem
 
 
 def is_address(value: object) -> bool:

@@ -13,6 +13,7 @@ import os
 from homeforge.errors import InventoryInvalid
 from homeforge.inventory.checks import (
     cidrs,
+    ebs,
     hosts,
     ingress,
     istio,
@@ -39,6 +40,7 @@ DOMAINS = (
     nfs,
     ingress,
     istio,
+    ebs,
 )
 
 
