@@ -257,7 +257,7 @@ class Addons:
 
 def desired_version(requested, current, offered, kubernetes_version, name):
     """The version to install: a pin as given; default/latest resolved, never below current."""
-    versions = [v for v, _ in offered]
+    versions = [pair[0] for pair in offered]
     if requested not in ("default", "latest"):
         if requested not in versions:
             shown = ", ".join(sorted(versions, key=version_key, reverse=True)) or "none"
