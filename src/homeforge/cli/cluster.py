@@ -27,7 +27,8 @@ def cluster() -> None:
 @json_option
 @handle_errors
 def cluster_status(inventory_path, as_json):
-    """Nodes as the first server sees them: roles, version, Ready, GPUs; missing nodes."""
+    """Nodes as the first server sees them (roles, version, Ready, GPUs; missing nodes),
+    StorageClasses, and HTTPS endpoints with their certificate's issuer and expiry."""
     from homeforge.cluster import status
 
     inv = checked_inventory(inventory_path)
@@ -39,6 +40,8 @@ def cluster_status(inventory_path, as_json):
                     "server": found.server,
                     "nodes": [vars(n) for n in found.nodes],
                     "missing": found.missing,
+                    "storage_classes": [vars(c) for c in found.storage],
+                    "endpoints": [vars(e) for e in found.endpoints],
                 }
             }
         )

@@ -2,7 +2,9 @@
 
 The servers are the inventory's group ``k3s_server_group`` (k3s-ansible's ``server``),
 agents group ``agent``. ``status`` asks the first server for its nodes (roles, version,
-readiness, allocatable GPUs) and names the inventory's nodes that are missing;
+readiness, allocatable GPUs) and names the inventory's nodes that are missing, then its
+StorageClasses (the default flagged) and HTTPS endpoints (Traefik IngressRoutes, Gateway
+listeners) with the issuer and expiry of the cert-manager Certificate behind each;
 ``kubeconfig`` fetches the admin kubeconfig K3s wrote there and writes it on this
 machine (0600, atomically) with the server address rewritten to the API endpoint and
 the cluster, user and context renamed, so several clusters can sit side by side.
@@ -11,6 +13,7 @@ the cluster, user and context renamed, so several clusters can sit side by side.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +60,35 @@ class NodeRow:
 
 
 @dataclass
+class StorageRow:
+    name: str
+    provisioner: str
+    default: bool
+    reclaim: str
+    binding: str
+
+
+@dataclass
+class EndpointRow:
+    """An HTTPS entry point: an IngressRoute (Traefik) or a Gateway listener (Istio)."""
+
+    kind: str
+    namespace: str
+    name: str
+    hosts: list[str]
+    secret: str
+    issuer: str  # the Certificate's issuerRef, "" without a Certificate for the secret
+    expires: str  # the Certificate's status.notAfter, "" until one is issued
+    ready: bool | None  # the Certificate's Ready condition, None without a Certificate
+
+
+@dataclass
 class ClusterStatus:
     server: str
     nodes: list[NodeRow] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # in the inventory, not registered
+    storage: list[StorageRow] = field(default_factory=list)
+    endpoints: list[EndpointRow] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
@@ -97,14 +125,116 @@ def node_rows(node_list: dict) -> list[NodeRow]:
     return rows
 
 
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+HOST_RULE = re.compile(r"Host(?:SNI)?\(([^)]*)\)")
+
+
+def storage_rows(classes: list[dict]) -> list[StorageRow]:
+    rows = []
+    for item in classes:
+        meta = item.get("metadata") or {}
+        annotations = meta.get("annotations") or {}
+        rows.append(
+            StorageRow(
+                name=str(meta.get("name", "?")),
+                provisioner=str(item.get("provisioner", "")),
+                default=str(annotations.get(DEFAULT_CLASS, "")).lower() == "true",
+                reclaim=str(item.get("reclaimPolicy") or "Delete"),
+                binding=str(item.get("volumeBindingMode") or "Immediate"),
+            )
+        )
+    return sorted(rows, key=lambda r: (not r.default, r.name))
+
+
+def _certificates(certificates: list[dict]) -> dict[tuple[str, str], dict]:
+    """Certificates by (namespace, secretName): the secret a route serves names its issuer."""
+    found = {}
+    for cert in certificates:
+        meta, spec = cert.get("metadata") or {}, cert.get("spec") or {}
+        found[(str(meta.get("namespace", "default")), str(spec.get("secretName", "")))] = cert
+    return found
+
+
+def _endpoint(kind, meta, hosts, secret, certificates) -> EndpointRow:
+    namespace = str(meta.get("namespace", "default"))
+    cert = certificates.get((namespace, secret)) if secret else None
+    issuer, expires, ready = "", "", None
+    if cert is not None:
+        ref = (cert.get("spec") or {}).get("issuerRef") or {}
+        issuer = f"{ref.get('kind') or 'Issuer'}/{ref.get('name', '?')}"
+        status = cert.get("status") or {}
+        expires = str(status.get("notAfter") or "")
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+    return EndpointRow(
+        kind, namespace, str(meta.get("name", "?")), hosts, secret, issuer, expires, ready
+    )
+
+
+def endpoint_rows(
+    routes: list[dict], gateways: list[dict], certificates: list[dict]
+) -> list[EndpointRow]:
+    """Traefik IngressRoutes with TLS and Gateway HTTPS listeners, each with the issuer and
+    expiry of the cert-manager Certificate that fills its secret."""
+    by_secret = _certificates(certificates)
+    rows = []
+    for route in routes:
+        spec = route.get("spec") or {}
+        tls = spec.get("tls")
+        if not isinstance(tls, dict):
+            continue  # plain HTTP (the redirect routes)
+        hosts = sorted(
+            {
+                name.strip().strip("`\"'")
+                for r in spec.get("routes") or []
+                for match in HOST_RULE.findall(str(r.get("match", "")))
+                for name in match.split(",")
+            }
+        )
+        rows.append(
+            _endpoint(
+                "IngressRoute",
+                route.get("metadata") or {},
+                hosts,
+                str(tls.get("secretName", "")),
+                by_secret,
+            )
+        )
+    for gateway in gateways:
+        meta = gateway.get("metadata") or {}
+        for listener in (gateway.get("spec") or {}).get("listeners") or []:
+            if listener.get("protocol") != "HTTPS":
+                continue
+            refs = (listener.get("tls") or {}).get("certificateRefs") or [{}]
+            hosts = [str(listener["hostname"])] if listener.get("hostname") else ["*"]
+            rows.append(_endpoint("Gateway", meta, hosts, str(refs[0].get("name", "")), by_secret))
+    return rows
+
+
 def status(inv: Inventory) -> ClusterStatus:
     first = servers(inv)[0]
     with Remote(inv) as remote:
         listed = remote.call(first, clusterops.k3s_nodes)
+        found = {
+            resource: remote.call(first, clusterops.k3s_list, resource=resource)["items"]
+            for resource in clusterops.RESOURCES
+        }
     rows = node_rows(listed)
     names = {r.name for r in rows}
     expected = [*servers(inv), *inv.group_members("agent")]
-    return ClusterStatus(first, rows, [h for h in expected if h not in names])
+    return ClusterStatus(
+        first,
+        rows,
+        [h for h in expected if h not in names],
+        storage_rows(found["storageclasses.storage.k8s.io"]),
+        endpoint_rows(
+            found["ingressroutes.traefik.io"],
+            found["gateways.gateway.networking.k8s.io"],
+            found["certificates.cert-manager.io"],
+        ),
+    )
 
 
 def rewrite_kubeconfig(text: str, server: str, name: str) -> str:

@@ -159,6 +159,33 @@ def cluster(found) -> None:
     for name in found.missing:
         table.add_row(name, "", "", "[red]not registered[/red]", "", "")
     console.print(table)
+    if found.storage:
+        classes = _table(
+            "Storage classes", ("class", "default", "provisioner", "reclaim", "binding")
+        )
+        for sc in found.storage:
+            classes.add_row(
+                sc.name, "yes" if sc.default else "", sc.provisioner, sc.reclaim, sc.binding
+            )
+        console.print(classes)
+    if found.endpoints:
+        routes = _table("HTTPS endpoints", ("hosts", "via", "TLS secret", "issuer", "expires"))
+        for ep in found.endpoints:
+            if not ep.issuer:
+                issuer, expires = "[yellow]no Certificate for this secret[/yellow]", ""
+            elif ep.expires:
+                issuer = ep.issuer
+                expires = ep.expires if ep.ready else f"[red]{ep.expires} (not Ready)[/red]"
+            else:
+                issuer, expires = ep.issuer, "[yellow]not issued yet[/yellow]"
+            routes.add_row(
+                ", ".join(ep.hosts),
+                f"{ep.kind} {ep.namespace}/{ep.name}",
+                ep.secret,
+                issuer,
+                expires,
+            )
+        console.print(routes)
 
 
 def model_run(outcome) -> None:

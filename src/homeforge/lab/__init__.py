@@ -131,7 +131,7 @@ def up(
             capture_output=True,
         )
         for host in lab.hosts:
-            _start(lab, host, key.with_suffix(".pub"))
+            _start(lab, host, key.with_suffix(".pub"), nfs=cluster and host is lab.hosts[0])
             created.append(host.container)
         known = [_wait_ready(lab, host) for host in lab.hosts]
         (state / "known_hosts").write_text("".join(known))
@@ -147,7 +147,14 @@ def up(
     return lab
 
 
-def _start(lab: Lab, host: LabHost, pubkey: Path) -> None:
+NFS_EXPORTS = "/srv/nfs"  # the cluster's NFS server's exports (lab/cluster.py)
+
+
+def _start(lab: Lab, host: LabHost, pubkey: Path, nfs: bool = False) -> None:
+    """Start one host. The NFS server of `lab up --cluster` gets what NFS-Ganesha's VFS
+    backend needs: CAP_DAC_READ_SEARCH (it opens files by handle) and a volume for its
+    exports (overlayfs, a container's root, cannot be exported); the volume goes with
+    the container (podman rm --volumes)."""
     args = [
         "run",
         "--detach",
@@ -175,6 +182,13 @@ def _start(lab: Lab, host: LabHost, pubkey: Path) -> None:
         "--volume",
         f"{pubkey}:/root/.ssh/authorized_keys:ro",
     ]
+    if nfs:
+        args += [
+            "--cap-add",
+            "DAC_READ_SEARCH",
+            "--mount",
+            f"type=volume,destination={NFS_EXPORTS}",
+        ]
     if lab.privileged:
         args.append("--privileged")
     podman.run(*args, lab.image)
@@ -237,7 +251,7 @@ def _remove(lab: Lab) -> list[str]:
     removed = []
     for container in podman.containers(lab.label):
         for name in container.get("Names", []):
-            podman.run("rm", "--force", "--time", "2", name, check=False)
+            podman.run("rm", "--force", "--volumes", "--time", "2", name, check=False)
             removed.append(name)
     if podman.network_exists(lab.name):
         podman.run("network", "rm", "--force", lab.name, check=False)

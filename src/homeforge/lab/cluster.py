@@ -7,7 +7,9 @@ release when ``HOMEFORGE_K3S_ARTIFACTS`` (its ``k3s``, ``sha256sum-<arch>.txt`` 
 airgap images) and ``HOMEFORGE_K3S_VERSION`` are set (K3s then needs ``--privileged``),
 else from the K3s stand-in's release, built here (a checkout's ``tests/standins``). The
 NVIDIA packages come from the stand-in apt repository (``tests/standins/nvidia-apt-repo``)
-copied to every host. Results on stand-ins are the roles' behaviour, never K3s's or
+copied to every host. lab-1 is also the cluster's NFS server (NFS-Ganesha, for real) and
+the cluster gets the Traefik ingress layer (cert-manager, a homelab CA, Ollama's route),
+as objects K3s would apply. Results on stand-ins are the roles' behaviour, never K3s's or
 NVIDIA's verified.
 """
 
@@ -27,6 +29,8 @@ from homeforge.errors import BadInput
 from homeforge.lab import podman
 
 STANDIN_APT = "/srv/standin-apt"
+NFS_EXPORTS = "/srv/nfs"  # lab/__init__.py gives lab-1 a volume there
+OLLAMA_HOST = "ollama.lab.internal"
 STANDIN_SYS = "/srv/standin-sys"
 STANDIN_GPU = {
     "name": "NVIDIA GeForce RTX 3090",
@@ -108,7 +112,18 @@ def prepare(lab, state: Path, log=print) -> dict:
                 path.chmod(0o755 if path.is_dir() else 0o644)
             podman.run("cp", f"{tree}/.", f"{gpu_host.container}:/")
     source = f"deb [trusted=yes] file:{STANDIN_APT} ./"
+    log(f"{lab.hosts[0].name}: NFS server (NFS-Ganesha, real) for the cluster's volumes")
     return {
+        # real NFS: Ganesha on lab-1 (the lab starts it with what Ganesha needs), its
+        # export the cluster's default StorageClass (csi-driver-nfs; the K3s stand-in
+        # installs no chart, so no volume is provisioned)
+        "nfs_server": {
+            "hosts": {lab.hosts[0].name: None},
+            "vars": {
+                "nfs_server_backend": "ganesha",
+                "nfs_server_exports": [{"path": f"{NFS_EXPORTS}/k8s", "pseudo": "/k8s"}],
+            },
+        },
         "k3s_cluster": {
             "children": {
                 "server": {"hosts": {lab.hosts[0].name: None}},
@@ -121,6 +136,10 @@ def prepare(lab, state: Path, log=print) -> dict:
                 "nvidia_container_toolkit_apt_repository": source,
                 "nvidia_container_toolkit_apt_key_url": "",
                 "nvidia_sysfs_root": STANDIN_SYS,
+                # the ingress objects (Traefik, cert-manager, a homelab CA, Ollama's route)
+                # are written for K3s; the stand-in runs none of them
+                "homeforge_ingress": "traefik",
+                "ingress_traefik_ollama_host": OLLAMA_HOST,
             },
-        }
+        },
     }
