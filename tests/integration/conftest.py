@@ -62,14 +62,15 @@ class LabEnv:
             time.sleep(0.5)
 
 
-def start_lab(tmp_path_factory, name: str, nodes: int, subnet: str) -> LabEnv:
-    """A fresh lab with its own state dir (a leftover one of that name is removed first)."""
+def start_lab(tmp_path_factory, name: str, nodes: int, subnet: str, *more: str) -> LabEnv:
+    """A fresh lab with its own state dir (a leftover one of that name is removed first);
+    ``more``: further `lab up` options (``--cluster``)."""
     if shutil.which("podman") is None:
         pytest.fail("integration tests need podman: run them through 'make test'")
     state = tmp_path_factory.mktemp(f"{name}-state")
     env = LabEnv(state, state / "lab" / name / "inventory.yml")
     env.hf("lab", "down", "--name", name)  # a previous interrupted run
-    up = env.hf("lab", "up", "--nodes", str(nodes), "--name", name, "--subnet", subnet)
+    up = env.hf("lab", "up", "--nodes", str(nodes), "--name", name, "--subnet", subnet, *more)
     assert up.returncode == 0, up.stdout + up.stderr
     return env
 
