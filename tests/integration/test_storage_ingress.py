@@ -25,6 +25,9 @@ def on(env, host: str, *argv: str) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
     env = start_lab(tmp_path_factory, NAME, 3, SUBNET, "--cluster")
+    # check mode on hosts that have nothing yet: it predicts, it does not fail
+    check = env.hf("apply", "site", "-i", str(env.inventory), "--check", "--diff")
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr
     done = env.hf("apply", "site", "-i", str(env.inventory))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     # the clients' user-space NFS tools (containers have no kernel NFS client): test setup
@@ -40,8 +43,9 @@ def _mesh_address(env, host: str) -> str:
     return out.split()[3].split("/")[0]
 
 
-def test_a_second_converge_changes_nothing(lab):
-    done = lab.hf("apply", "site", "-i", str(lab.inventory), "--json")
+@pytest.mark.parametrize("mode", [(), ("--check", "--diff")], ids=["converge", "check"])
+def test_a_second_converge_and_check_mode_change_nothing(lab, mode):
+    done = lab.hf("apply", "site", "-i", str(lab.inventory), *mode, "--json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     hosts = json.loads(done.stdout.splitlines()[-1])["summary"]["hosts"]
     assert {name: h["changed"] for name, h in hosts.items()} == {"lab-1": 0, "lab-2": 0, "lab-3": 0}
