@@ -14,6 +14,8 @@ registry), and the models directory keeps each manifest at
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import time
 
@@ -151,3 +153,39 @@ class PullProgress:
             "eta_s": int(left / rate) if rate > 0 and left > 0 else 0,
             "done": self.done,
         }
+
+
+# Where each model on a host came from: homeforge's record beside Ollama (never inside the
+# models directory, which Ollama owns), {"models": {"name:tag": {"digest", "origin", "at"}}}.
+# The ollama_model module writes a pull, the seeding host program (src/homeforge/remote/
+# modelops.py, standard library only) a seed; `homeforge models list` reads it.
+ORIGINS_FILE = "/var/lib/homeforge/ollama/origins.json"
+
+
+def read_origins(path: str) -> dict:
+    try:
+        with open(path) as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    models = data.get("models") if isinstance(data, dict) else None
+    return models if isinstance(models, dict) else {}
+
+
+def write_origin(path: str, name: str, digest: str, origin: str, at: str) -> None:
+    """Record (digest set) or forget (digest empty) where model ``name`` came from,
+    atomically, readable by all (it holds no secret)."""
+    import tempfile
+
+    records = read_origins(path)
+    if digest:
+        records[name] = {"digest": digest, "origin": origin, "at": at}
+    else:
+        records.pop(name, None)
+    directory = os.path.dirname(path)
+    os.makedirs(directory, 0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".origins-")
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"models": records}, handle, indent=1, sort_keys=True)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)

@@ -65,6 +65,13 @@ options:
     description: Where progress is written during a pull; empty writes it nowhere.
     type: path
     default: ""
+  origin_file:
+    description:
+      - homeforge's record of where each model on this host came from; a pull that changes a
+        model records its registry there, a removal forgets it. C(homeforge models list)
+        shows it. Empty keeps no record.
+    type: path
+    default: /var/lib/homeforge/ollama/origins.json
 """
 
 EXAMPLES = r"""
@@ -123,7 +130,9 @@ from ansible_collections.homeforge.homelab.plugins.module_utils.ollama import (
     PullError,
     PullProgress,
     find,
+    parse_name,
     short_name,
+    write_origin,
 )
 
 try:
@@ -233,6 +242,8 @@ def run(module):
                 if response.status_code not in (200, 404):
                     module.fail_json(msg=f"deleting {name}: HTTP {response.status_code}", **result)
             result.update(changed=bool(before), digest="", size=0)
+            if before and not module.check_mode and params["origin_file"]:
+                write_origin(params["origin_file"], name, "", "", "")
             return result
         if before and not params["update"]:
             result.update(digest=before["digest"], size=int(before.get("size") or 0))
@@ -249,6 +260,10 @@ def run(module):
         size=int(after.get("size") or 0),
         changed=after["digest"] != result["previous_digest"],
     )
+    if result["changed"] and params["origin_file"]:
+        registry = parse_name(params["name"])[0]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        write_origin(params["origin_file"], name, after["digest"], f"pulled from {registry}", stamp)
     return result
 
 
@@ -263,6 +278,7 @@ def main():
             "retries": {"type": "int", "default": 3},
             "insecure": {"type": "bool", "default": False},
             "progress_file": {"type": "path", "default": ""},
+            "origin_file": {"type": "path", "default": "/var/lib/homeforge/ollama/origins.json"},
         },
         supports_check_mode=True,
     )

@@ -95,6 +95,7 @@ def _registry_bytes(env: LabEnv) -> int:
 def test_the_role_converged_and_only_lab_1_pulled_from_the_registry(fleet):
     listed = _list(fleet)
     assert [m["name"] for m in listed["lab-1"]["models"]] == ["tiny:1b"]
+    assert listed["lab-1"]["models"][0]["origin"] == "pulled from registry.ollama.ai"
     assert listed["lab-2"]["models"] == [] and listed["lab-3"]["models"] == []
     assert MODEL_SIZE <= _registry_bytes(fleet) < MODEL_SIZE + 10_000
     for extra in ((), ("--check", "--diff")):
@@ -119,6 +120,14 @@ def test_seeding_reaches_every_host_once_with_the_same_digest(fleet):
     listed = _list(fleet)
     digests = {h: [m["digest"] for m in v["models"]] for h, v in listed.items()}
     assert digests["lab-1"] == digests["lab-2"] == digests["lab-3"] == [result["digest"]]
+    origins = {h: [m["origin"] for m in v["models"]] for h, v in listed.items()}
+    assert origins == {
+        "lab-1": ["pulled from registry.ollama.ai"],
+        "lab-2": ["seeded from lab-1"],
+        "lab-3": ["seeded from lab-1"],
+    }
+    table = fleet.hf("models", "list", "-i", str(fleet.inventory))
+    assert table.stdout.count("seeded from lab-1") == 2
     assert _registry_bytes(fleet) == before  # the uplink was not used again
     for path in ("blobs", "manifests/registry.ollama.ai/library/tiny"):
         owner = fleet.podman(

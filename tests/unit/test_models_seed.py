@@ -137,3 +137,41 @@ def test_bad_paths_are_refused():
             modelops._manifest_path("/var/lib/ollama/models", rel)
     with pytest.raises(modelops.OpError):
         modelops._manifest_path("relative", REL)
+
+
+def test_a_seed_records_where_the_model_came_from_and_tags_report_it(source, tmp_path, monkeypatch):
+    monkeypatch.setattr(modelops, "ORIGINS", str(tmp_path / "origins" / "origins.json"))
+    target = tmp_path / "dst"
+    target.mkdir()
+    offer = _offer(source)
+    try:
+        modelops.seed_fetch(
+            str(target), offer["url"], offer["token"], REL, offer["digest"], offer["blobs"],
+            name="tiny:1b", origin="seeded from gpu-a",
+        )  # fmt: skip
+    finally:
+        _stop(offer)
+    record = json.loads((tmp_path / "origins" / "origins.json").read_text())["models"]["tiny:1b"]
+    assert record["digest"] == offer["digest"] and record["origin"] == "seeded from gpu-a"
+    assert oct((tmp_path / "origins" / "origins.json").stat().st_mode & 0o777) == "0o644"
+
+    class Tags:  # what Ollama's /api/tags answers: the record counts only for its digest
+        def __init__(self, digest):
+            self.body = json.dumps({"models": [{"name": "tiny:1b", "digest": digest}]}).encode()
+
+        def read(self):
+            return self.body
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(modelops, "_listen_address", lambda: "http://127.0.0.1:11434")
+    monkeypatch.setattr(modelops.urllib.request, "urlopen", lambda *a, **k: Tags(offer["digest"]))
+    [model] = modelops.ollama_tags()["models"]
+    assert model["origin"] == "seeded from gpu-a" and model["origin_at"]
+    monkeypatch.setattr(modelops.urllib.request, "urlopen", lambda *a, **k: Tags("0" * 64))
+    [model] = modelops.ollama_tags()["models"]
+    assert model["origin"] == ""  # changed since: where it came from is not known

@@ -25,7 +25,8 @@ def models() -> None:
 @json_option
 @handle_errors
 def models_list(inventory_path, as_json):
-    """Every host's models: name, size and digest, as its Ollama lists them."""
+    """Every host's models: name, size, digest (as its Ollama lists them) and where each
+    came from (pulled from a registry or seeded from a host, as homeforge recorded it)."""
     from homeforge.models import list_models, ollama_hosts
 
     inv = checked_inventory(inventory_path)

@@ -113,18 +113,20 @@ def _size(n: int) -> str:
 
 
 def models(found) -> None:
-    table = _table("Ollama models", ("host", "model", "size", "digest"))
+    table = _table("Ollama models", ("host", "model", "size", "digest", "from"))
     for entry in found:
         if entry.error:
-            table.add_row(entry.host, f"[red]{entry.error}[/red]", "", "")
+            table.add_row(entry.host, f"[red]{entry.error}[/red]", "", "", "")
         elif not entry.models:
-            table.add_row(entry.host, "(none)", "", "")
+            table.add_row(entry.host, "(none)", "", "", "")
         for model in entry.models:
+            origin = model.get("origin") or "[dim]unknown (not fetched by homeforge)[/dim]"
             table.add_row(
                 entry.host,
                 model.get("name", "?"),
                 _size(int(model.get("size") or 0)),
                 str(model.get("digest", ""))[:12],
+                origin,
             )
     console.print(table)
 

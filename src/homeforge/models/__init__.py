@@ -123,6 +123,8 @@ def seed(inv: Inventory, name: str, source: str, targets: list[str]) -> SeedResu
                 manifest_digest=offer["digest"],
                 blobs=offer["blobs"],
                 owner=setting(inv, host, "ollama_user"),
+                name=short,
+                origin=f"seeded from {source}",
             )
             seen = ollama.find(remote.call(host, modelops.ollama_tags)["models"], short)
             if seen is None or seen["digest"] != offer["digest"]:

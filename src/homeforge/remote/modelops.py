@@ -86,14 +86,52 @@ def _listen_address():
     return "http://%s:%s" % (address, port or "11434")
 
 
+# homeforge's record of where each model came from (plugins/module_utils/ollama.py
+# ORIGINS_FILE, the same format: {"models": {"name:tag": {"digest", "origin", "at"}}})
+ORIGINS = "/var/lib/homeforge/ollama/origins.json"
+
+
+def _origins():
+    try:
+        with open(ORIGINS) as handle:
+            records = json.load(handle).get("models")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return records if isinstance(records, dict) else {}
+
+
+def _record_origin(name, digest, origin):
+    records = _origins()
+    records[name] = {
+        "digest": digest,
+        "origin": origin,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    os.makedirs(os.path.dirname(ORIGINS), 0o755, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(ORIGINS), prefix=".origins-")
+    with os.fdopen(fd, "w") as handle:
+        json.dump({"models": records}, handle, indent=1, sort_keys=True)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, ORIGINS)
+
+
 def ollama_tags():
-    """The models Ollama lists (``/api/tags``), asked where the service listens now."""
+    """The models Ollama lists (``/api/tags``), asked where the service listens now, each
+    with ``origin``: where homeforge's record says it came from, "" when the record has no
+    entry for that digest (pulled by hand, or changed since)."""
     url = _listen_address()
     try:
         with urllib.request.urlopen(url + "/api/tags", timeout=20) as response:
-            return {"url": url, "models": json.loads(response.read().decode()).get("models") or []}
+            models = json.loads(response.read().decode()).get("models") or []
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise OpError("Ollama at %s did not answer /api/tags: %s" % (url, exc)) from None
+    records = _origins()
+    for model in models:
+        record = records.get(model.get("name")) or {}
+        same = record.get("digest") == model.get("digest")
+        model["origin"] = record.get("origin", "") if same else ""
+        model["origin_at"] = record.get("at", "") if same else ""
+    return {"url": url, "models": models}
 
 
 PROGRESS = re.compile(r"/run/homeforge-ollama-pull-[A-Za-z0-9._-]+\.json\Z")
@@ -324,8 +362,11 @@ def _make_dirs(directory, top, ids):
             os.chown(path, *ids)
 
 
-def seed_fetch(models_dir, url, token, manifest_rel, manifest_digest, blobs, owner=""):
-    """Fetch an offered model: blobs checked one by one, the manifest last and atomically."""
+def seed_fetch(
+    models_dir, url, token, manifest_rel, manifest_digest, blobs, owner="", name="", origin=""
+):
+    """Fetch an offered model: blobs checked one by one, the manifest last and atomically;
+    then ``origin`` ("seeded from HOST") recorded for ``name`` (the name Ollama lists)."""
     path = _manifest_path(models_dir, manifest_rel)
     ids = _owner(owner)
     blob_dir = os.path.join(models_dir, "blobs")
@@ -367,6 +408,8 @@ def seed_fetch(models_dir, url, token, manifest_rel, manifest_digest, blobs, own
         os.chown(tmp, *ids)
     changed = not (os.path.isfile(path) and _read(path) == raw)
     os.replace(tmp, path)
+    if name and origin and (changed or missing or name not in _origins()):
+        _record_origin(name, manifest_digest, origin)
     return {
         "changed": changed or bool(missing),
         "transferred": transferred,
