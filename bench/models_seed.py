@@ -103,10 +103,9 @@ def delete_model(index: int) -> None:
 
 def staged_bytes(index: int) -> int:
     """Bytes of the model lab-2 holds so far: its blobs and the partial ones being fetched."""
-    out = sh(
-        index, f"du -sb {MODELS}/blobs {MODELS}/.homeforge-seed 2>/dev/null || true", check=False
-    )
-    return sum(int(line.split()[0]) for line in out.splitlines() if line.strip())
+    listing = f"find {MODELS}/blobs {MODELS}/.homeforge-seed -type f -printf '%s\\n'"
+    out = sh(index, listing + " 2>/dev/null || true", check=False)
+    return sum(int(word) for word in out.split() if word.isdigit())
 
 
 def interrupted_seed(inv: Path, size: int) -> dict:
