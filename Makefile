@@ -1,6 +1,7 @@
 # homeforge: the two commands of the README, and the pieces they are made of.
 #   make demo   lab up --cluster (if needed) -> apply site -> apply site again (changed=0)
-#               -> verify -> cluster status (K3s and a GPU node on stand-ins, see README)
+#               -> seed the model host to host -> models list -> verify -> cluster status
+#               -> lab recap (what ran for real, what against stand-ins; see README)
 #   make test   lint + ansible-test sanity + unit + integration (real podman lab) + molecule
 # Both install what they need (Debian packages, a pinned virtualenv) and can be re-run.
 
@@ -50,8 +51,11 @@ demo: deps
 	$(HF) inventory check
 	$(HF) apply site
 	$(HF) apply site
+	$(HF) models seed tiny:1b --from lab-1
+	$(HF) models list
 	$(HF) verify
 	$(HF) cluster status
+	$(HF) lab recap
 
 # ---------------------------------------------------------------- tests
 test: deps lint sanity unit integration molecule

@@ -14,23 +14,35 @@ from homeforge.errors import BadInput
 from homeforge.lab import Lab, LabHost
 from homeforge.lab import cluster as lab_cluster
 
+EXECS: list[tuple] = []  # podman exec calls the fixture recorded
+
 
 @pytest.fixture
 def planted(monkeypatch, tmp_path):
     """podman cp recorded: each copy lands in tmp_path/hosts/<container>."""
     copies = []
+    execs = EXECS
 
     def fake_run(*args, **kwargs):
+        if args[0] == "exec":
+            execs.append(args[1:])
+            return None
         assert args[0] == "cp"
         source, target = args[1], args[2]
         container, _, path = target.partition(":")
         destination = tmp_path / "hosts" / container / path.lstrip("/")
-        shutil.copytree(source.rstrip("."), destination, dirs_exist_ok=True)
+        if Path(source.rstrip(".")).is_dir():
+            shutil.copytree(source.rstrip("."), destination, dirs_exist_ok=True)
+        else:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination)
         copies.append((container, path))
 
     monkeypatch.setattr(lab_cluster.podman, "run", fake_run)
     monkeypatch.delenv("HOMEFORGE_K3S_ARTIFACTS", raising=False)
     monkeypatch.delenv("HOMEFORGE_K3S_VERSION", raising=False)
+    monkeypatch.delenv("HOMEFORGE_OLLAMA_ARTIFACTS", raising=False)
+    EXECS[:] = []
     return tmp_path, copies
 
 
@@ -74,3 +86,39 @@ def test_a_real_release_is_taken_as_given_and_half_a_pair_is_refused(planted, mo
     groups = lab_cluster.prepare(_lab(1), tmp_path / "state", log=lambda *_: None)
     assert groups["k3s_cluster"]["vars"]["k3s_artifacts_dir"] == str(tmp_path)
     assert groups["k3s_cluster"]["children"]["agent"] == {"hosts": {}}
+
+
+def test_ollama_on_every_host_lab_1_pulls_from_the_stand_in_registry_it_serves(planted):
+    tmp_path, copies = planted
+    lab = _lab(3)
+    groups = lab_cluster.prepare(lab, tmp_path / "state", log=lambda *_: None)
+    ollama = groups["ollama"]
+    assert ollama["hosts"] == {
+        "lab-1": {"ollama_models": ["tiny:1b"]},
+        "lab-2": None,
+        "lab-3": None,
+    }
+    release = Path(ollama["vars"]["ollama_artifacts_dir"])
+    assert (release / "sha256sum.txt").is_file()
+    assert ollama["vars"]["ollama_extra_env"] == {"OLLAMA_STANDIN_REGISTRY": "http://10.0.0.1:5000"}
+    assert ("t-1", "/usr/local/bin/ollama-standin") in copies
+    made = [e for e in EXECS if "make-model" in e]
+    assert made and made[0][0] == "t-1"  # the registry and its model live on lab-1 only
+    assert groups["nfs_server"]["hosts"] == {"lab-1": None}
+    assert groups["k3s_cluster"]["vars"]["homeforge_ingress"] == "traefik"
+    recap = dict(lab_cluster.recap(lab))
+    assert recap["K3s"].startswith("STAND-IN") and recap["Ollama"].startswith("STAND-IN")
+    assert recap["NFS"].startswith("real") and recap["WireGuard mesh"].startswith("real")
+
+
+def test_a_real_ollama_release_replaces_the_stand_in_and_the_recap_says_so(planted, monkeypatch):
+    tmp_path, copies = planted
+    given = tmp_path / "ollama-artifacts"
+    given.mkdir()
+    monkeypatch.setenv("HOMEFORGE_OLLAMA_ARTIFACTS", str(given))
+    lab = _lab(2)
+    groups = lab_cluster.prepare(lab, tmp_path / "state", log=lambda *_: None)
+    assert groups["ollama"]["vars"] == {"ollama_artifacts_dir": str(given)}
+    assert groups["ollama"]["hosts"] == {"lab-1": None, "lab-2": None}  # no synthetic model
+    assert not [c for c in copies if c[1] == "/usr/local/bin/ollama-standin"]
+    assert dict(lab_cluster.recap(lab))["Ollama"] == "real release"

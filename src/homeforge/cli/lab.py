@@ -95,3 +95,23 @@ def lab_status(name, need_cluster, as_json):
         if need_cluster and not has_cluster:
             display.console.print(f"lab '{name}' has no cluster layer (made without --cluster)")
     finish(healthy)
+
+
+@lab.command("recap")
+@name_option
+@json_option
+@handle_errors
+def lab_recap(name, as_json):
+    """What ran for real in the lab and what ran against a stand-in."""
+    from homeforge import lab as lab_mod
+    from homeforge.errors import BadInput
+    from homeforge.lab import cluster as cluster_layer
+
+    found = lab_mod.load(name)
+    if found is None or not found.cluster:
+        raise BadInput(f"lab '{name}': no lab with the cluster layer (homeforge lab up --cluster)")
+    rows = cluster_layer.recap(found)
+    if as_json:
+        display.emit({"recap": [{"part": part, "ran": how} for part, how in rows]})
+    else:
+        tables.recap(name, rows)

@@ -201,3 +201,10 @@ def model_run(outcome) -> None:
         state = f"[green]{host.state}[/green]" if good else f"[red]{host.state}[/red]"
         table.add_row(host.host, state, _size(host.size) if host.size else "", host.digest[:12])
     console.print(table)
+
+
+def recap(name: str, rows) -> None:
+    table = _table(f"What ran for real in lab '{name}', and what did not", ("part", "how it ran"))
+    for part, how in rows:
+        table.add_row(part, f"[yellow]{how}[/yellow]" if "STAND-IN" in how else how)
+    console.print(table)

@@ -47,6 +47,7 @@ class Lab:
     privileged: bool
     hosts: list[LabHost]
     cluster: dict | None = None  # the K3s groups of `lab up --cluster` (lab/cluster.py)
+    real: dict | None = None  # with --cluster: which parts are real, not stand-ins (recap)
 
     @property
     def label(self) -> str:

@@ -83,9 +83,83 @@ def _build(argv: list[str]) -> None:
         raise BadInput(f"--cluster: {' '.join(argv[1:3])}: {(done.stderr or done.stdout).strip()}")
 
 
+MODEL = "tiny:1b"  # the synthetic model of the stand-in registry (tests/standins/ollama)
+MODEL_SIZE = 32_000_000
+REGISTRY_PORT = 5000
+
+
+def _ollama(lab, state: Path, log) -> tuple[str, bool]:
+    """(ollama_artifacts_dir, real): a real release given in HOMEFORGE_OLLAMA_ARTIFACTS, or
+    the stand-in packed as Ollama packs its releases, with the stand-in registry on lab-1
+    holding one synthetic model (real files, real sha256 digests)."""
+    given = os.environ.get("HOMEFORGE_OLLAMA_ARTIFACTS", "")
+    if given:
+        if not Path(given).is_dir():
+            raise BadInput("--cluster: HOMEFORGE_OLLAMA_ARTIFACTS must be a directory")
+        log(f"Ollama: the release in {given} (real)")
+        return str(Path(given).resolve()), True
+    standin = _standins() / "ollama"
+    out = state / "ollama-release"
+    _build([sys.executable, str(standin), "release", "--out", str(out)])
+    first = lab.hosts[0].container
+    podman.run("cp", str(standin), f"{first}:/usr/local/bin/ollama-standin")
+    podman.run(
+        "exec", first, "/usr/local/bin/ollama-standin", "make-model", "--root", "/srv/registry",
+        "--name", f"library/{MODEL}", "--size", str(MODEL_SIZE),
+    )  # fmt: skip
+    unit = (
+        "[Unit]\nDescription=STAND-IN Ollama model registry (homeforge lab)\n[Service]\n"
+        "ExecStart=/usr/local/bin/ollama-standin registry --root /srv/registry "
+        f"--listen 0.0.0.0:{REGISTRY_PORT} --log /srv/registry.log\n"
+        "[Install]\nWantedBy=multi-user.target\n"
+    )
+    podman.run(
+        "exec", first, "sh", "-c",
+        f"printf '{unit}' > /etc/systemd/system/ollama-standin-registry.service && "
+        "systemctl daemon-reload && systemctl enable --now ollama-standin-registry.service",
+    )  # fmt: skip
+    log(f"Ollama: the STAND-IN release and registry ({MODEL}, synthetic) on {lab.hosts[0].name}")
+    return str(out), False
+
+
+def recap(lab) -> list[tuple[str, str]]:
+    """What ran for real in this lab and what ran against a stand-in, in plain words."""
+    real = lab.real or {}
+    k3s = real.get("k3s")
+    ollama = real.get("ollama")
+    return [
+        ("hosts", "real: podman containers with systemd, sshd and apt"),
+        ("WireGuard mesh", "real: wireguard-go, keys made on each host"),
+        ("NFS", f"real: NFS-Ganesha on {lab.hosts[0].name}, exported to the mesh only"),
+        ("K3s", f"real: {k3s}" if k3s else "STAND-IN (tests/standins/k3s): no pod runs"),
+        ("GPU, NVIDIA driver", "STAND-IN: a fake PCI device and nvidia-smi; real apt and dpkg"),
+        (
+            "csi-driver-nfs, Traefik, cert-manager",
+            "written for K3s and validated against upstream schemas; "
+            + ("applied by K3s" if k3s else "not run (the stand-in runs no controller)"),
+        ),
+        (
+            "Ollama",
+            "real release" if ollama else "STAND-IN server and registry (tests/standins/ollama)",
+        ),
+        (
+            "models",
+            f"{MODEL}: pulled once from the registry by {lab.hosts[0].name}, seeded host to host "
+            "for real (every blob's sha256 checked)"
+            + ("" if ollama else "; a synthetic model, so no answer is generated"),
+        ),
+    ]
+
+
 def prepare(lab, state: Path, log=print) -> dict:
-    """Plant the stand-ins on the hosts; return the inventory's K3s groups."""
+    """Plant the stand-ins on the hosts; return the inventory's groups for the cluster,
+    storage, ingress and Ollama."""
     version, artifacts = _k3s(state, log)
+    ollama_artifacts, ollama_real = _ollama(lab, state, log)
+    lab.real = {
+        "k3s": version if os.environ.get("HOMEFORGE_K3S_ARTIFACTS") else "",
+        "ollama": ollama_real,
+    }
     repo = state / "standin-apt"
     _build([sys.executable, str(_standins() / "nvidia-apt-repo"), "--out", str(repo)])
     for host in lab.hosts:
@@ -113,7 +187,22 @@ def prepare(lab, state: Path, log=print) -> dict:
             podman.run("cp", f"{tree}/.", f"{gpu_host.container}:/")
     source = f"deb [trusted=yes] file:{STANDIN_APT} ./"
     log(f"{lab.hosts[0].name}: NFS server (NFS-Ganesha, real) for the cluster's volumes")
+    ollama_vars = {"ollama_artifacts_dir": ollama_artifacts}
+    if not ollama_real:
+        registry = f"http://{lab.hosts[0].address}:{REGISTRY_PORT}"
+        ollama_vars["ollama_extra_env"] = {"OLLAMA_STANDIN_REGISTRY": registry}
     return {
+        # Ollama on every host (host mode); lab-1 pulls the model once, `homeforge models
+        # seed` copies it to the others
+        "ollama": {
+            "hosts": {
+                h.name: (
+                    {"ollama_models": [MODEL]} if h is lab.hosts[0] and not ollama_real else None
+                )
+                for h in lab.hosts
+            },
+            "vars": ollama_vars,
+        },
         # real NFS: Ganesha on lab-1 (the lab starts it with what Ganesha needs), its
         # export the cluster's default StorageClass (csi-driver-nfs; the K3s stand-in
         # installs no chart, so no volume is provisioned)
