@@ -46,12 +46,15 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 deps: system-deps venv
 
 # ---------------------------------------------------------------- the main job
+# The model lab-1 seeds to the others: the stand-in registry's, or one of the real models
+# in $HOMEFORGE_OLLAMA_ARTIFACTS/models (an Ollama models directory) with a real release.
+DEMO_MODEL ?= tiny:1b
 demo: deps
 	@$(HF) lab status --cluster >/dev/null 2>&1 || { $(HF) lab down >/dev/null 2>&1; $(HF) lab up --nodes 3 --cluster; }
 	$(HF) inventory check
 	$(HF) apply site
 	$(HF) apply site
-	$(HF) models seed tiny:1b --from lab-1
+	$(HF) models seed $(DEMO_MODEL) --from lab-1
 	$(HF) models list
 	$(HF) verify
 	$(HF) cluster status

@@ -122,3 +122,12 @@ def test_a_real_ollama_release_replaces_the_stand_in_and_the_recap_says_so(plant
     assert groups["ollama"]["hosts"] == {"lab-1": None, "lab-2": None}  # no synthetic model
     assert not [c for c in copies if c[1] == "/usr/local/bin/ollama-standin"]
     assert dict(lab_cluster.recap(lab))["Ollama"] == "real release"
+    # with an Ollama models directory among the artifacts, its models go on lab-1
+    manifest = given / "models/manifests/registry.ollama.ai/library/qwen2.5/0.5b"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("{}")
+    (given / "models/blobs").mkdir()
+    groups = lab_cluster.prepare(lab, tmp_path / "state", log=lambda *_: None)
+    assert groups["ollama"]["hosts"]["lab-1"] == {"ollama_models": ["qwen2.5:0.5b"]}
+    assert ("t-1", "/var/lib/ollama/models") in copies
+    assert dict(lab_cluster.recap(lab))["models"].startswith("qwen2.5:0.5b: real")

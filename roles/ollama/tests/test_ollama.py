@@ -75,3 +75,21 @@ def test_required_models_are_listed_with_the_digest_of_their_manifest(host, hf_v
         parts = ["registry.ollama.ai", *parts] if len(parts) == 2 else parts
         manifest = host.file(f"{hf_vars['ollama_models_dir']}/manifests/{'/'.join(parts)}/{tag}")
         assert hashlib.sha256(manifest.content).hexdigest() == listed[short]
+
+
+def test_each_required_model_answers_a_short_generate(host, hf_vars):
+    """A few tokens from each model the host must have (a real answer with a real Ollama
+    and model; the stand-in's canned answer names itself)."""
+    address, port = _listen(host).rsplit(":", 1)
+    address = "127.0.0.1" if address in ("0.0.0.0", "") else address
+    ask = (
+        "import json, sys, urllib.request; "
+        "body = json.dumps({'model': sys.argv[2], 'prompt': 'Say hello.', 'stream': False, "
+        "'options': {'num_predict': 8}}).encode(); "
+        "print(urllib.request.urlopen(sys.argv[1], body, timeout=300).read().decode())"
+    )
+    for name in hf_vars["ollama_models"]:
+        answer = json.loads(
+            host.check_output(f'python3 -c "{ask}" http://{address}:{port}/api/generate {name}')
+        )
+        assert answer["done"] and answer["response"].strip(), answer

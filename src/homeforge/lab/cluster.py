@@ -88,16 +88,34 @@ MODEL_SIZE = 32_000_000
 REGISTRY_PORT = 5000
 
 
-def _ollama(lab, state: Path, log) -> tuple[str, bool]:
-    """(ollama_artifacts_dir, real): a real release given in HOMEFORGE_OLLAMA_ARTIFACTS, or
-    the stand-in packed as Ollama packs its releases, with the stand-in registry on lab-1
-    holding one synthetic model (real files, real sha256 digests)."""
+def real_models(models: Path) -> list[str]:
+    """The models an Ollama models directory holds, by the names Ollama lists them."""
+    found = []
+    for manifest in sorted((models / "manifests").glob("*/*/*/*")):
+        registry, namespace, model, tag = manifest.relative_to(models / "manifests").parts
+        prefix = "" if namespace == "library" else f"{namespace}/"
+        prefix = prefix if registry == "registry.ollama.ai" else f"{registry}/{namespace}/"
+        found.append(f"{prefix}{model}:{tag}")
+    return found
+
+
+def _ollama(lab, state: Path, log) -> tuple[str, bool, list[str]]:
+    """(ollama_artifacts_dir, real, models): a real release given in
+    HOMEFORGE_OLLAMA_ARTIFACTS (and the models of its ``models/`` directory, an Ollama
+    models directory, put on lab-1), or the stand-in packed as Ollama packs its releases,
+    with the stand-in registry on lab-1 holding one synthetic model (real files, real
+    sha256 digests) for lab-1 to pull."""
     given = os.environ.get("HOMEFORGE_OLLAMA_ARTIFACTS", "")
     if given:
         if not Path(given).is_dir():
             raise BadInput("--cluster: HOMEFORGE_OLLAMA_ARTIFACTS must be a directory")
         log(f"Ollama: the release in {given} (real)")
-        return str(Path(given).resolve()), True
+        models = Path(given) / "models"
+        names = real_models(models) if models.is_dir() else []
+        if names:
+            podman.run("cp", f"{models}/.", f"{lab.hosts[0].container}:/var/lib/ollama/models")
+            log(f"Ollama: {', '.join(names)} (real) put on {lab.hosts[0].name}")
+        return str(Path(given).resolve()), True, names
     standin = _standins() / "ollama"
     out = state / "ollama-release"
     _build([sys.executable, str(standin), "release", "--out", str(out)])
@@ -119,7 +137,7 @@ def _ollama(lab, state: Path, log) -> tuple[str, bool]:
         "systemctl daemon-reload && systemctl enable --now ollama-standin-registry.service",
     )  # fmt: skip
     log(f"Ollama: the STAND-IN release and registry ({MODEL}, synthetic) on {lab.hosts[0].name}")
-    return str(out), False
+    return str(out), False, [MODEL]
 
 
 def recap(lab) -> list[tuple[str, str]]:
@@ -127,6 +145,7 @@ def recap(lab) -> list[tuple[str, str]]:
     real = lab.real or {}
     k3s = real.get("k3s")
     ollama = real.get("ollama")
+    models = ", ".join(real.get("models") or []) or "none"
     return [
         ("hosts", "real: podman containers with systemd, sshd and apt"),
         ("WireGuard mesh", "real: wireguard-go, keys made on each host"),
@@ -144,9 +163,12 @@ def recap(lab) -> list[tuple[str, str]]:
         ),
         (
             "models",
-            f"{MODEL}: pulled once from the registry by {lab.hosts[0].name}, seeded host to host "
-            "for real (every blob's sha256 checked)"
-            + ("" if ollama else "; a synthetic model, so no answer is generated"),
+            (
+                f"{models}: real, put on {lab.hosts[0].name}, seeded host to host for real"
+                if ollama
+                else f"{models}: synthetic, pulled once from the STAND-IN registry by "
+                f"{lab.hosts[0].name}, seeded host to host for real (every blob's sha256 checked)"
+            ),
         ),
     ]
 
@@ -155,10 +177,11 @@ def prepare(lab, state: Path, log=print) -> dict:
     """Plant the stand-ins on the hosts; return the inventory's groups for the cluster,
     storage, ingress and Ollama."""
     version, artifacts = _k3s(state, log)
-    ollama_artifacts, ollama_real = _ollama(lab, state, log)
+    ollama_artifacts, ollama_real, models = _ollama(lab, state, log)
     lab.real = {
         "k3s": version if os.environ.get("HOMEFORGE_K3S_ARTIFACTS") else "",
         "ollama": ollama_real,
+        "models": models,
     }
     repo = state / "standin-apt"
     _build([sys.executable, str(_standins() / "nvidia-apt-repo"), "--out", str(repo)])
@@ -196,9 +219,7 @@ def prepare(lab, state: Path, log=print) -> dict:
         # seed` copies it to the others
         "ollama": {
             "hosts": {
-                h.name: (
-                    {"ollama_models": [MODEL]} if h is lab.hosts[0] and not ollama_real else None
-                )
+                h.name: ({"ollama_models": models} if h is lab.hosts[0] and models else None)
                 for h in lab.hosts
             },
             "vars": ollama_vars,
