@@ -25,7 +25,7 @@ try:  # inside the collection (modules, filters)
 except ImportError:  # loaded by the CLI (homeforge.module_utils), after validation
     import homeforge_module_utils_validation as rules  # type: ignore[no-redef]
 
-KEYS = ("path", "clients", "options", "owner", "group", "mode", "pseudo")
+KEYS = ("path", "clients", "options", "owner", "group", "mode", "pseudo", "id")
 BACKENDS = ("kernel", "ganesha")
 
 # The kernel server's export options homeforge accepts (exports(5)); flags and key=value.
@@ -40,6 +40,16 @@ VALUED = {
     "sec": r"(sys|krb5|krb5i|krb5p)(:(sys|krb5|krb5i|krb5p))*",
     "fsid": r"(root|[0-9]{1,10}|[0-9a-fA-F-]{36})",
 }
+CONTRADICTIONS = (
+    ("rw", "ro"),
+    ("sync", "async"),
+    ("secure", "insecure"),
+    ("root_squash", "no_root_squash"),
+    ("all_squash", "no_all_squash"),
+    ("subtree_check", "no_subtree_check"),
+    ("hide", "nohide"),
+    ("wdelay", "no_wdelay"),
+)
 OWNER_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}|[0-9]{1,10}")
 MODE_RE = re.compile(r"0?[0-7]{3,4}")
 
@@ -94,11 +104,18 @@ def export_problems(export: object, default_clients: object = ()) -> list[str]:
         problems.append("options: a list of export options")
     else:
         problems += [f"options: {o!r}: {option_problem(o)}" for o in options if option_problem(o)]
-        if "rw" in options and "ro" in options:
-            problems.append("options: rw and ro together")
+        for one, other in CONTRADICTIONS:
+            if one in options and other in options:
+                problems.append(f"options: {one} and {other} together")
     for key, rule in (("owner", OWNER_RE), ("group", OWNER_RE), ("mode", MODE_RE)):
         if key in export and not (isinstance(export[key], str) and rule.fullmatch(export[key])):
             problems.append(f"{key}: {export[key]!r}: not a valid {key}")
+    if "id" in export and not (
+        isinstance(export["id"], int)
+        and not isinstance(export["id"], bool)
+        and 1 <= export["id"] <= 65534
+    ):
+        problems.append(f"id: {export['id']!r}: Ganesha's Export_Id, a number from 1 to 65534")
     if "pseudo" in export:
         problem = rules.absolute_path_problem(export["pseudo"])
         if problem:
@@ -119,10 +136,23 @@ def exports_problems(
         problems += [f"exports[{index}]: {p}" for p in export_problems(export, default_clients)]
     paths = [e.get("path") for e in exports if isinstance(e, dict)]
     pseudos = [e.get("pseudo", e.get("path")) for e in exports if isinstance(e, dict)]
-    for what, seen in (("path", paths), ("pseudo", pseudos)):
-        doubled = sorted({p for p in seen if isinstance(p, str) and seen.count(p) > 1})
+    ids = [export_id(e) for e in exports if isinstance(e, dict) and isinstance(e.get("path"), str)]
+    ids = [i for i in ids if isinstance(i, int)]
+    for what, seen in (("path", paths), ("pseudo", pseudos), ("id", ids)):
+        doubled = sorted({p for p in seen if isinstance(p, (str, int)) and seen.count(p) > 1})
         problems += [f"exports: {what} {p} declared twice" for p in doubled]
     return problems
+
+
+def export_id(export):
+    """Ganesha's Export_Id: the export's ``id``, else one derived from its path, so it stays
+    the same when other exports are added, removed or reordered (clients' file handles
+    carry it: a renumbered export answers them with ESTALE)."""
+    import zlib
+
+    if "id" in export:
+        return export["id"]
+    return zlib.crc32(export["path"].encode()) % 65534 + 1
 
 
 def normalise(exports, default_clients, default_options):
@@ -139,6 +169,7 @@ def normalise(exports, default_clients, default_options):
                 "group": export.get("group", "root"),
                 "mode": export.get("mode", "0755"),
                 "pseudo": export.get("pseudo", export["path"]),
+                "id": export_id(export),
             }
         )
     return done
@@ -163,7 +194,7 @@ def ganesha_settings(export):
     if "all_squash" in options:
         squash = "all_squash"
     settings = {
-        "Access_Type": "RO" if "ro" in options else "RW",
+        "Access_Type": "RW" if "rw" in options else "RO",  # exports(5): ro unless rw
         "Squash": squash,
         "SecType": valued.get("sec", "sys").replace(":", ","),
         "PrivilegedPort": "secure" in options,

@@ -251,6 +251,7 @@ def _converge_check_mode(tmp_path: Path, **server_vars) -> tuple[int, str]:
     host = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
+        "k3s_version": "v1.32.1+k3s1",  # Istio 1.31's Kubernetes range starts at 1.32
         **server_vars,
     }
     (tmp_path / "hosts.yml").write_text(
@@ -352,6 +353,7 @@ CLUSTER = """
 all:
   vars:
     homeforge_ingress: istio
+    k3s_version: v1.32.1+k3s1
 {vars}
   children:
     k3s_cluster:
@@ -488,3 +490,30 @@ def test_the_ingress_objects_apply_to_any_cluster_not_only_k3s():
     Gateway API (what an EKS cluster takes with kubectl apply --server-side)."""
     groups = {o["apiVersion"].rpartition("/")[0] for o in _files()["istio-ingress"]}
     assert groups == {"", "gateway.networking.k8s.io", "networking.k8s.io"}
+
+
+def test_a_kubernetes_older_than_istio_supports_is_refused_by_the_role_and_the_check(
+    tmp_path, write
+):
+    code, output = _converge_check_mode(
+        tmp_path,
+        ingress_istio_hostname=HOST,
+        k3s_server_config={"disable": ["traefik"]},
+        k3s_version="v1.31.4+k3s1",
+    )
+    assert code != 0
+    assert _failures(output)[0].startswith(
+        "ingress_istio: k3s_version v1.31.4+k3s1 is Kubernetes 1.31.4"
+    )
+    path = write("hosts.yml", CLUSTER.format(vars="").replace("v1.32.1+k3s1", "v1.31.4+k3s1"))
+    found = _check_path(path)
+    assert any(
+        "k3s_version: 'v1.31.4+k3s1': Istio" in line and "1.32 to 1.36" in line for line in found
+    ), found
+
+
+def _check_path(path) -> list[str]:
+    try:
+        return checks.check(inventory.load(path))
+    except InventoryInvalid as exc:
+        return exc.problems

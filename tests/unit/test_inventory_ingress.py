@@ -150,3 +150,8 @@ def test_an_ingress_that_is_not_a_name_is_one_line(write):
     assert any(
         p.startswith(f"{path}: host s1: homeforge_ingress: ['traefik']: must be") for p in found
     )
+
+
+def test_traefik_disabled_in_a_comma_separated_string_is_seen_too(write):
+    path, found = problems_of(write, "    k3s_server_config: {disable: 'servicelb,traefik'}\n")
+    assert any(p.startswith(f"{path}: host s1: k3s_server_config: disable: traefik") for p in found)

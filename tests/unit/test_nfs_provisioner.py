@@ -120,6 +120,15 @@ def _problems(write, hostvars: str) -> list[str]:
             "nfs_provisioner_mount_options: ['nfsvers=4.1 hard']",
             "nfs_provisioner_mount_options: 'nfsvers=4.1 hard'",
         ),
+        ("nfs_provisioner_sub_dir: '../etc'", "nfs_provisioner_sub_dir: '../etc': letters, digits"),
+        (
+            "nfs_provisioner_repo: 'http://charts.example'",
+            "nfs_provisioner_repo: 'http://charts.example'",
+        ),
+        (
+            "nfs_provisioner_chart_version: latest",
+            "nfs_provisioner_chart_version: 'latest': a chart version",
+        ),
         (
             "nfs_provisioner_reclaim_policy: Keep",
             "nfs_provisioner_reclaim_policy: value of nfs_provisioner_reclaim_policy must be one of",

@@ -239,3 +239,19 @@ def test_objects_from_the_manifests_directory_are_listed_and_annotated(cluster):
     assert json.loads(in_ml.stdout)["spec"]["dnsNames"] == ["a.lan"]
     everywhere = json.loads(_kubectl(tmp_path, "get", "certificates", "-A", "-o", "json").stdout)
     assert [c["metadata"]["name"] for c in everywhere["items"]] == ["c"]
+
+
+def test_resources_by_their_full_names_and_an_unknown_one_as_kubectl_says(cluster):
+    import json
+
+    tmp_path, _, _ = cluster
+    manifests = tmp_path / "s1" / "server" / "manifests"
+    deadline = time.monotonic() + 10
+    while not (manifests / "local-storage.yaml").is_file():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    listed = _kubectl(tmp_path, "get", "storageclasses.storage.k8s.io", "-A", "-o", "json")
+    assert [c["metadata"]["name"] for c in json.loads(listed.stdout)["items"]] == ["local-path"]
+    unknown = _kubectl(tmp_path, "get", "widgets.example.com", "-A", "-o", "json")
+    assert unknown.returncode == 1
+    assert "the server doesn't have a resource type" in unknown.stderr

@@ -50,7 +50,7 @@ def k3s_list(resource):
     if resource not in RESOURCES:
         raise OpError("k3s_list: %s is not one of %s" % (resource, ", ".join(RESOURCES)))
     done = subprocess.run(
-        ["k3s", "kubectl", "get", resource.split(".")[0], "-A", "-o", "json"],
+        ["k3s", "kubectl", "get", resource, "-A", "-o", "json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         universal_newlines=True,
@@ -58,7 +58,7 @@ def k3s_list(resource):
     )
     if done.returncode != 0:
         detail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        if "doesn't have a resource type" in detail or "unsupported by the stand-in" in detail:
+        if "doesn't have a resource type" in detail:
             return {"items": [], "known": False}
         raise OpError("k3s kubectl get %s: %s" % (resource, detail))
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from homeforge.cluster import server_group
+from homeforge.inventory.checks.istio import k3s_disabled
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.validation import (
     absolute_path_problem,
@@ -121,9 +122,7 @@ def check_traefik_on_the_servers(inv: Inventory) -> list[str]:
                 f"{inv.where(host, 'ingress_traefik_acme_email')}: required when"
                 " ingress_traefik_issuer is acme (the ACME account's contact address)"
             )
-        config = hvars.get("k3s_server_config")
-        disabled = config.get("disable", []) if isinstance(config, dict) else []
-        if "traefik" in ([disabled] if isinstance(disabled, str) else disabled or []):
+        if "traefik" in k3s_disabled(hvars.get("k3s_server_config")):
             problems.append(
                 f"{inv.where(host, 'k3s_server_config')}: disable: traefik, but homeforge_ingress"
                 " is traefik (the role configures K3s's bundled Traefik)"

@@ -9,6 +9,7 @@ import re
 
 from homeforge.cluster import server_group
 from homeforge.inventory.model import Inventory, is_template
+from homeforge.roles import role_default
 from homeforge.validation import (
     absolute_path_problem,
     dns_name_problem,
@@ -87,6 +88,14 @@ def check_istio_on_the_servers(inv: Inventory) -> list[str]:
             problems.append(
                 f"{inv.where(host, 'ingress_istio_hostname')}: required when homeforge_ingress"
                 " is istio (the host name clients use, e.g. ollama.lab.example)"
+            )
+        version = hvars.get("k3s_version", role_default("k3s_server", "k3s_version"))
+        numbers = re.match(r"v?(\d+)\.(\d+)", str(version))
+        if not is_template(version) and numbers and (int(numbers[1]), int(numbers[2])) < (1, 32):
+            problems.append(
+                f"{inv.where(host, 'k3s_version')}: {version!r}: Istio "
+                f"{hvars.get('ingress_istio_version', role_default('ingress_istio', 'ingress_istio_version'))}"
+                " supports Kubernetes 1.32 to 1.36: set a v1.32+ K3s release with homeforge_ingress istio"
             )
         config = hvars.get("k3s_server_config")
         if not is_template(config) and "traefik" not in k3s_disabled(config):

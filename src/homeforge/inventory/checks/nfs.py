@@ -9,10 +9,32 @@ from homeforge import validation
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.module_utils import load
 
+SUB_DIR = re.compile(r"([A-Za-z0-9_.-]|\$\{pvc?\.metadata\.(name|namespace)\})+")
+
+
+def sub_dir_problem(value: object) -> str | None:
+    """The driver's subDir: a directory name under the share, with its placeholders."""
+    if not isinstance(value, str) or not SUB_DIR.fullmatch(value) or ".." in value:
+        return (
+            "letters, digits, _.- and ${pvc.metadata.name}, ${pvc.metadata.namespace}, "
+            "${pv.metadata.name}; one directory, no '..'"
+        )
+    return None
+
+
+def chart_version_problem(value: object) -> str | None:
+    if not re.fullmatch(r"v?[0-9]+\.[0-9]+\.[0-9]+", str(value)):
+        return "a chart version X.Y.Z"
+    return None
+
+
 PROVISIONER_RULES = {
     "nfs_provisioner_server": validation.address_problem,
     "nfs_provisioner_share": validation.absolute_path_problem,
     "nfs_provisioner_storage_class": validation.kube_name_problem,
+    "nfs_provisioner_repo": validation.https_url_problem,
+    "nfs_provisioner_sub_dir": sub_dir_problem,
+    "nfs_provisioner_chart_version": chart_version_problem,
 }
 
 

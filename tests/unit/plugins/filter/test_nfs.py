@@ -74,6 +74,13 @@ def test_ganesha_gets_the_meaning_of_the_kernel_options():
         ),
         ({"path": "/a", "options": ["anonuid=x"]}, "anonuid= needs a value"),
         ({"path": "/a", "options": ["rw", "ro"]}, "rw and ro together"),
+        (
+            {"path": "/a", "options": ["root_squash", "no_root_squash"]},
+            "root_squash and no_root_squash together",
+        ),
+        ({"path": "/a", "options": ["sync", "async"]}, "sync and async together"),
+        ({"path": "/a", "id": 0}, "id: 0: Ganesha's Export_Id"),
+        ({"path": "/a", "id": "7"}, "id: '7'"),
         ({"path": "/a", "options": ["rw)\n/etc *(rw"]}, "not an export option"),
         ({"path": "/a", "mode": "777x"}, "mode: '777x': not a valid mode"),
         ({"path": "/a", "owner": "ro ot"}, "owner: 'ro ot'"),
@@ -144,10 +151,12 @@ def test_the_ganesha_config_serves_nfsv4_only_with_one_block_per_export():
     )
     assert text.count("EXPORT {") == 2
     assert 'Path = "/srv/models";' in text and 'Pseudo = "/models";' in text
-    assert "Export_Id = 1;" in text and "Export_Id = 2;" in text
+    ids = [line.split("=")[1].strip(" ;") for line in text.splitlines() if "Export_Id" in line]
+    assert len(set(ids)) == 2 and all(1 <= int(i) <= 65534 for i in ids)
+    assert 'Clients = "10.77.0.0/24";' in text
     ro_block = text.split("EXPORT {")[2]
     assert "Access_Type = RO;" in ro_block and "Squash = root_squash;" in ro_block
-    assert "Clients = 10.77.0.0/24;" in ro_block
+    assert 'Clients = "10.77.0.0/24";' in ro_block
     # every export's own Access_Type is None: only the CLIENT block grants access
     assert all("    Access_Type = None;" in block for block in text.split("EXPORT {")[1:])
 
@@ -197,3 +206,19 @@ def test_a_good_nfs_inventory_has_no_problem(write):
         )
         == []
     )
+
+
+def test_ganesha_export_ids_stay_when_other_exports_come_and_go():
+    both = nfs_exports([{"path": "/srv/a"}, {"path": "/srv/b"}], MESH, OPTIONS, "ganesha")
+    alone = nfs_exports([{"path": "/srv/b"}], MESH, OPTIONS, "ganesha")
+    assert both[1]["id"] == alone[0]["id"] != both[0]["id"]
+    assert nfs_exports([{"path": "/srv/b", "id": 7}], MESH, OPTIONS, "ganesha")[0]["id"] == 7
+    with pytest.raises(AnsibleFilterError, match="id 7 declared twice"):
+        nfs_exports([{"path": "/a", "id": 7}, {"path": "/b", "id": 7}], MESH, OPTIONS, "ganesha")
+
+
+def test_an_export_without_rw_is_read_only_on_both_backends_as_exports_5_says():
+    [export] = nfs_exports(
+        [{"path": "/a", "options": ["sync", "no_subtree_check"]}], MESH, OPTIONS, "ganesha"
+    )
+    assert export["ganesha"]["Access_Type"] == "RO"
