@@ -147,3 +147,26 @@ def test_a_nas_inventory_has_no_problem(write):
         )
         == []
     )
+
+
+def test_a_class_whose_server_or_reclaim_policy_changes_is_replaced_not_updated():
+    import importlib
+
+    importlib.import_module("tests.unit.plugins.support")  # the checkout as the collection
+    replacements = importlib.import_module(
+        "ansible_collections.homeforge.homelab.plugins.filter.ebs_storage_class_replacements"
+    ).ebs_storage_class_replacements
+
+    before = [_kind(_objects(), "StorageClass")]
+    assert replacements(before, [_kind(_objects(), "StorageClass")]) == []
+    assert replacements(
+        before, [_kind(_objects(_nfs_provisioner_address="10.77.0.9"), "StorageClass")]
+    ) == ["nfs"]
+    assert replacements(
+        before, [_kind(_objects(nfs_provisioner_reclaim_policy="Retain"), "StorageClass")]
+    ) == ["nfs"]
+    # mount options and the default flag may change in place
+    assert (
+        replacements(before, [_kind(_objects(nfs_provisioner_default_class=False), "StorageClass")])
+        == []
+    )
