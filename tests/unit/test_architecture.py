@@ -119,4 +119,6 @@ EXCEPTIONS = {
     # The host program is sent whole over SSH and runs with the host's python3 and its
     # standard library only: it cannot import helpers, so every operation lives in it.
     "homeforge.remote.hostops": 300,
+    # The same for the model operations (seeding, the origin record) on Ollama hosts.
+    "homeforge.remote.modelops": 50,
 }
