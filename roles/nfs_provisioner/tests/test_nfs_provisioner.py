@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 MANIFEST = "/var/lib/rancher/k3s/server/manifests/homeforge-nfs-provisioner.yaml"
@@ -89,3 +90,44 @@ def test_the_share_is_exported_to_this_cluster(host, hf_vars, hf_host, hf_peer):
         kernel.content_string if kernel.exists else ""
     )
     assert f'Pseudo = "{share}";' in served or f"\n{share} " in served, share
+
+
+SMOKE = """apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {name}
+  namespace: default
+  labels: {{app.kubernetes.io/managed-by: homeforge-verify}}
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: {storage_class}
+  resources: {{requests: {{storage: 16Mi}}}}
+"""
+
+
+def test_a_claim_on_the_class_is_bound(host, hf_vars, hf_host):
+    """The smoke test: a 16 MiB claim on the class binds (csi-driver-nfs made its directory
+    on the server), then goes. Needs a K3s that runs controllers: the stand-in runs none."""
+    if not _enabled(hf_vars) or hf_host != _first_server(hf_vars):
+        return
+    if "stand-in" in host.check_output("k3s --version"):
+        pytest.skip("the K3s stand-in runs no controller: no claim is ever bound there")
+    import secrets
+    import time
+
+    name = f"homeforge-verify-{secrets.token_hex(4)}"
+    claim = SMOKE.format(name=name, storage_class=hf_vars["nfs_provisioner_storage_class"])
+    host.check_output("printf '%%s' %s | k3s kubectl apply -f -", claim)
+    try:
+        deadline = time.monotonic() + 180
+        phase = ""
+        while time.monotonic() < deadline:
+            phase = host.check_output(
+                "k3s kubectl get pvc %s -n default -o jsonpath={.status.phase}", name
+            )
+            if phase == "Bound":
+                break
+            time.sleep(3)
+        assert phase == "Bound", f"claim {name} is {phase or 'unknown'} after 180 s"
+    finally:
+        host.run("k3s kubectl delete pvc %s -n default --wait=false", name)
