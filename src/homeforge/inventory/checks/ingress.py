@@ -9,6 +9,7 @@ from typing import Any
 
 from homeforge.cluster import server_group
 from homeforge.inventory.checks.istio import k3s_disabled
+from homeforge.inventory.checks.rules import rule_problems
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.validation import (
     absolute_path_problem,
@@ -63,13 +64,7 @@ def check_ingress_choice(inv: Inventory) -> list[str]:
 def check_traefik_settings(inv: Inventory) -> list[str]:
     problems = []
     for host, hvars in inv.hostvars.items():
-        for key, rule in {**RULES, **OPTIONAL_RULES}.items():
-            value = hvars.get(key)
-            if value is None or is_template(value) or (key in OPTIONAL_RULES and value == ""):
-                continue
-            problem = rule(value)
-            if problem:
-                problems.append(f"{inv.where(host, key)}: {value!r}: {problem}")
+        problems += rule_problems(inv, host, hvars, {**RULES, **OPTIONAL_RULES}, OPTIONAL_RULES)
         days = hvars.get("ingress_traefik_ca_days")
         if isinstance(days, int) and not isinstance(days, bool) and days <= 0:
             problems.append(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from homeforge.cluster import server_group
+from homeforge.inventory.checks.rules import rule_problems
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.roles import role_default
 from homeforge.validation import (
@@ -57,13 +58,7 @@ OPTIONAL_RULES = {  # empty means "not used"
 def check_istio_settings(inv: Inventory) -> list[str]:
     problems = []
     for host, hvars in inv.hostvars.items():
-        for key, rule in {**RULES, **OPTIONAL_RULES}.items():
-            value = hvars.get(key)
-            if value is None or is_template(value) or (key in OPTIONAL_RULES and value == ""):
-                continue
-            problem = rule(value)
-            if problem:
-                problems.append(f"{inv.where(host, key)}: {value!r}: {problem}")
+        problems += rule_problems(inv, host, hvars, {**RULES, **OPTIONAL_RULES}, OPTIONAL_RULES)
     return problems
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from homeforge import validation
+from homeforge.inventory.checks.rules import rule_problems
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.module_utils import load
 
@@ -80,13 +81,7 @@ def check_nfs_server(inv: Inventory) -> list[str]:
 def check_nfs_provisioner(inv: Inventory) -> list[str]:
     problems = []
     for host, hvars in inv.hostvars.items():
-        for key, rule in PROVISIONER_RULES.items():
-            value = hvars.get(key)
-            if value in (None, "") or is_template(value):
-                continue
-            problem = rule(value)
-            if problem:
-                problems.append(f"{inv.where(host, key)}: {value!r}: {problem}")
+        problems += rule_problems(inv, host, hvars, PROVISIONER_RULES, PROVISIONER_RULES)
         options = hvars.get("nfs_provisioner_mount_options")
         if isinstance(options, list):
             for option in options:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from homeforge.inventory.checks.rules import rule_problems
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.module_utils import load
 from homeforge.validation import (
@@ -25,10 +26,7 @@ def check_ollama(inv: Inventory) -> list[str]:
     names = load("ollama")
     problems = []
     for host, hvars in inv.hostvars.items():
-        for key, rule in RULES.items():
-            value = hvars.get(key)
-            if value is not None and not is_template(value) and rule(value):
-                problems.append(f"{inv.where(host, key)}: {value!r}: {rule(value)}")
+        problems += rule_problems(inv, host, hvars, RULES)
         extra = hvars.get("ollama_extra_env")
         if isinstance(extra, dict) and not is_template(extra):
             for name, value in extra.items():
