@@ -67,10 +67,14 @@ class RunResult:
     status: str
     rc: int
     elapsed: float
-    artifacts: Path
+    artifacts: Path | None  # None when no Ansible run was needed (fast path)
     stats: dict[str, HostStats] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Per host: "unchanged (probe)" or "converged", and why a host was converged.
+    outcomes: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    completed: bool = False  # Ansible reported its final stats (the run reached its end)
 
     @property
     def ok(self) -> bool:
@@ -299,7 +303,10 @@ class _Collector:
                 )
             )
         elif kind == "warning":
-            self.warnings.append(str(data.get("warning") or event.get("stdout", "")).strip())
+            text = data.get("warning")  # runner sets it to True on some events: use stdout
+            if not isinstance(text, str) or not text.strip():
+                text = str(event.get("stdout", ""))
+            self.warnings.append(text.replace("[WARNING]:", "").strip())
         elif kind == "playbook_on_stats":
             self.stats.update(data)
         if self.on_event:
@@ -373,6 +380,7 @@ def run_playbook(
         stats=stats,
         failures=events.failures,
         warnings=sorted(set(w for w in events.warnings if w)),
+        completed=bool(events.stats),
     )
 
 

@@ -16,6 +16,9 @@ from homeforge.cli.common import (
     limit_option,
 )
 from homeforge.display import progress
+from homeforge.fastpath import CONVERGED, UNCHANGED, FastPath
+from homeforge.fastpath.watch import WatchList
+from homeforge.remote import Remote
 from homeforge.wireguard import live
 
 
@@ -47,39 +50,119 @@ from homeforge.wireguard import live
     show_default=True,
     help="auto uses mitogen when installed, else Ansible's linear strategy.",
 )
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Converge every host; skip the probe that leaves unchanged hosts out.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
 @click.option("-v", "--verbose", "verbosity", count=True, help="Pass -v to Ansible (repeatable).")
 @handle_errors
-def apply(playbook, inventory_path, as_json, extra_vars, **options):
-    """Converge hosts with PLAYBOOK (a name from playbooks/, e.g. 'site', or a path)."""
+def apply(playbook, inventory_path, as_json, extra_vars, full, **options):
+    """Converge hosts with PLAYBOOK (a name from playbooks/, e.g. 'site', or a path).
+
+    Hosts whose last clean converge had the same inputs, and where nothing it manages
+    has changed since, are probed and left out ("unchanged (probe)"); --full runs all."""
     playbook_path = paths.resolve_playbook(playbook)
     inv = checked_inventory(inventory_path)
     request = runner.ApplyRequest(playbook_path, inv, extra_vars=list(extra_vars), **options)
-    finish(converge(request, as_json).ok)
+    finish(converge(request, as_json, full=full).ok)
 
 
-def converge(request: runner.ApplyRequest, as_json: bool) -> runner.RunResult:
-    """Preflight (every host reachable), run with live progress or JSON events, recap."""
+def converge(request: runner.ApplyRequest, as_json: bool, full: bool = False) -> runner.RunResult:
+    """Preflight (every host reachable), probe (fast path), run the hosts that need it with
+    live progress or JSON events, stamp the hosts that converged cleanly, recap."""
     hosts = request.inventory.select(request.limit)
     runner.require_reachable(request.inventory, hosts)
-    if request.limit:
-        known = live.known_facts(request.inventory, hosts)
-        if known:
-            request.extra_vars.append(json.dumps({"wireguard_known_facts": known}))
-    cancelled = threading.Event()
-    try:
-        if as_json:
-            result = runner.run_playbook(request, progress.JsonEvents().on_event, cancelled)
+    # A run limited by tags is partial: it may run but never vouch for a host.
+    partial = bool(request.tags or request.skip_tags)
+    with Remote(request.inventory) as remote:
+        fast = FastPath(request.inventory, request.playbook, hosts, request.extra_vars)
+        if full or partial:
+            fast.bypass(remote, request.check)
         else:
-            mode = " (check mode)" if request.check else ""
-            title = f"{request.playbook.name} on {len(hosts)} host(s){mode}"
-            with progress.LiveProgress(title, hosts) as shown:
-                result = runner.run_playbook(request, shown.on_event, cancelled)
-    except KeyboardInterrupt:
-        cancelled.set()
-        raise
+            fast.probe(remote, request.check)
+        to_run = fast.to_run
+        if not to_run:
+            result = runner.RunResult("successful", 0, fast.elapsed, None, completed=True)
+            result.stats = {host: runner.HostStats() for host in hosts}
+        else:
+            if len(to_run) < len(hosts):
+                request.limit = ",".join(to_run)
+            result = _run(
+                request,
+                to_run,
+                as_json,
+                fast,
+                write_stamps=not (request.check or partial),
+                remote=remote,
+            )
+            for host in hosts:
+                result.stats.setdefault(host, runner.HostStats())
+        for host in hosts:
+            probe = fast.probes[host]
+            result.outcomes[host] = UNCHANGED if probe.unchanged else CONVERGED
+            if not probe.unchanged:
+                result.reasons[host] = probe.reason
     if as_json:
         display.emit(progress.summary(result))
     else:
         progress.recap(result)
     return result
+
+
+def _run(
+    request: runner.ApplyRequest,
+    hosts: list[str],
+    as_json: bool,
+    fast: FastPath,
+    write_stamps: bool,
+    remote: Remote,
+) -> runner.RunResult:
+    if request.limit:
+        known = live.known_facts(request.inventory, hosts)
+        if known:
+            request.extra_vars.append(json.dumps({"wireguard_known_facts": known}))
+    watch = WatchList(request.inventory)
+    cancelled = threading.Event()
+    try:
+        if as_json:
+            show = progress.JsonEvents().on_event
+            for host in fast.hosts:
+                probe = fast.probes[host]
+                display.emit(
+                    {
+                        "event": "probe",
+                        "host": host,
+                        "outcome": probe.outcome,
+                        "detail": probe.detail,
+                    }
+                )
+            result = runner.run_playbook(request, _both(watch.add_event, show), cancelled)
+        else:
+            mode = " (check mode)" if request.check else ""
+            skipped = len(fast.hosts) - len(hosts)
+            note = f", {skipped} unchanged (probe)" if skipped else ""
+            title = f"{request.playbook.name} on {len(hosts)} host(s){mode}{note}"
+            with progress.LiveProgress(title, hosts) as shown:
+                result = runner.run_playbook(
+                    request, _both(watch.add_event, shown.on_event), cancelled
+                )
+    except KeyboardInterrupt:
+        cancelled.set()
+        raise
+    if write_stamps and result.completed:
+        clean = [h for h in hosts if h in result.stats and result.stats[h].healthy]
+        for host, problem in fast.write(remote, clean, watch).items():
+            result.warnings.append(
+                f"{host}: no stamp written ({problem}); the next apply converges it"
+            )
+    return result
+
+
+def _both(first, second):
+    def handle(event):
+        first(event)
+        second(event)
+
+    return handle

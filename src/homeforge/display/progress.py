@@ -123,21 +123,20 @@ class LiveProgress:
 
 def recap(result: RunResult) -> None:
     table = Table(title="recap", title_justify="left", show_lines=False)
-    for col in ("host", "ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored"):
+    columns = ("host", "ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+    for col in columns:
         table.add_column(col, justify="left" if col == "host" else "right")
+    if result.outcomes:
+        table.add_column("outcome", justify="left")
     for host, s in sorted(result.stats.items()):
         style = "red" if not s.healthy else ("yellow" if s.changed else "green")
-        table.add_row(
-            Text(host, style=style),
-            str(s.ok),
-            str(s.changed),
-            str(s.failed),
-            str(s.unreachable),
-            str(s.skipped),
-            str(s.rescued),
-            str(s.ignored),
-        )
+        row = [Text(host, style=style), *(str(getattr(s, c)) for c in columns[1:])]
+        if result.outcomes:
+            row.append(result.outcomes.get(host, ""))
+        table.add_row(*row)
     console.print(table)
+    for host, reason in sorted(result.reasons.items()):
+        console.print(Text(f"{host}: converged: {reason}", style="dim"))
     for failure in result.failures:
         kind = "unreachable" if failure.unreachable else "failed"
         console.print(
@@ -146,9 +145,10 @@ def recap(result: RunResult) -> None:
     for warning in result.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
     verdict = "ok" if result.ok else "FAILED"
-    console.print(
-        f"{verdict} in {result.elapsed:.1f}s · changed={result.changed} · artifacts {result.artifacts}"
-    )
+    where = f"artifacts {result.artifacts}" if result.artifacts else "no Ansible run needed"
+    probed = sum(1 for o in result.outcomes.values() if o == "unchanged (probe)")
+    fast = f" · {probed} unchanged (probe)" if probed else ""
+    console.print(f"{verdict} in {result.elapsed:.1f}s · changed={result.changed}{fast} · {where}")
 
 
 class JsonEvents:
@@ -180,8 +180,10 @@ def summary(result: RunResult) -> dict[str, Any]:
             "status": result.status,
             "elapsed_s": round(result.elapsed, 3),
             "changed": result.changed,
-            "artifacts": str(result.artifacts),
+            "artifacts": str(result.artifacts) if result.artifacts else None,
             "hosts": {h: vars(s) for h, s in sorted(result.stats.items())},
+            "outcomes": dict(sorted(result.outcomes.items())),
+            "reasons": dict(sorted(result.reasons.items())),
             "failures": [vars(f) for f in result.failures],
         }
     }

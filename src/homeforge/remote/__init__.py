@@ -28,11 +28,11 @@ from typing import Any, TypeVar
 
 from homeforge.errors import HomeforgeError
 from homeforge.inventory.model import Inventory
-from homeforge.remote import clusterops, hostops, modelops, ssh
+from homeforge.remote import clusterops, hostops, modelops, ssh, stampops
 
 HOSTOPS_SOURCE = Path(hostops.__file__)
 # The host programs (sent whole, one operation per call) and their operations.
-PROGRAMS = {program.__name__: program for program in (hostops, modelops, clusterops)}
+PROGRAMS = {program.__name__: program for program in (hostops, modelops, clusterops, stampops)}
 # Reads the request (first line) and the program (the rest) from stdin, runs it.
 BOOTSTRAP = modelops.BOOTSTRAP
 

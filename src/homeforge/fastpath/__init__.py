@@ -1,0 +1,144 @@
+"""The converge fast path: skip hosts a run would not change, without trusting luck.
+
+``homeforge apply`` starts with one probe per host, in parallel, over
+:class:`homeforge.remote.Remote`: the controller sends the host's **inputs digest**
+(:mod:`homeforge.fastpath.inputs`), the host compares it with the **stamp** its last
+clean converge left and recomputes the digest of everything that run manages
+(:mod:`homeforge.remote.stampops`). A host where both match is reported as
+"unchanged (probe)" and Ansible does not run for it; the others converge as usual,
+limited to them. After the run each host that finished cleanly gets a new stamp,
+its watch list read from the run's own events (:mod:`homeforge.fastpath.watch`).
+
+Rules that keep it correct:
+
+- any run on a host first removes its stamps (a probe that does not match does so
+  in the same round trip), so a failed or interrupted run leaves none;
+- stamps are written only after a run that reached its end on that host with no
+  failure, never in check mode or with ``--tags``/``--skip-tags`` (a partial run);
+- a run with a task whose effect cannot be watched writes a stamp that says so, and
+  that host always converges, with the task named in the recap;
+- ``--full`` bypasses the probe; ``--check`` uses it to answer "nothing would change".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from homeforge.fastpath import inputs
+from homeforge.fastpath.watch import WatchList
+from homeforge.inventory.model import Inventory
+from homeforge.remote import Remote, fan_out, stampops
+
+UNCHANGED = "unchanged (probe)"
+CONVERGED = "converged"
+# What a probe's outcome means, as the recap says it.
+REASONS = {
+    "never": "never converged",
+    "ineligible": "not eligible",
+    "inputs": "inputs changed",
+    "drift": "drift",
+    "error": "probe failed",
+    "full": "--full",
+}
+
+
+@dataclass
+class Probe:
+    outcome: str  # unchanged | never | ineligible | inputs | drift | error | full
+    detail: str = ""
+
+    @property
+    def unchanged(self) -> bool:
+        return self.outcome == "unchanged"
+
+    @property
+    def reason(self) -> str:
+        label = REASONS.get(self.outcome, self.outcome)
+        return f"{label}: {self.detail}" if self.detail and self.outcome != "full" else label
+
+
+def stamp_name(playbook: Path) -> str:
+    return playbook.stem
+
+
+class FastPath:
+    """One apply's probes and stamps."""
+
+    def __init__(self, inv: Inventory, playbook: Path, hosts: list[str], extra_vars: list[str]):
+        self.inv = inv
+        self.playbook = playbook
+        self.hosts = hosts
+        self.name = stamp_name(playbook)
+        self.digests = inputs.digests(inv, playbook, hosts, extra_vars)
+        self.probes: dict[str, Probe] = {}
+        self.elapsed = 0.0
+
+    def probe(self, remote: Remote, check: bool) -> dict[str, Probe]:
+        """Probe every host; outside check mode a host that does not match loses its stamps."""
+        started = time.monotonic()
+
+        def one(host: str) -> dict:
+            return remote.call(
+                host,
+                stampops.stamp_check,
+                timeout=60,
+                playbook=self.name,
+                inputs=self.digests[host],
+                clear=not check,
+            )
+
+        for host, reply in fan_out(one, self.hosts, workers=32).items():
+            if isinstance(reply, BaseException):
+                self.probes[host] = Probe("error", str(reply))
+            else:
+                self.probes[host] = Probe(reply["outcome"], reply.get("detail", ""))
+        self.elapsed = time.monotonic() - started
+        return self.probes
+
+    def bypass(self, remote: Remote, check: bool) -> None:
+        """--full (or a partial run): every host runs; outside check mode stamps go first."""
+        for host in self.hosts:
+            self.probes[host] = Probe("full")
+        if not check:
+            self.clear(remote, self.hosts)
+
+    @property
+    def to_run(self) -> list[str]:
+        return [h for h in self.hosts if not self.probes.get(h, Probe("never")).unchanged]
+
+    @staticmethod
+    def clear(remote: Remote, hosts: list[str]) -> None:
+        failed = {
+            host: err
+            for host, err in fan_out(
+                lambda h: remote.call(h, stampops.stamp_clear, timeout=60), hosts
+            ).items()
+            if isinstance(err, BaseException)
+        }
+        if failed:  # a stamp left behind could hide this run's changes: stop here
+            raise next(iter(failed.values()))
+
+    def write(self, remote: Remote, hosts: list[str], watch: WatchList) -> dict[str, str]:
+        """A stamp on each host that converged cleanly; per host what went wrong, if anything."""
+
+        def one(host: str) -> dict:
+            entry = watch.host(host)
+            items = [{"kind": "host"}, *entry.ordered()]
+            return remote.call(
+                host,
+                stampops.stamp_write,
+                timeout=120,
+                playbook=self.name,
+                inputs=self.digests[host],
+                watch=items,
+                eligible=entry.eligible,
+                reason=entry.reason,
+            )
+
+        return {
+            host: str(reply)
+            for host, reply in fan_out(one, hosts, workers=32).items()
+            if isinstance(reply, BaseException)
+        }

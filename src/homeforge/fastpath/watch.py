@@ -1,0 +1,309 @@
+"""What a run manages, per host, read from the run's own events.
+
+Every task result ansible-runner reports names its module and, in ``invocation``, the
+arguments the module ran with, templated. :func:`WatchList.add_event` turns each
+result into **watch items** (see :mod:`homeforge.remote.stampops` for what each kind
+observes): ``template``/``copy``/``file`` paths, package names, units, sysctl keys,
+firewall chains, the WireGuard interface's peers, users and groups, and what
+homeforge's own modules manage. A new role therefore needs no declarations.
+
+Some tasks only look (``stat``, ``slurp``, ``assert``, ``set_fact``, a ``command`` its
+role marks ``changed_when: false``...); what they read is watched when it is on the
+host (a ``stat``'s path), and nothing else is recorded. A task whose effect cannot be
+observed on the host (a ``command`` that may change something, a call to a cloud or
+Kubernetes API, a module this table does not know) makes its host **not eligible**
+for the fast path, with the task named, until the role turns it into something
+watchable (a ``creates:`` path, a read followed by a conditional write).
+
+Tasks delegated to another inventory host count for that host; tasks delegated to the
+controller (``localhost``) are not watched there: a fetched file is the controller's.
+Handlers are consequences of the changes that notified them and add nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from homeforge.inventory.model import Inventory
+
+# Modules whose run changes nothing on the host and reads nothing worth watching.
+NO_EFFECT = {
+    "assert",
+    "debug",
+    "fail",
+    "set_fact",
+    "set_stats",
+    "include_role",
+    "import_role",
+    "include_tasks",
+    "import_tasks",
+    "include_vars",
+    "validate_argument_spec",
+    "meta",
+    "pause",
+    "group_by",
+    "add_host",
+    "setup",
+    "gather_facts",
+    "package_facts",
+    "service_facts",
+    "uri",  # GET/HEAD only: see below
+    "wait_for",  # a port; a path is watched
+    "eks_cluster_info",
+    "fetch",  # the controller's copy; the host's file is watched
+}
+COMMANDS = {"command", "shell", "raw", "script"}
+READ_METHODS = {"GET", "HEAD"}
+
+ItemKey = tuple
+
+
+@dataclass
+class HostWatch:
+    items: dict[ItemKey, dict[str, Any]] = field(default_factory=dict)
+    unwatchable: list[str] = field(default_factory=list)
+    # no_log writes by task file, waiting for a stat in the same file to name their path
+    secret_writes: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, kind: str, **fields: Any) -> None:
+        item = {"kind": kind, **{k: v for k, v in fields.items() if v not in (None, "")}}
+        self.items.setdefault(tuple(sorted(item.items())), item)
+
+    @property
+    def problems(self) -> list[str]:
+        unnamed = [
+            f"{where}: writes a secret (no_log) and no stat after it in {Path(file).name} "
+            "names what it wrote"
+            for file, wheres in self.secret_writes.items()
+            for where in wheres
+        ]
+        return self.unwatchable + unnamed
+
+    @property
+    def eligible(self) -> bool:
+        return not self.problems
+
+    @property
+    def reason(self) -> str:
+        return self.problems[0] if self.problems else ""
+
+    def ordered(self) -> list[dict[str, Any]]:
+        return sorted(self.items.values(), key=lambda i: json.dumps(i, sort_keys=True))
+
+
+def short(action: str) -> str:
+    return action.rsplit(".", 1)[-1]
+
+
+@lru_cache(maxsize=256)
+def _task_source(task_path: str) -> dict[str, Any]:
+    """The task as written in its role (``file.yml:LINE``): what it declares about itself,
+    such as ``changed_when``, which the events do not carry."""
+    file, _, line = task_path.rpartition(":")
+    try:
+        lines = Path(file).read_text().splitlines()
+        start = int(line) - 1
+    except (OSError, ValueError):
+        return {}
+    if not 0 <= start < len(lines):
+        return {}
+    first = lines[start]
+    indent = len(first) - len(first.lstrip())
+    block = [first]
+    for text in lines[start + 1 :]:
+        stripped = text.strip()
+        if stripped and (len(text) - len(text.lstrip())) <= indent:
+            break
+        block.append(text)
+    try:
+        parsed = yaml.safe_load("\n".join(t[indent:] for t in block))
+    except yaml.YAMLError:
+        return {}
+    return parsed[0] if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) else {}
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list):
+        return [str(v) for v in value if str(v).strip()]
+    return []
+
+
+def _unit(name: str) -> str:
+    return name if "." in name else name + ".service"
+
+
+class WatchList:
+    """Watch items per inventory host, built from a run's events."""
+
+    def __init__(self, inv: Inventory):
+        self.inv = inv
+        self.hosts: dict[str, HostWatch] = {}
+        self._by_address = {}
+        for host in inv.hosts:
+            self._by_address.setdefault(inv.address(host), host)
+            self._by_address.setdefault(host, host)
+
+    def host(self, name: str) -> HostWatch:
+        return self.hosts.setdefault(name, HostWatch())
+
+    def _target(self, host: str, res: dict[str, Any]) -> str | None:
+        """The inventory host a result's effects are on; None for the controller."""
+        delegated = res.get("_ansible_delegated_vars")
+        if not delegated:
+            return host
+        if delegated.get("ansible_connection") == "local":
+            return None
+        address = str(
+            delegated.get("ansible_host") or delegated.get("ansible_delegated_host") or ""
+        )
+        if address in ("localhost", "127.0.0.1", "::1"):
+            return None
+        return self._by_address.get(address, host)
+
+    def add_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        data = event.get("event_data") or {}
+        if kind not in ("runner_on_ok", "runner_on_failed"):
+            return
+        if kind == "runner_on_failed" and not data.get("ignore_errors"):
+            return  # the run failed on this host: no stamp is written for it
+        if "/handlers/" in str(data.get("task_path", "")):
+            return
+        host = data.get("host")
+        if not host:
+            return
+        res = data.get("res") or {}
+        results = res.get("results") if isinstance(res.get("results"), list) else [res]
+        action = short(str(data.get("resolved_action") or data.get("task_action") or ""))
+        where = f"task '{data.get('task', '?')}'" + (
+            f" (role {data['role']})" if data.get("role") else ""
+        )
+        task_file = str(data.get("task_path", "")).rpartition(":")[0]
+        for one in results:
+            if not isinstance(one, dict) or one.get("skipped"):
+                continue
+            target = self._target(host, one)
+            if one.get("censored") or (one.get("_ansible_no_log") and "invocation" not in one):
+                # no_log: no arguments to read. Reads need none; a write waits for a stat.
+                if (
+                    action not in NO_EFFECT
+                    and action not in ("stat", "slurp")
+                    and not (action in COMMANDS and self._only_looks(data))
+                ):
+                    self.host(target or host).secret_writes.setdefault(task_file, []).append(where)
+                continue
+            if target is None:
+                if action not in NO_EFFECT and action not in ("stat", "slurp", "command"):
+                    self.host(host).unwatchable.append(
+                        f"{where}: {action} on the controller (its effect is not on the host)"
+                    )
+                continue
+            if action == "stat":
+                self.host(target).secret_writes.pop(task_file, None)
+            problem = self._items(self.host(target), action, one, data)
+            if problem:
+                self.host(host).unwatchable.append(f"{where}: {problem}")
+                if target != host:
+                    self.host(target).unwatchable.append(f"{where} from {host}: {problem}")
+
+    @staticmethod
+    def _only_looks(data: dict[str, Any]) -> bool:
+        """A command its role marks ``changed_when: false``: it reads, it never changes."""
+        return _task_source(str(data.get("task_path", ""))).get("changed_when") is False
+
+    # --------------------------------------------------------------- per module
+    def _items(
+        self, watch: HostWatch, action: str, res: dict[str, Any], data: dict[str, Any]
+    ) -> str | None:
+        """Add what one result manages; a problem line when it cannot be watched."""
+        if res.get("_ansible_no_log") and "invocation" not in res:
+            args: dict[str, Any] = {}
+        else:
+            args = (res.get("invocation") or {}).get("module_args") or {}
+        path = res.get("path") or res.get("dest") or args.get("path") or args.get("dest")
+
+        if action in ("template", "copy", "file", "lineinfile", "blockinfile", "replace"):
+            if not path:
+                return f"{action}: no path in its result"
+            watch.add("file", path=str(path))
+        elif action in ("stat", "slurp"):
+            src = args.get("path") or args.get("src") or res.get("source")
+            if src:
+                watch.add("file", path=str(src))
+        elif action == "wait_for":
+            if args.get("path"):
+                watch.add("file", path=str(args["path"]))
+        elif action == "uri":
+            if str(args.get("method", "GET")).upper() not in READ_METHODS:
+                return f"uri {args.get('method')} (an API call's effect cannot be watched)"
+        elif action == "nvidia_gpu_facts":
+            watch.add("gpus", sysfs_root=str(args.get("sysfs_root") or "/sys"))
+        elif action in NO_EFFECT:
+            pass
+        elif action in ("apt", "package", "deb_packages", "dpkg_selections"):
+            names = _names(args.get("names") or args.get("name") or args.get("package"))
+            if args.get("deb") or args.get("upgrade") not in (None, "no", False):
+                return f"{action} with deb/upgrade (not a list of packages)"
+            if str(args.get("state", "present")) == "latest":
+                return f"{action} state=latest (the repository may move on)"
+            for name in names:
+                watch.add("package", name=name)
+        elif action in ("systemd_service", "systemd", "service"):
+            name = args.get("name") or res.get("name")
+            if name:
+                watch.add("unit", name=_unit(str(name)))
+        elif action == "iptables":
+            family = str(args.get("ip_version") or "ipv4")
+            watch.add(
+                "chain",
+                family=family,
+                table=str(args.get("table") or "filter"),
+                chain=str(args.get("chain") or res.get("chain") or "INPUT"),
+                comment=str(args.get("comment") or ""),
+            )
+        elif action in ("user", "group"):
+            watch.add(
+                "account", db="passwd" if action == "user" else "group", name=args.get("name")
+            )
+        elif action == "hostname":
+            watch.add("hostname")
+        elif action == "kernel_params":
+            if args.get("file"):
+                watch.add("file", path=str(args["file"]))
+            for key in args.get("params") or {}:
+                watch.add("sysctl", key=str(key))
+        elif action == "release_artifact":
+            if not args.get("dest"):
+                return "release_artifact: no dest in its result"
+            watch.add("tree", path=str(args["dest"]))
+        elif action == "wireguard_host":
+            iface = args.get("interface", "wg0")
+            watch.add("file", path=str(res.get("key_file") or f"/etc/wireguard/{iface}.key"))
+            watch.add("wireguard", iface=str(iface))
+        elif action == "wireguard_psk":
+            directory = args.get("directory") or "/etc/wireguard"
+            watch.add("tree", path=f"{directory}/{args.get('interface', 'wg0')}.psk.d")
+        elif action == "ollama_model":
+            if str(args.get("state", "present")) == "present" and args.get("update"):
+                return "ollama_model update=true (the registry may move on)"
+            watch.add("ollama_model", name=args.get("name"), url=args.get("url"))
+        elif action in COMMANDS:
+            if self._only_looks(data):
+                return None  # the role says it only looks
+            marks = [("creates", args.get("creates")), ("removes", args.get("removes"))]
+            if not any(value for _, value in marks):
+                return f"{action} that may change something (mark it changed_when: false, or give creates:)"
+            for _, value in marks:
+                if value:
+                    watch.add("file", path=str(value))
+        else:
+            return f"module {action} (homeforge does not know what it changes)"
+        return None

@@ -1,0 +1,411 @@
+"""Converge stamps: what a clean converge left on a host, and whether it is still there.
+
+Sent whole over SSH like :mod:`homeforge.remote.hostops` (standard library, Python 3.7
+syntax, one operation per call). After a host converges cleanly, homeforge writes a
+**stamp** here: the digest of the run's inputs (computed on the controller) and the
+**watch list** of what the run manages, each item with the digest observed right after
+the run. ``apply`` later sends only the new inputs digest; :func:`stamp_check`
+recomputes every watched digest in one pass and answers "unchanged" or why not.
+
+Stamps live in ``/var/lib/homeforge/stamps`` (0700, files 0600, root's). A digest never
+holds a file's content: small files are hashed, large ones (binaries, model blobs)
+are compared by their inode's identity (size, mtime, ctime, inode number: any write,
+``chmod`` or replacement changes one of them), and nothing read here is returned.
+Any run on a host removes all its stamps first (:func:`stamp_clear`), so a run that
+fails or is killed leaves none: the next ``apply`` converges that host in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+STAMP_DIR = "/var/lib/homeforge/stamps"
+FORMAT = 1
+SMALL_FILE = 1 << 20  # hashed up to this size; larger files by their inode's identity
+TREE_LIMIT = 20000  # entries of a watched tree
+SHOWN = 3  # drifted items named in a reason
+
+
+class OpError(Exception):
+    pass
+
+
+def _sha(text):
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _run(args, timeout=30):
+    try:
+        done = subprocess.run(
+            args,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            universal_newlines=True,
+            timeout=timeout,
+        )
+    except OSError as exc:  # the tool is not installed: that is an observation too
+        return 127, "", str(exc)
+    return done.returncode, done.stdout, done.stderr
+
+
+# ------------------------------------------------------------------ one digest per kind
+
+
+def _file_state(path):
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "absent"
+    except NotADirectoryError:
+        return "absent"
+    owner = "%o %d %d" % (stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+    if stat.S_ISLNK(st.st_mode):
+        return "link %s %s" % (os.readlink(path), owner)
+    if stat.S_ISDIR(st.st_mode):
+        return "dir " + owner
+    if not stat.S_ISREG(st.st_mode):
+        return "special %o %s" % (stat.S_IFMT(st.st_mode), owner)
+    if st.st_size <= SMALL_FILE:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
+        return "file %s %s" % (digest.hexdigest(), owner)
+    return "file %d %d %d %d %s" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, owner)
+
+
+def _tree_state(path):
+    """Names, types, owners and sizes under a directory (contents by inode identity)."""
+    if not os.path.isdir(path) or os.path.islink(path):
+        return _file_state(path)
+    lines, count = [], 0
+    for root, dirs, files in os.walk(path):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            full = os.path.join(root, name)
+            st = os.lstat(full)
+            lines.append(
+                "%s %o %d %d %d %d %d"
+                % (
+                    os.path.relpath(full, path),
+                    st.st_mode,
+                    st.st_uid,
+                    st.st_gid,
+                    st.st_size,
+                    st.st_mtime_ns,
+                    st.st_ctime_ns,
+                )
+            )
+            count += 1
+            if count > TREE_LIMIT:
+                raise OpError("%s: more than %d entries to watch" % (path, TREE_LIMIT))
+    return _sha("\n".join(lines))
+
+
+def _packages(names):
+    """name -> "version status" from dpkg (one call for all); "absent" when unknown."""
+    if not names:
+        return {}
+    fmt = "${Package}\t${Version}\t${db:Status-Abbrev}\n"
+    _rc, out, _err = _run(["dpkg-query", "-W", "-f=" + fmt] + sorted(names))
+    found = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3:
+            found[parts[0].split(":")[0]] = "%s %s" % (parts[1], parts[2].strip())
+    return {name: found.get(name.split(":")[0].split("=")[0], "absent") for name in names}
+
+
+def _units(names):
+    """unit -> "load enabled active" from one ``systemctl show``."""
+    if not names:
+        return {}
+    ordered = sorted(names)
+    rc, out, _err = _run(
+        ["systemctl", "show", "--property=Id,LoadState,UnitFileState,ActiveState", "--"] + ordered
+    )
+    blocks = out.strip().split("\n\n") if rc == 0 else []
+    states = {}
+    for name, block in zip(ordered, blocks):
+        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+        states[name] = "%s %s %s" % (
+            props.get("LoadState", "?"),
+            props.get("UnitFileState", "?"),
+            props.get("ActiveState", "?"),
+        )
+    return {name: states.get(name, "unknown") for name in names}
+
+
+def _sysctl(key):
+    path = "/proc/sys/" + key.replace(".", "/")
+    try:
+        with open(path) as handle:
+            return " ".join(handle.read().split())
+    except OSError:
+        return "absent"
+
+
+def _chain(family, table, chain, comment=""):
+    """A chain's rules; with ``comment``, only the rules carrying it (a chain such as INPUT
+    is shared with kube-proxy and others, whose rules come and go on their own)."""
+    tool = "ip6tables" if family == "ipv6" else "iptables"
+    rc, out, err = _run([tool, "-w", "-t", table, "-S", chain])
+    if rc != 0:
+        return "absent (%s)" % (err.strip().splitlines() or ["?"])[-1]
+    lines = out.splitlines()
+    if comment:
+        lines = [line for line in lines if comment in line]
+    return _sha("\n".join(sorted(lines)))
+
+
+def _wireguard(iface):
+    """The interface's peers as the kernel has them: key, preshared key, allowed IPs and
+    keepalive; endpoints, handshakes and counters change on their own and are left out."""
+    rc, out, _err = _run(["wg", "show", iface, "dump"])
+    if rc != 0:
+        return "absent"
+    peers = []
+    for line in out.splitlines()[1:]:  # the first line is the interface (its private key)
+        fields = line.split("\t")
+        if len(fields) >= 8:
+            peers.append("%s %s %s %s" % (fields[0], _sha(fields[1]), fields[3], fields[7]))
+    return _sha("\n".join(sorted(peers)))
+
+
+def _account(db, name):
+    rc, out, _err = _run(["getent", db, name])
+    return _sha(out) if rc == 0 else "absent"
+
+
+def _gpus(sysfs_root):
+    """The PCI devices of vendor 10de (NVIDIA) under sysfs_root: a GPU put in or taken out."""
+    base = os.path.join(sysfs_root, "bus/pci/devices")
+    found = []
+    try:
+        names = sorted(os.listdir(base))
+    except OSError:
+        return "none"
+    for name in names:
+        try:
+            with open(os.path.join(base, name, "vendor")) as handle:
+                if handle.read().strip().lower() == "0x10de":
+                    found.append(name)
+        except OSError:
+            continue
+    return " ".join(found) or "none"
+
+
+def _ollama_model(url, name):
+    """The model's digest as the local Ollama lists it ("absent" when it does not)."""
+    import urllib.request
+
+    wanted = name if ":" in name else name + ":latest"
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/api/tags", timeout=5) as reply:
+            models = json.loads(reply.read().decode()).get("models") or []
+    except (OSError, ValueError):
+        return "unreachable"
+    for model in models:
+        if model.get("name") == wanted or model.get("model") == wanted:
+            return "present " + str(model.get("digest"))
+    return "absent"
+
+
+def _host():
+    """What the run's facts decided on: the kernel and the distribution's release."""
+    try:
+        with open("/etc/os-release") as handle:
+            release = _sha(handle.read())
+    except OSError:
+        release = "none"
+    return "%s %s %s" % (platform.machine(), platform.release(), release)
+
+
+def _hostname():
+    try:
+        with open("/etc/hostname") as handle:
+            written = handle.read().strip()
+    except OSError:
+        written = ""
+    return "%s %s" % (written, platform.node())
+
+
+def describe(item):
+    """An item as people read it: ``file /etc/hosts``, ``unit ollama.service``."""
+    kind = item.get("kind")
+    if kind in ("file", "tree"):
+        return "%s %s" % (kind, item["path"])
+    if kind == "chain":
+        rules = " (rules '%s')" % item["comment"] if item.get("comment") else ""
+        return "firewall chain %s %s/%s%s" % (
+            item.get("family", "ipv4"),
+            item["table"],
+            item["chain"],
+            rules,
+        )
+    if kind == "wireguard":
+        return "WireGuard peers of %s" % item["iface"]
+    if kind == "account":
+        return "%s entry %s" % ("group" if item.get("db") == "group" else "user", item["name"])
+    if kind in ("host", "hostname"):
+        return {"host": "kernel or distribution", "hostname": "host name"}[kind]
+    if kind == "gpus":
+        return "NVIDIA GPUs"
+    if kind == "ollama_model":
+        return "Ollama model %s" % item["name"]
+    return "%s %s" % (kind, item.get("name") or item.get("key") or "?")
+
+
+def observe(items):
+    """Each item's digest now, in order; batched where a tool answers for many at once."""
+    packages = _packages([i["name"] for i in items if i.get("kind") == "package"])
+    units = _units([i["name"] for i in items if i.get("kind") == "unit"])
+    out = []
+    for item in items:
+        kind = item.get("kind")
+        if kind == "file":
+            value = _file_state(item["path"])
+        elif kind == "tree":
+            value = _tree_state(item["path"])
+        elif kind == "package":
+            value = packages[item["name"]]
+        elif kind == "unit":
+            value = units[item["name"]]
+        elif kind == "sysctl":
+            value = _sysctl(item["key"])
+        elif kind == "chain":
+            value = _chain(
+                item.get("family", "ipv4"), item["table"], item["chain"], item.get("comment", "")
+            )
+        elif kind == "wireguard":
+            value = _wireguard(item["iface"])
+        elif kind == "account":
+            value = _account(item.get("db", "passwd"), item["name"])
+        elif kind == "gpus":
+            value = _gpus(item.get("sysfs_root", "/sys"))
+        elif kind == "ollama_model":
+            value = _ollama_model(item.get("url") or "http://127.0.0.1:11434", item["name"])
+        elif kind == "host":
+            value = _host()
+        elif kind == "hostname":
+            value = _hostname()
+        else:
+            raise OpError("unknown watch item kind %r" % (kind,))
+        out.append(_sha(value))
+    return out
+
+
+# ------------------------------------------------------------------ stamps
+
+
+def _stamp_path(playbook):
+    if not playbook or "/" in playbook or playbook.startswith("."):
+        raise OpError("bad playbook name %r" % (playbook,))
+    return os.path.join(STAMP_DIR, playbook + ".json")
+
+
+def stamp_clear():
+    """Remove every stamp of this host (done before any run on it)."""
+    removed = []
+    if os.path.isdir(STAMP_DIR):
+        for name in sorted(os.listdir(STAMP_DIR)):
+            os.unlink(os.path.join(STAMP_DIR, name))
+            removed.append(name)
+    return {"removed": removed}
+
+
+def stamp_write(playbook, inputs, watch, eligible=True, reason=""):
+    """Record a clean converge: the inputs' digests (one per part, from the controller) and
+    each watched item's digest now."""
+    digests = observe(watch) if eligible else []
+    stamp = {
+        "format": FORMAT,
+        "playbook": playbook,
+        "inputs": inputs,
+        "eligible": bool(eligible),
+        "reason": reason,
+        "written": int(time.time()),
+        "watch": [dict(item, digest=d) for item, d in zip(watch, digests)],
+    }
+    os.makedirs(STAMP_DIR, mode=0o700, exist_ok=True)
+    os.chmod(STAMP_DIR, 0o700)
+    fd, tmp = tempfile.mkstemp(dir=STAMP_DIR, prefix=".stamp-")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(stamp, handle, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.rename(tmp, _stamp_path(playbook))
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return {"items": len(stamp["watch"]), "eligible": stamp["eligible"]}
+
+
+def stamp_check(playbook, inputs, clear=True):
+    """``unchanged`` when this host's stamp has these inputs and every watched digest
+    still matches; otherwise why not (``never``, ``ineligible``, ``inputs``, ``drift``),
+    and with ``clear`` every stamp is removed, since a run on this host follows."""
+    try:
+        with open(_stamp_path(playbook)) as handle:
+            stamp = json.load(handle)
+    except (OSError, ValueError):
+        stamp = None
+    if stamp is None or stamp.get("format") != FORMAT:
+        outcome, detail = "never", "no stamp of a clean converge"
+    elif not stamp.get("eligible"):
+        outcome, detail = "ineligible", stamp.get("reason") or "not eligible"
+    elif stamp.get("inputs") != inputs:
+        before = stamp.get("inputs") if isinstance(stamp.get("inputs"), dict) else {}
+        changed = sorted(k for k in set(before) | set(inputs) if before.get(k) != inputs.get(k))
+        more = " and %d more" % (len(changed) - SHOWN) if len(changed) > SHOWN else ""
+        outcome, detail = "inputs", ", ".join(changed[:SHOWN]) + more
+    else:
+        watch = stamp.get("watch") or []
+        now = observe(watch)
+        drifted = [describe(item) for item, d in zip(watch, now) if item.get("digest") != d]
+        if not drifted:
+            return {
+                "outcome": "unchanged",
+                "detail": "%d watched item(s) as converged" % len(watch),
+            }
+        more = " and %d more" % (len(drifted) - SHOWN) if len(drifted) > SHOWN else ""
+        outcome, detail = (
+            "drift",
+            "changed since the last converge: " + ", ".join(drifted[:SHOWN]) + more,
+        )
+    if clear:
+        stamp_clear()
+    return {"outcome": outcome, "detail": detail}
+
+
+OPS = {op.__name__: op for op in (stamp_check, stamp_write, stamp_clear)}
+
+
+def serve(request):
+    """Run one request ``{"op": NAME, "args": {...}}``; print one JSON line; the exit code."""
+    try:
+        result = OPS[request["op"]](**request.get("args", {}))
+        print(json.dumps({"ok": True, "result": result}))
+        return 0
+    except (OpError, OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:
+        print(json.dumps({"ok": False, "error": str(exc) or type(exc).__name__}))
+        return 1
+
+
+def main(argv):
+    request = argv[1] if len(argv) > 1 else sys.stdin.readline()
+    return serve(json.loads(request))
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
