@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -39,6 +40,23 @@ class LabEnv:
             timeout=timeout,
         )
 
+    def hf_background(self, *args: str) -> subprocess.Popen:
+        """The CLI started in the background (stdout piped, one JSON line per event with
+        --json); stop it with :func:`kill_tree`."""
+        env = {
+            **os.environ,
+            "HOMEFORGE_STATE_DIR": str(self.state),
+            "COLUMNS": "200",
+            "HF_TEST_API_TOKEN": CANARY_SECRET,
+        }
+        return subprocess.Popen(
+            [sys.executable, "-m", "homeforge", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+
     def hf_json(self, *args: str) -> tuple[int, list[dict]]:
         done = self.hf(*args, "--json")
         lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
@@ -60,6 +78,29 @@ class LabEnv:
         while not _ssh_banner(address):
             assert time.monotonic() < deadline, f"{address}: sshd did not come back"
             time.sleep(0.5)
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL a process and every descendant (ansible-runner starts ansible-playbook in
+    a session of its own, so a process group kill would miss it)."""
+    import signal
+
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    todo, found = [pid], []
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    for each in found:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(each, signal.SIGKILL)
 
 
 def start_lab(tmp_path_factory, name: str, nodes: int, subnet: str, *more: str) -> LabEnv:

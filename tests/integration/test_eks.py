@@ -87,7 +87,7 @@ def test_a_host_named_by_its_address_joins_once(node):
         "exec", f"{NAME}-1", "stat", "-c", "%a %U", "/etc/homeforge/eks/nodeconfig.yaml"
     )
     assert config.stdout.strip() == "600 root"
-    assert _summary(node, "apply", "site")[ADDRESS]["changed"] == 0
+    assert _summary(node, "apply", "site", "--full")[ADDRESS]["changed"] == 0
     assert _registration(node) == first  # a re-run does not register the node again
     stored = [
         p.read_text(errors="replace")

@@ -65,16 +65,20 @@ def test_first_converge_then_second_changes_nothing(lab):
     assert all(h["changed"] > 0 for h in first["hosts"].values())
     assert any(e.get("event") == "playbook_on_task_start" for e in lines)
 
-    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory))
+    # --full: the roles themselves run again (the fast path would skip both hosts)
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--full")
     second = summary(lines)
     assert rc == 0 and second["ok"]
     assert {h: s["changed"] for h, s in second["hosts"].items()} == {"lab-1": 0, "lab-2": 0}
+    assert second["outcomes"] == {"lab-1": "converged", "lab-2": "converged"}
+    assert second["reasons"] == {"lab-1": "--full", "lab-2": "--full"}
 
 
 def test_check_diff_after_converge_reports_no_change(lab):
-    done = lab.hf("apply", "site", "-i", str(lab.inventory), "--check", "--diff")
+    done = lab.hf("apply", "site", "-i", str(lab.inventory), "--check", "--diff", "--full")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "changed=0" in done.stdout and "recap" in done.stdout
+    assert "unchanged (probe)" not in done.stdout
 
 
 def test_verify_passes_and_writes_junit(lab, tmp_path):
@@ -211,7 +215,7 @@ def test_verify_catches_drift_and_apply_repairs_only_that_host(lab):
 
 def test_limit_converges_only_the_named_host_and_keeps_every_peer(lab):
     keys_before = lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout
-    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--limit", "lab-2")
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--limit", "lab-2", "--full")
     result = summary(lines)
     assert (
         rc == 0 and set(result["hosts"]) == {"lab-2"} and result["hosts"]["lab-2"]["changed"] == 0
@@ -227,11 +231,202 @@ def test_limit_works_without_a_fact_cache(lab):
 
     keys_before = lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout
     shutil.rmtree(lab.state / "facts")
-    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--limit", "lab-2")
+    rc, lines = lab.hf_json("apply", "site", "-i", str(lab.inventory), "--limit", "lab-2", "--full")
     result = summary(lines)
     assert rc == 0 and set(result["hosts"]) == {"lab-2"}, lines[-3:]
     assert result["hosts"]["lab-2"]["changed"] == 0
     assert lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout == keys_before != ""
+
+
+# ---------------------------------------------------------------- the converge fast path
+# After a clean converge each host keeps a stamp; `apply` probes it and converges only the
+# hosts whose inputs or managed state changed (homeforge.fastpath). Every drift kind below
+# must lead to a real converge of that host, which repairs it, and leave the other alone.
+
+
+def fast(lab, *args, inventory=None):
+    """apply site --json: (exit code, summary, probe event per host)."""
+    rc, lines = lab.hf_json("apply", "site", "-i", str(inventory or lab.inventory), *args)
+    probes = {e["host"]: e for e in lines if e.get("event") == "probe"}
+    return rc, summary(lines), probes
+
+
+def stamps(lab, index):
+    listed = lab.podman("exec", f"{NAME}-{index}", "ls", "-A", "/var/lib/homeforge/stamps")
+    return listed.stdout.split()
+
+
+def test_unchanged_hosts_are_probed_and_ansible_does_not_run(lab):
+    rc, result, _ = fast(lab, "--full")
+    assert rc == 0 and result["ok"] and stamps(lab, 1) == stamps(lab, 2) == ["site.json"]
+    mode = lab.podman(
+        "exec", f"{NAME}-1", "stat", "-c", "%a %U", "/var/lib/homeforge/stamps/site.json"
+    )
+    assert mode.stdout.strip() == "600 root"
+    runs_before = lab.runs()
+    rc, result, probes = fast(lab)
+    assert rc == 0 and result["ok"] and result["artifacts"] is None
+    assert result["outcomes"] == {"lab-1": "unchanged (probe)", "lab-2": "unchanged (probe)"}
+    assert {h: p["outcome"] for h, p in probes.items()} == {
+        "lab-1": "unchanged",
+        "lab-2": "unchanged",
+    }
+    assert lab.runs() == runs_before  # no Ansible run at all
+    shown = lab.hf("apply", "site", "-i", str(lab.inventory), "--check")
+    assert shown.returncode == 0 and "2 unchanged (probe)" in shown.stdout
+    assert "no Ansible run needed" in shown.stdout
+
+
+WG_RULE = "INPUT -p udp --dport 51820 -m comment --comment 'homeforge wireguard' -j ACCEPT"
+# (what drifts, host, how, the item the recap names, a command that passes once repaired)
+DRIFTS = [
+    (
+        "hand-edited file",
+        1,
+        "echo 'server 192.0.2.1 iburst' >> /etc/chrony/chrony.conf",
+        "file /etc/chrony/chrony.conf",
+        "! grep -q 192.0.2.1 /etc/chrony/chrony.conf",
+    ),
+    (
+        "removed package",
+        2,
+        "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q jq",
+        "package jq",
+        "dpkg -s jq",
+    ),
+    (
+        "stopped unit",
+        1,
+        "systemctl stop chrony",
+        "unit chrony.service",
+        "systemctl is-active chrony",
+    ),
+    (
+        "disabled unit",
+        2,
+        "systemctl disable chrony",
+        "unit chrony.service",
+        "systemctl is-enabled chrony",
+    ),
+    (
+        "changed sysctl",
+        1,
+        "sysctl -w net.ipv4.ip_forward=0",
+        "sysctl net.ipv4.ip_forward",
+        "test $(sysctl -n net.ipv4.ip_forward) = 1",
+    ),
+    (
+        "deleted firewall rule",
+        2,
+        f"iptables -D {WG_RULE}",
+        "firewall chain ipv4 filter/INPUT (rules 'homeforge wireguard')",
+        f"iptables -C {WG_RULE}",
+    ),
+    (
+        "dropped WireGuard peer",
+        1,
+        "wg set wg0 peer $(wg show wg0 peers | head -1) remove",
+        "WireGuard peers of wg0",
+        "test $(wg show wg0 peers | wc -l) = 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "index", "drift", "item", "repaired"), DRIFTS, ids=[d[0] for d in DRIFTS]
+)
+def test_each_drift_kind_converges_only_that_host_and_repairs_it(
+    lab, kind, index, drift, item, repaired
+):
+    host, other = f"lab-{index}", f"lab-{3 - index}"
+    done = lab.podman("exec", f"{NAME}-{index}", "sh", "-c", drift)
+    assert done.returncode == 0, done.stderr
+    assert lab.podman("exec", f"{NAME}-{index}", "sh", "-c", repaired).returncode != 0
+    rc, result, probes = fast(lab)
+    assert rc == 0 and result["ok"], result["failures"]
+    assert result["outcomes"] == {host: "converged", other: "unchanged (probe)"}
+    assert probes[host]["outcome"] == "drift" and item in probes[host]["detail"], probes[host]
+    assert result["reasons"][host].startswith("drift: changed since the last converge: ")
+    assert result["hosts"][host]["changed"] >= 1 and result["hosts"][other]["changed"] == 0
+    assert lab.podman("exec", f"{NAME}-{index}", "sh", "-c", repaired).returncode == 0, kind
+
+
+def test_after_the_repairs_every_host_is_unchanged_again(lab):
+    rc, result, _ = fast(lab)
+    assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
+
+
+def _inventory_with(lab, tmp_path, host, **values):
+    import yaml
+
+    data = yaml.safe_load(lab.inventory.read_text())
+    data["all"]["hosts"][host].update(values)
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_an_inventory_value_of_one_host_converges_that_host_only(lab, tmp_path):
+    edited = _inventory_with(lab, tmp_path, "lab-2", common_ntp_servers=["192.0.2.10"])
+    rc, result, probes = fast(lab, inventory=edited)
+    assert rc == 0 and result["outcomes"] == {"lab-1": "unchanged (probe)", "lab-2": "converged"}
+    assert probes["lab-2"]["outcome"] == "inputs" and probes["lab-2"]["detail"] == "host variables"
+    assert result["hosts"]["lab-2"]["changed"] >= 1  # chrony.conf got the server
+    conf = lab.podman("exec", f"{NAME}-2", "cat", "/etc/chrony/chrony.conf").stdout
+    assert "192.0.2.10" in conf
+    rc, result, _ = fast(lab)  # back to the lab's inventory: lab-2 again, and only lab-2
+    assert rc == 0 and result["outcomes"] == {"lab-1": "unchanged (probe)", "lab-2": "converged"}
+    assert (
+        "192.0.2.10" not in lab.podman("exec", f"{NAME}-2", "cat", "/etc/chrony/chrony.conf").stdout
+    )
+
+
+def test_a_host_without_a_stamp_is_converged_as_never_converged(lab):
+    lab.podman("exec", f"{NAME}-2", "rm", "-rf", "/var/lib/homeforge/stamps")
+    rc, result, _probes = fast(lab)
+    assert rc == 0 and result["outcomes"] == {"lab-1": "unchanged (probe)", "lab-2": "converged"}
+    assert result["reasons"]["lab-2"] == "never converged: no stamp of a clean converge"
+    assert stamps(lab, 2) == ["site.json"]
+
+
+def test_an_interrupted_run_leaves_no_stamp_and_the_next_apply_converges(lab):
+    from tests.integration.conftest import kill_tree
+
+    lab.podman("exec", f"{NAME}-1", "sysctl", "-w", "net.ipv4.ip_forward=0")
+    proc = lab.hf_background("apply", "site", "-i", str(lab.inventory), "--json")
+    try:
+        for line in proc.stdout:  # killed once Ansible has started on the drifted host
+            if '"playbook_on_task_start"' in line:
+                break
+        kill_tree(proc.pid)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -9
+    assert stamps(lab, 1) == [] and stamps(lab, 2) == ["site.json"]
+    rc, result, probes = fast(lab)
+    assert rc == 0 and result["outcomes"] == {"lab-1": "converged", "lab-2": "unchanged (probe)"}
+    assert probes["lab-1"]["outcome"] == "never"
+    assert (
+        lab.podman("exec", f"{NAME}-1", "sysctl", "-n", "net.ipv4.ip_forward").stdout.strip() == "1"
+    )
+
+
+def test_mixed_outcomes_stamp_only_the_host_that_succeeded(lab, tmp_path):
+    lab.podman("exec", f"{NAME}-1", "sysctl", "-w", "net.ipv4.ip_forward=0")
+    broken = _inventory_with(
+        lab, tmp_path, "lab-2", common_extra_packages=["homeforge-no-such-package"]
+    )
+    rc, result, _ = fast(lab, inventory=broken)
+    assert (
+        rc == 1
+        and result["hosts"]["lab-2"]["failed"] == 1
+        and result["hosts"]["lab-1"]["failed"] == 0
+    )
+    assert result["outcomes"] == {"lab-1": "converged", "lab-2": "converged"}
+    assert stamps(lab, 1) == ["site.json"] and stamps(lab, 2) == []
+    rc, result, probes = fast(lab)
+    assert rc == 0 and result["outcomes"] == {"lab-1": "unchanged (probe)", "lab-2": "converged"}
+    assert probes["lab-2"]["outcome"] == "never"
 
 
 def test_unreachable_host_stops_the_run_before_any_change(lab):

@@ -98,7 +98,7 @@ def test_the_role_converged_and_only_lab_1_pulled_from_the_registry(fleet):
     assert listed["lab-1"]["models"][0]["origin"] == "pulled from registry.ollama.ai"
     assert listed["lab-2"]["models"] == [] and listed["lab-3"]["models"] == []
     assert MODEL_SIZE <= _registry_bytes(fleet) < MODEL_SIZE + 10_000
-    for extra in ((), ("--check", "--diff")):
+    for extra in (("--full",), ("--check", "--diff", "--full")):
         again = fleet.hf("apply", "site", "-i", str(fleet.inventory), "--json", *extra)
         summary = json.loads(again.stdout.splitlines()[-1])["summary"]
         assert again.returncode == 0 and all(h["changed"] == 0 for h in summary["hosts"].values())

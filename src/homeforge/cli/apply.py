@@ -83,6 +83,17 @@ def converge(request: runner.ApplyRequest, as_json: bool, full: bool = False) ->
         else:
             fast.probe(remote, request.check)
         to_run = fast.to_run
+        if as_json:
+            for host in hosts:
+                probe = fast.probes[host]
+                display.emit(
+                    {
+                        "event": "probe",
+                        "host": host,
+                        "outcome": probe.outcome,
+                        "detail": probe.detail,
+                    }
+                )
         if not to_run:
             result = runner.RunResult("successful", 0, fast.elapsed, None, completed=True)
             result.stats = {host: runner.HostStats() for host in hosts}
@@ -128,16 +139,6 @@ def _run(
     try:
         if as_json:
             show = progress.JsonEvents().on_event
-            for host in fast.hosts:
-                probe = fast.probes[host]
-                display.emit(
-                    {
-                        "event": "probe",
-                        "host": host,
-                        "outcome": probe.outcome,
-                        "detail": probe.detail,
-                    }
-                )
             result = runner.run_playbook(request, _both(watch.add_event, show), cancelled)
         else:
             mode = " (check mode)" if request.check else ""

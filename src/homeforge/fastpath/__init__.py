@@ -32,6 +32,7 @@ from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, fan_out, stampops
 
 UNCHANGED = "unchanged (probe)"
+SSH_CONNECTIONS = ("ssh", "paramiko", "smart")
 CONVERGED = "converged"
 # What a probe's outcome means, as the recap says it.
 REASONS = {
@@ -89,7 +90,11 @@ class FastPath:
                 clear=not check,
             )
 
-        for host, reply in fan_out(one, self.hosts, workers=32).items():
+        local = [h for h in self.hosts if not self.over_ssh(h)]
+        for host in local:
+            self.probes[host] = Probe("ineligible", self._not_ssh(host))
+        remote_hosts = [h for h in self.hosts if h not in local]
+        for host, reply in fan_out(one, remote_hosts, workers=32).items():
             if isinstance(reply, BaseException):
                 self.probes[host] = Probe("error", str(reply))
             else:
@@ -97,12 +102,21 @@ class FastPath:
         self.elapsed = time.monotonic() - started
         return self.probes
 
+    def over_ssh(self, host: str) -> bool:
+        """Stamps are read and written over SSH: a host Ansible reaches another way
+        (``ansible_connection: local``, a container connection) is never probed."""
+        return self.inv.hostvars[host].get("ansible_connection", "ssh") in SSH_CONNECTIONS
+
+    def _not_ssh(self, host: str) -> str:
+        connection = self.inv.hostvars[host].get("ansible_connection")
+        return f"ansible_connection {connection} (the probe needs SSH)"
+
     def bypass(self, remote: Remote, check: bool) -> None:
         """--full (or a partial run): every host runs; outside check mode stamps go first."""
         for host in self.hosts:
             self.probes[host] = Probe("full")
         if not check:
-            self.clear(remote, self.hosts)
+            self.clear(remote, [h for h in self.hosts if self.over_ssh(h)])
 
     @property
     def to_run(self) -> list[str]:
@@ -110,6 +124,8 @@ class FastPath:
 
     @staticmethod
     def clear(remote: Remote, hosts: list[str]) -> None:
+        if not hosts:
+            return
         failed = {
             host: err
             for host, err in fan_out(
@@ -139,6 +155,6 @@ class FastPath:
 
         return {
             host: str(reply)
-            for host, reply in fan_out(one, hosts, workers=32).items()
+            for host, reply in fan_out(one, [h for h in hosts if self.over_ssh(h)], 32).items()
             if isinstance(reply, BaseException)
         }

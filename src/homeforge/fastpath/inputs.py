@@ -7,8 +7,8 @@ Per host, a SHA-256 over:
   dependencies and the roles they include, found by name), except each role's
   ``tests/`` and README; every plugin (modules, filters, module_utils);
 - the host's own variables, the inventory's groups, and of every other host the
-  variables roles read across hosts (``hostvars[other].KEY`` in roles and playbooks,
-  and the mesh planner's keys): so an edit to one host's ``ollama_models`` leaves the
+  variables roles read across hosts (``hostvars[other].KEY``, ``map('extract',
+  hostvars) | ...attr('KEY')`` in roles and playbooks, and the mesh planner's keys): so an edit to one host's ``ollama_models`` leaves the
   others' digests alone, while a new mesh member or a moved NFS server changes theirs;
 - extra variables (``-e``), and files on the controller the variables name (a release
   directory, an SSH key): their size and modification time.
@@ -40,6 +40,8 @@ ROLE_PREFIX = "homeforge.homelab."
 ROLE_REF = re.compile(r"homeforge\.homelab\.([a-z0-9_]+)")
 # hostvars[NAME].key, hostvars[NAME]['key'], hostvars[NAME]["key"]
 CROSS_REF = re.compile(r"hostvars\[[^\]]+\](?:\.([A-Za-z_][A-Za-z0-9_]*)|\[['\"]([^'\"]+)['\"]\])")
+# map('extract', hostvars) | ...attr('key') / map(attribute='key')
+EXTRACT_REF = re.compile(r"'extract',\s*hostvars\)[^\n]*?(?:attr\('|attribute=')([A-Za-z_]\w*)")
 SKIPPED_PARTS = {"tests", "__pycache__"}
 CONTROLLER_FILES = 2000  # entries of a directory a variable names
 
@@ -126,8 +128,10 @@ def cross_host_keys(root: Path) -> set[str]:
         for path in (root / base).rglob("*"):
             if path.suffix not in (".yml", ".yaml", ".j2", ".py") or "tests" in path.parts:
                 continue
-            for attr, item in CROSS_REF.findall(path.read_text(errors="replace")):
+            text = path.read_text(errors="replace")
+            for attr, item in CROSS_REF.findall(text):
                 keys.add(attr or item)
+            keys.update(EXTRACT_REF.findall(text))
     keys.discard("get")
     from homeforge.wireguard.live import load_mesh_utils
 

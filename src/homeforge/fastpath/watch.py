@@ -244,8 +244,6 @@ class WatchList:
         elif action == "uri":
             if str(args.get("method", "GET")).upper() not in READ_METHODS:
                 return f"uri {args.get('method')} (an API call's effect cannot be watched)"
-        elif action == "nvidia_gpu_facts":
-            watch.add("gpus", sysfs_root=str(args.get("sysfs_root") or "/sys"))
         elif action in NO_EFFECT:
             pass
         elif action in ("apt", "package", "deb_packages", "dpkg_selections"):
@@ -275,26 +273,8 @@ class WatchList:
             )
         elif action == "hostname":
             watch.add("hostname")
-        elif action == "kernel_params":
-            if args.get("file"):
-                watch.add("file", path=str(args["file"]))
-            for key in args.get("params") or {}:
-                watch.add("sysctl", key=str(key))
-        elif action == "release_artifact":
-            if not args.get("dest"):
-                return "release_artifact: no dest in its result"
-            watch.add("tree", path=str(args["dest"]))
-        elif action == "wireguard_host":
-            iface = args.get("interface", "wg0")
-            watch.add("file", path=str(res.get("key_file") or f"/etc/wireguard/{iface}.key"))
-            watch.add("wireguard", iface=str(iface))
-        elif action == "wireguard_psk":
-            directory = args.get("directory") or "/etc/wireguard"
-            watch.add("tree", path=f"{directory}/{args.get('interface', 'wg0')}.psk.d")
-        elif action == "ollama_model":
-            if str(args.get("state", "present")) == "present" and args.get("update"):
-                return "ollama_model update=true (the registry may move on)"
-            watch.add("ollama_model", name=args.get("name"), url=args.get("url"))
+        elif action in HOMEFORGE_MODULES:
+            return _homeforge_items(watch, action, args, res)
         elif action in COMMANDS:
             if self._only_looks(data):
                 return None  # the role says it only looks
@@ -307,3 +287,42 @@ class WatchList:
         else:
             return f"module {action} (homeforge does not know what it changes)"
         return None
+
+
+HOMEFORGE_MODULES = {
+    "kernel_params",
+    "release_artifact",
+    "wireguard_host",
+    "wireguard_psk",
+    "ollama_model",
+    "nvidia_gpu_facts",
+}
+
+
+def _homeforge_items(
+    watch: HostWatch, action: str, args: dict[str, Any], res: dict[str, Any]
+) -> str | None:
+    """What homeforge's own modules manage (plugins/modules)."""
+    if action == "kernel_params":
+        if args.get("file"):
+            watch.add("file", path=str(args["file"]))
+        for key in args.get("params") or {}:
+            watch.add("sysctl", key=str(key))
+    elif action == "release_artifact":
+        if not args.get("dest"):
+            return "release_artifact: no dest in its result"
+        watch.add("tree", path=str(args["dest"]))
+    elif action == "wireguard_host":
+        iface = args.get("interface", "wg0")
+        watch.add("file", path=str(res.get("key_file") or f"/etc/wireguard/{iface}.key"))
+        watch.add("wireguard", iface=str(iface))
+    elif action == "wireguard_psk":
+        directory = args.get("directory") or "/etc/wireguard"
+        watch.add("tree", path=f"{directory}/{args.get('interface', 'wg0')}.psk.d")
+    elif action == "ollama_model":
+        if str(args.get("state", "present")) == "present" and args.get("update"):
+            return "ollama_model update=true (the registry may move on)"
+        watch.add("ollama_model", name=args.get("name"), url=args.get("url"))
+    elif action == "nvidia_gpu_facts":  # a read: the devices it found
+        watch.add("gpus", sysfs_root=str(args.get("sysfs_root") or "/sys"))
+    return None

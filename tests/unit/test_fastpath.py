@@ -1,0 +1,537 @@
+"""The converge fast path's parts: stamps on a host, watch lists from real run events, and
+the inputs digest. The whole path against lab hosts is in tests/integration."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+
+import pytest
+
+from homeforge import inventory, paths, runner
+from homeforge.fastpath import inputs
+from homeforge.fastpath.watch import WatchList
+from homeforge.remote import stampops
+
+# ------------------------------------------------------------------ stampops (host side)
+
+
+@pytest.fixture
+def stamps(tmp_path, monkeypatch):
+    directory = tmp_path / "stamps"
+    monkeypatch.setattr(stampops, "STAMP_DIR", str(directory))
+    return directory
+
+
+def _inputs(**changes):
+    parts = {"homeforge": "a", "role common": "b", "host variables": "c"}
+    parts.update(changes)
+    return parts
+
+
+def test_a_host_never_converged_says_so(stamps):
+    assert stampops.stamp_check("site", _inputs())["outcome"] == "never"
+
+
+def test_unchanged_when_inputs_and_every_watched_item_match(stamps, tmp_path):
+    managed = tmp_path / "managed.conf"
+    managed.write_text("a = 1\n")
+    watch = [{"kind": "file", "path": str(managed)}, {"kind": "host"}]
+    assert stampops.stamp_write("site", _inputs(), watch) == {"items": 2, "eligible": True}
+    assert stampops.stamp_check("site", _inputs())["outcome"] == "unchanged"
+    stamp = stamps / "site.json"
+    assert oct(stamp.stat().st_mode & 0o777) == "0o600"
+    assert oct(stamps.stat().st_mode & 0o777) == "0o700"
+    assert "a = 1" not in stamp.read_text()  # digests only, never content
+
+
+@pytest.mark.parametrize(
+    "drift",
+    [
+        lambda p: p.write_text("a = 2\n"),  # hand edit
+        lambda p: os.chmod(p, 0o666),  # mode
+        lambda p: p.unlink(),  # removed
+    ],
+    ids=["content", "mode", "removed"],
+)
+def test_a_changed_file_is_drift_named_and_clears_the_stamps(stamps, tmp_path, drift):
+    managed = tmp_path / "managed.conf"
+    managed.write_text("a = 1\n")
+    os.chmod(managed, 0o644)
+    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": str(managed)}])
+    drift(managed)
+    reply = stampops.stamp_check("site", _inputs())
+    assert reply == {
+        "outcome": "drift",
+        "detail": f"changed since the last converge: file {managed}",
+    }
+    assert not list(stamps.iterdir())  # the run that follows starts without a stamp
+
+
+def test_check_mode_probes_without_clearing(stamps, tmp_path):
+    managed = tmp_path / "managed.conf"
+    managed.write_text("x")
+    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": str(managed)}])
+    managed.write_text("y")
+    assert stampops.stamp_check("site", _inputs(), clear=False)["outcome"] == "drift"
+    assert (stamps / "site.json").exists()
+
+
+def test_changed_inputs_are_named_by_part(stamps):
+    stampops.stamp_write("site", _inputs(), [])
+    reply = stampops.stamp_check("site", _inputs(**{"role common": "B", "role ollama": "new"}))
+    assert reply == {"outcome": "inputs", "detail": "role common, role ollama"}
+
+
+def test_an_ineligible_stamp_keeps_its_reason(stamps):
+    stampops.stamp_write("site", _inputs(), [], eligible=False, reason="task 'x': command")
+    assert stampops.stamp_check("site", _inputs()) == {
+        "outcome": "ineligible",
+        "detail": "task 'x': command",
+    }
+
+
+def test_stamps_are_per_playbook_and_clear_removes_all(stamps):
+    stampops.stamp_write("site", _inputs(), [])
+    stampops.stamp_write("mesh", _inputs(), [])
+    assert stampops.stamp_check("mesh", _inputs())["outcome"] == "unchanged"
+    assert stampops.stamp_clear() == {"removed": ["mesh.json", "site.json"]}
+    with pytest.raises(stampops.OpError):
+        stampops.stamp_write("../etc/passwd", _inputs(), [])
+
+
+def test_large_files_are_compared_by_inode_identity(stamps, tmp_path):
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (stampops.SMALL_FILE + 1))
+    before = stampops.observe([{"kind": "file", "path": str(big)}])
+    assert stampops.observe([{"kind": "file", "path": str(big)}]) == before
+    with big.open("r+b") as handle:  # same size, one byte rewritten
+        handle.write(b"\1")
+    assert stampops.observe([{"kind": "file", "path": str(big)}]) != before
+
+
+def test_trees_see_a_file_removed_below(tmp_path):
+    root = tmp_path / "release"
+    (root / "bin").mkdir(parents=True)
+    (root / "bin" / "tool").write_text("x")
+    item = [{"kind": "tree", "path": str(root)}]
+    before = stampops.observe(item)
+    (root / "bin" / "tool").unlink()
+    assert stampops.observe(item) != before
+
+
+def test_packages_sysctls_and_unknown_kinds():
+    shutil.which("dpkg-query") or pytest.fail("dpkg-query is part of Debian: expected here")
+    items = [
+        {"kind": "package", "name": "dpkg"},
+        {"kind": "package", "name": "homeforge-no-such-package"},
+        {"kind": "sysctl", "key": "kernel.ostype"},
+        {"kind": "sysctl", "key": "homeforge.no.such.key"},
+    ]
+    digests = stampops.observe(items)
+    assert digests[1] == stampops._sha("absent") == digests[3]
+    assert digests[0] != digests[1] and digests[2] != digests[3]
+    assert stampops._packages(["dpkg"])["dpkg"].endswith("ii")
+    with pytest.raises(stampops.OpError, match="unknown watch item kind"):
+        stampops.observe([{"kind": "bogus"}])
+
+
+def test_gpus_are_read_from_sysfs(tmp_path):
+    device = tmp_path / "bus/pci/devices/0000:01:00.0"
+    device.mkdir(parents=True)
+    (device / "vendor").write_text("0x10de\n")
+    assert stampops._gpus(str(tmp_path)) == "0000:01:00.0"
+    (device / "vendor").write_text("0x8086\n")
+    assert stampops._gpus(str(tmp_path)) == "none"
+
+
+def test_firewall_rules_are_filtered_by_their_comment(monkeypatch):
+    out = (
+        "-P INPUT ACCEPT\n"
+        '-A INPUT -p udp -m udp --dport 51820 -m comment --comment "homeforge wireguard" -j ACCEPT\n'
+        "-A INPUT -j KUBE-FIREWALL\n"
+    )
+    monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (0, out, ""))
+    ours = stampops._chain("ipv4", "filter", "INPUT", "homeforge wireguard")
+    monkeypatch.setattr(
+        stampops, "_run", lambda args, timeout=30: (0, out.replace("KUBE", "X"), "")
+    )
+    assert stampops._chain("ipv4", "filter", "INPUT", "homeforge wireguard") == ours
+    assert stampops._chain("ipv4", "filter", "INPUT") != ours
+    monkeypatch.setattr(
+        stampops,
+        "_run",
+        lambda args, timeout=30: (0, out.split("\n-A INPUT -j")[0].replace("51820", "51821"), ""),
+    )
+    assert stampops._chain("ipv4", "filter", "INPUT", "homeforge wireguard") != ours
+
+
+def test_wireguard_peers_leave_out_endpoints_and_counters(monkeypatch):
+    dump = "PRIV\tPUB\t51820\toff\npeerA\tpsk\t10.0.0.2:51820\t10.77.0.2/32\t{hs}\t{rx}\t0\t25\n"
+
+    def run(values):
+        monkeypatch.setattr(
+            stampops, "_run", lambda args, timeout=30: (0, dump.format(**values), "")
+        )
+        return stampops._wireguard("wg0")
+
+    assert run({"hs": 1, "rx": 10}) == run({"hs": 99, "rx": 12345})
+    dropped = "PRIV\tPUB\t51820\toff\n"
+    monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (0, dropped, ""))
+    assert stampops._wireguard("wg0") != run({"hs": 1, "rx": 1})
+
+
+# ------------------------------------------------------------------ watch lists from events
+
+PLAYBOOK = """
+- name: Local play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: A managed file
+      ansible.builtin.copy:
+        dest: "{{ base }}/{{ inventory_hostname }}.conf"
+        content: "x\\n"
+        mode: "0640"
+    - name: A directory
+      ansible.builtin.file:
+        path: "{{ base }}/dir-{{ inventory_hostname }}"
+        state: directory
+        mode: "0755"
+    - name: Files in a loop
+      ansible.builtin.copy:
+        dest: "{{ base }}/{{ inventory_hostname }}-{{ item }}"
+        content: "{{ item }}"
+        mode: "0600"
+      loop: [a, b]
+    - name: A read its role marks as such
+      ansible.builtin.command:
+        argv: ["/bin/true"]
+      changed_when: false
+    - name: A command that makes a file once
+      ansible.builtin.command:
+        argv: [touch, "{{ base }}/made-{{ inventory_hostname }}"]
+        creates: "{{ base }}/made-{{ inventory_hostname }}"
+    - name: A secret written without a path in its result
+      ansible.builtin.copy:
+        dest: "{{ base }}/secret-{{ inventory_hostname }}"
+        content: "s3cret"
+        mode: "0600"
+      no_log: true
+    - name: Its path, named for the watch list
+      ansible.builtin.stat:
+        path: "{{ base }}/secret-{{ inventory_hostname }}"
+        get_checksum: false
+    - name: A command that may change something
+      ansible.builtin.command:
+        argv: ["/bin/true"]
+      changed_when: true
+      when: inventory_hostname == 'two'
+    - name: A skipped task adds nothing
+      ansible.builtin.copy:
+        dest: /nonexistent/never
+        content: ""
+        mode: "0600"
+      when: false
+"""
+
+
+@pytest.fixture
+def local(write, tmp_path):
+    inv = write(
+        "inv.yml",
+        f"""
+        all:
+          vars:
+            ansible_connection: local
+            ansible_python_interpreter: {__import__("sys").executable}
+            base: {tmp_path}/out
+          hosts:
+            one: {{}}
+            two: {{}}
+    """,
+    )
+    (tmp_path / "out").mkdir()
+    return inventory.load(inv), write("play.yml", PLAYBOOK)
+
+
+def test_watch_lists_come_from_a_real_runs_events(local, tmp_path):
+    inv, playbook = local
+    watch = WatchList(inv)
+    result = runner.run_playbook(runner.ApplyRequest(playbook, inv), watch.add_event)
+    assert result.ok and result.completed
+    out = tmp_path / "out"
+    one = watch.host("one")
+    assert {i["path"] for i in one.ordered() if i["kind"] == "file"} == {
+        f"{out}/one.conf",
+        f"{out}/dir-one",
+        f"{out}/one-a",
+        f"{out}/one-b",
+        f"{out}/made-one",
+        f"{out}/secret-one",
+    }
+    assert one.eligible, one.problems
+    two = watch.host("two")
+    assert not two.eligible
+    assert two.reason == (
+        "task 'A command that may change something': command that may change something "
+        "(mark it changed_when: false, or give creates:)"
+    )
+    # the stamp holds digests of what the run manages: check them on this machine
+    digests = stampops.observe(one.ordered())
+    (out / "one.conf").write_text("edited\n")
+    assert stampops.observe(one.ordered()) != digests
+
+
+def _event(host, action, res, task="t", role="r", path="/x/roles/r/tasks/main.yml:1", **data):
+    return {
+        "event": "runner_on_ok",
+        "event_data": {
+            "host": host,
+            "task": task,
+            "role": role,
+            "task_path": path,
+            "resolved_action": action,
+            "res": res,
+            **data,
+        },
+    }
+
+
+def _args(**module_args):
+    return {"invocation": {"module_args": module_args}, "changed": False}
+
+
+@pytest.fixture
+def lab_inventory(write):
+    path = write(
+        "lab.yml",
+        """
+        all:
+          hosts:
+            lab-1: {ansible_host: 10.0.0.1}
+            lab-2: {ansible_host: 10.0.0.2}
+        """,
+    )
+    return inventory.load(path)
+
+
+def test_each_module_maps_to_its_watch_items(lab_inventory):
+    watch = WatchList(lab_inventory)
+    for action, res in [
+        ("ansible.builtin.apt", _args(name=["jq", "curl"], state="present")),
+        ("homeforge.homelab.deb_packages", _args(names=["rsync"])),
+        ("ansible.builtin.systemd_service", _args(name="ollama", state="started")),
+        ("ansible.builtin.iptables", _args(chain="INPUT", comment="homeforge wireguard")),
+        ("homeforge.homelab.kernel_params", _args(file="/etc/sysctl.d/9.conf", params={"a.b": 1})),
+        ("homeforge.homelab.wireguard_host", {**_args(interface="wg0"), "key_file": "/k"}),
+        ("homeforge.homelab.release_artifact", _args(dest="/usr/local/lib/x")),
+        ("homeforge.homelab.ollama_model", _args(name="m:1b", url="http://127.0.0.1:11434")),
+        ("ansible.builtin.user", _args(name="ollama")),
+        ("ansible.builtin.set_fact", {"ansible_facts": {}}),
+        ("ansible.builtin.uri", _args(url="http://x", method="GET")),
+    ]:
+        watch.add_event(_event("lab-1", action, res))
+    kinds = {
+        (
+            i["kind"],
+            i.get("name") or i.get("path") or i.get("key") or i.get("iface") or i.get("chain"),
+        )
+        for i in watch.host("lab-1").ordered()
+    }
+    assert kinds == {
+        ("package", "jq"),
+        ("package", "curl"),
+        ("package", "rsync"),
+        ("unit", "ollama.service"),
+        ("chain", "INPUT"),
+        ("file", "/etc/sysctl.d/9.conf"),
+        ("sysctl", "a.b"),
+        ("file", "/k"),
+        ("wireguard", "wg0"),
+        ("tree", "/usr/local/lib/x"),
+        ("ollama_model", "m:1b"),
+        ("account", "ollama"),
+    }
+    assert watch.host("lab-1").eligible
+
+
+@pytest.mark.parametrize(
+    ("action", "res", "problem"),
+    [
+        ("ansible.builtin.uri", _args(url="http://x", method="POST"), "uri POST"),
+        ("kubernetes.core.k8s", _args(name="x"), "module k8s"),
+        ("ansible.builtin.apt", _args(name="jq", state="latest"), "state=latest"),
+        ("ansible.builtin.apt", _args(upgrade="dist"), "deb/upgrade"),
+        ("ansible.builtin.shell", _args(_raw_params="rm -rf /x"), "shell that may change"),
+    ],
+)
+def test_effects_that_cannot_be_watched_make_the_host_ineligible(
+    lab_inventory, action, res, problem
+):
+    watch = WatchList(lab_inventory)
+    watch.add_event(_event("lab-1", action, res, task="Do it", role="demo"))
+    assert not watch.host("lab-1").eligible
+    assert watch.host("lab-1").reason.startswith("task 'Do it' (role demo): ")
+    assert problem in watch.host("lab-1").reason
+
+
+def test_delegated_results_count_for_the_host_they_ran_on(lab_inventory):
+    watch = WatchList(lab_inventory)
+    delegated = {**_args(dest="/var/lib/rancher/k3s/server/manifests/x.yaml"), "path": "/m.yaml"}
+    delegated["_ansible_delegated_vars"] = {"ansible_host": "10.0.0.1"}
+    watch.add_event(_event("lab-2", "ansible.builtin.template", delegated))
+    assert [i["path"] for i in watch.host("lab-1").ordered()] == ["/m.yaml"]
+    assert watch.host("lab-2").ordered() == []
+    on_controller = {
+        **_args(name="aws-ebs-csi-driver"),
+        "_ansible_delegated_vars": {"ansible_host": "localhost"},
+    }
+    watch.add_event(_event("lab-2", "homeforge.homelab.eks_addon", on_controller, task="Add-on"))
+    assert "on the controller" in watch.host("lab-2").reason
+
+
+def test_handlers_failures_and_unresolved_secrets(lab_inventory):
+    watch = WatchList(lab_inventory)
+    handler = _event(
+        "lab-1", "ansible.builtin.command", _args(argv=["x"]), path="/r/handlers/main.yml:3"
+    )
+    watch.add_event(handler)
+    failed = _event("lab-1", "ansible.builtin.copy", _args(dest="/f"))
+    failed["event"] = "runner_on_failed"
+    watch.add_event(failed)
+    assert watch.host("lab-1").ordered() == [] and watch.host("lab-1").eligible
+    secret = _event(
+        "lab-1", "ansible.builtin.copy", {"censored": "hidden", "changed": False}, task="Token"
+    )
+    watch.add_event(secret)
+    assert "writes a secret (no_log) and no stat after it in main.yml" in watch.host("lab-1").reason
+    watch.add_event(_event("lab-1", "ansible.builtin.stat", _args(path="/token")))
+    assert watch.host("lab-1").eligible
+
+
+# ------------------------------------------------------------------ inputs digest
+
+
+@pytest.fixture
+def cluster_inventory(write, tmp_path):
+    release = tmp_path / "release"
+    release.mkdir()
+    (release / "ollama.tgz").write_text("v1")
+    path = write(
+        "cluster.yml",
+        f"""
+        all:
+          vars:
+            wireguard_port: 51820
+          hosts:
+            lab-1: {{ansible_host: 10.0.0.1, ollama_models: [a]}}
+            lab-2: {{ansible_host: 10.0.0.2, ollama_models: [a]}}
+            lab-3: {{ansible_host: 10.0.0.3, ollama_release_dir: {release}}}
+          children:
+            server: {{hosts: {{lab-1: {{}}}}}}
+            agent: {{hosts: {{lab-2: {{}}, lab-3: {{}}}}}}
+            ollama: {{hosts: {{lab-1: {{}}, lab-2: {{}}}}}}
+        """,
+    )
+    return path, release
+
+
+def _digests(path):
+    inv = inventory.load(path)
+    return inputs.digests(inv, paths.resolve_playbook("site"), inv.hosts)
+
+
+def _changed(before, after):
+    return {
+        h: sorted(k for k in after[h] if before[h].get(k) != after[h][k])
+        for h in after
+        if before[h] != after[h]
+    }
+
+
+def test_one_hosts_variable_changes_only_that_host(cluster_inventory):
+    path, _ = cluster_inventory
+    before = _digests(path)
+    assert before == _digests(path)  # stable
+    path.write_text(
+        path.read_text().replace(
+            "lab-2: {ansible_host: 10.0.0.2, ollama_models: [a]}",
+            "lab-2: {ansible_host: 10.0.0.2, ollama_models: [a, b]}",
+        )
+    )
+    assert _changed(before, _digests(path)) == {"lab-2": ["host variables"]}
+
+
+def test_a_variable_other_hosts_read_changes_every_host(cluster_inventory):
+    path, _ = cluster_inventory
+    before = _digests(path)
+    path.write_text(path.read_text().replace("10.0.0.3", "10.0.0.33"))
+    changed = _changed(before, _digests(path))
+    assert set(changed) == {"lab-1", "lab-2", "lab-3"}
+    assert changed["lab-1"] == ["other hosts' variables"]
+
+
+def test_group_membership_and_extra_vars_are_inputs(cluster_inventory):
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    site = paths.resolve_playbook("site")
+    base = inputs.digests(inv, site, inv.hosts)
+    with_extra = inputs.digests(inv, site, inv.hosts, ["ollama_models=[]"])
+    assert all(with_extra[h]["extra variables"] != base[h]["extra variables"] for h in inv.hosts)
+
+
+def test_roles_count_only_for_the_hosts_their_plays_select(cluster_inventory):
+    path, _ = cluster_inventory
+    got = {
+        host: {k for k in parts if k.startswith("role ")} for host, parts in _digests(path).items()
+    }
+    # group ollama (lab-1, lab-2) and the Kubernetes-mode play on servers (lab-1)
+    assert [h for h in got if "role ollama" in got[h]] == ["lab-1", "lab-2"]
+    # k3s_agent includes k3s_server's tasks: an agent's digest covers both roles
+    assert {"role k3s_agent", "role k3s_server"} <= got["lab-2"]
+    assert "role k3s_agent" not in got["lab-1"]
+    assert not any("role nfs_server" in roles for roles in got.values())  # no such group here
+    assert "role common" in got["lab-3"] and "role ingress_traefik" not in got["lab-3"]
+
+
+def test_a_controller_file_a_variable_names_is_an_input(cluster_inventory):
+    path, release = cluster_inventory
+    before = _digests(path)
+    os.utime(release / "ollama.tgz", ns=(1, 1))
+    assert _changed(before, _digests(path)) == {"lab-3": ["controller files"]}
+
+
+def test_every_cross_host_read_in_roles_is_harvested():
+    """A role reading another host's variable in a way the harvest does not see would let
+    an edit to that host leave this one "unchanged (probe)": fail here instead."""
+    root = paths.content_root()
+    keys = inputs.cross_host_keys(root)
+    assert {"ansible_host", "wireguard_facts", "nfs_server_exports", "wireguard_port"} <= keys
+    assert "_k3s_server_reset_done" in keys  # map('extract', hostvars) | rejectattr(...)
+    unharvested = []
+    for base in ("roles", "playbooks", "plugins"):
+        for path in (root / base).rglob("*"):
+            if path.suffix not in (".yml", ".j2", ".py") or "tests" in path.parts:
+                continue
+            for line in path.read_text().splitlines():
+                for _match in re.finditer(r"hostvars(?!\s*\|)(?!\[[^\]]+\](\.|\[))", line):
+                    if not any(k in keys for k in inputs.EXTRACT_REF.findall(line)):
+                        unharvested.append(f"{path.relative_to(root)}: {line.strip()}")
+    allowed = ("plugins/filter/mesh.py", "plugins/module_utils/mesh.py")
+    assert [u for u in unharvested if not u.startswith(allowed)] == []
+
+
+def test_role_readmes_and_tests_are_not_inputs(tmp_path):
+    role = tmp_path / "roles" / "demo"
+    (role / "tasks").mkdir(parents=True)
+    (role / "tasks" / "main.yml").write_text("---\n")
+    before = inputs.tree_digest(role)
+    (role / "README.md").write_text("docs")
+    (role / "tests").mkdir()
+    (role / "tests" / "test_demo.py").write_text("def test(): pass\n")
+    assert inputs.tree_digest(role) == before
+    (role / "tasks" / "main.yml").write_text("---\n- name: x\n")
+    assert inputs.tree_digest(role) != before
+    assert inputs.role_closure(paths.content_root(), ["k3s_agent"]) >= {"k3s_agent", "k3s_server"}
