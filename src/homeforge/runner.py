@@ -75,6 +75,7 @@ class RunResult:
     outcomes: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
     completed: bool = False  # Ansible reported its final stats (the run reached its end)
+    probe_elapsed: float = 0.0  # seconds the fast path's probes took
 
     @property
     def ok(self) -> bool:

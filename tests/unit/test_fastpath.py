@@ -223,6 +223,12 @@ PLAYBOOK = """
       ansible.builtin.stat:
         path: "{{ base }}/secret-{{ inventory_hostname }}"
         get_checksum: false
+    - name: An effect off the host, declared as such
+      ansible.builtin.command:
+        argv: ["/bin/true"]
+      changed_when: true
+      vars:
+        homeforge_unwatched: it lives in an API
     - name: A command that may change something
       ansible.builtin.command:
         argv: ["/bin/true"]
@@ -535,3 +541,31 @@ def test_role_readmes_and_tests_are_not_inputs(tmp_path):
     (role / "tasks" / "main.yml").write_text("---\n- name: x\n")
     assert inputs.tree_digest(role) != before
     assert inputs.role_closure(paths.content_root(), ["k3s_agent"]) >= {"k3s_agent", "k3s_server"}
+
+
+def _result(ok_hosts, failed_hosts, completed=True):
+    stats = {h: runner.HostStats(ok=3) for h in ok_hosts}
+    stats.update({h: runner.HostStats(ok=1, failed=1) for h in failed_hosts})
+    status = "failed" if failed_hosts else "successful"
+    return runner.RunResult(status, 2 if failed_hosts else 0, 1.0, None, stats, completed=completed)
+
+
+def test_only_hosts_that_finished_without_failure_get_a_stamp(cluster_inventory, monkeypatch):
+    from homeforge.fastpath import FastPath
+
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    fast = FastPath(inv, paths.resolve_playbook("site"), inv.hosts, [])
+    assert fast.all_or_nothing is False  # site.yml and the roles use neither keyword
+    assert fast.stampable(_result(["lab-1", "lab-3"], ["lab-2"]), inv.hosts) == ["lab-1", "lab-3"]
+    assert fast.stampable(_result(["lab-1"], [], completed=False), inv.hosts) == []  # killed
+    fast.all_or_nothing = True
+    assert fast.stampable(_result(["lab-1", "lab-3"], ["lab-2"]), inv.hosts) == []
+
+
+def test_plays_that_stop_healthy_hosts_are_found(tmp_path):
+    play = tmp_path / "play.yml"
+    play.write_text("- hosts: all\n  any_errors_fatal: true\n  tasks: []\n")
+    assert inputs.stops_other_hosts(play)
+    play.write_text("- hosts: all\n  tasks: []\n")
+    assert not inputs.stops_other_hosts(play)

@@ -110,6 +110,7 @@ def converge(request: runner.ApplyRequest, as_json: bool, full: bool = False) ->
             )
             for host in hosts:
                 result.stats.setdefault(host, runner.HostStats())
+        result.probe_elapsed = fast.elapsed
         for host in hosts:
             probe = fast.probes[host]
             result.outcomes[host] = UNCHANGED if probe.unchanged else CONVERGED
@@ -152,9 +153,8 @@ def _run(
     except KeyboardInterrupt:
         cancelled.set()
         raise
-    if write_stamps and result.completed:
-        clean = [h for h in hosts if h in result.stats and result.stats[h].healthy]
-        for host, problem in fast.write(remote, clean, watch).items():
+    if write_stamps:
+        for host, problem in fast.write(remote, fast.stampable(result, hosts), watch).items():
             result.warnings.append(
                 f"{host}: no stamp written ({problem}); the next apply converges it"
             )

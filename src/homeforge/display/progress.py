@@ -179,6 +179,7 @@ def summary(result: RunResult) -> dict[str, Any]:
             "ok": result.ok,
             "status": result.status,
             "elapsed_s": round(result.elapsed, 3),
+            "probe_s": round(result.probe_elapsed, 3),
             "changed": result.changed,
             "artifacts": str(result.artifacts) if result.artifacts else None,
             "hosts": {h: vars(s) for h, s in sorted(result.stats.items())},

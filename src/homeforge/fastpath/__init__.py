@@ -14,7 +14,9 @@ Rules that keep it correct:
 - any run on a host first removes its stamps (a probe that does not match does so
   in the same round trip), so a failed or interrupted run leaves none;
 - stamps are written only after a run that reached its end on that host with no
-  failure, never in check mode or with ``--tags``/``--skip-tags`` (a partial run);
+  failure (with no failure anywhere, when the playbook or its roles use
+  ``any_errors_fatal`` or ``max_fail_percentage``, which stop healthy hosts early),
+  never in check mode or with ``--tags``/``--skip-tags`` (a partial run);
 - a run with a task whose effect cannot be watched writes a stamp that says so, and
   that host always converges, with the task named in the recap;
 - ``--full`` bypasses the probe; ``--check`` uses it to answer "nothing would change".
@@ -30,6 +32,7 @@ from homeforge.fastpath import inputs
 from homeforge.fastpath.watch import WatchList
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, fan_out, stampops
+from homeforge.runner import RunResult
 
 UNCHANGED = "unchanged (probe)"
 SSH_CONNECTIONS = ("ssh", "paramiko", "smart")
@@ -73,6 +76,8 @@ class FastPath:
         self.hosts = hosts
         self.name = stamp_name(playbook)
         self.digests = inputs.digests(inv, playbook, hosts, extra_vars)
+        # Where a failure can stop other hosts early, their "no failure" proves nothing.
+        self.all_or_nothing = inputs.stops_other_hosts(playbook)
         self.probes: dict[str, Probe] = {}
         self.elapsed = 0.0
 
@@ -135,6 +140,13 @@ class FastPath:
         }
         if failed:  # a stamp left behind could hide this run's changes: stop here
             raise next(iter(failed.values()))
+
+    def stampable(self, result: RunResult, hosts: list[str]) -> list[str]:
+        """The hosts of a run that may get a stamp: it reached its end, and they had no
+        failure (all of them none, when a play can stop healthy hosts early)."""
+        if not result.completed or (self.all_or_nothing and not result.ok):
+            return []
+        return [h for h in hosts if h in result.stats and result.stats[h].healthy]
 
     def write(self, remote: Remote, hosts: list[str], watch: WatchList) -> dict[str, str]:
         """A stamp on each host that converged cleanly; per host what went wrong, if anything."""

@@ -121,6 +121,16 @@ def plays(playbook: Path) -> list[tuple[str, set[str]]]:
     return result
 
 
+STOPPERS = re.compile(r"^\s*-?\s*(any_errors_fatal|max_fail_percentage)\s*:", re.MULTILINE)
+
+
+def stops_other_hosts(playbook: Path) -> bool:
+    """Whether the playbook or any role may stop healthy hosts when another fails."""
+    root = paths.content_root()
+    files = [playbook, *(root / "roles").rglob("*.yml")]
+    return any(STOPPERS.search(f.read_text(errors="replace")) for f in files if f.is_file())
+
+
 def cross_host_keys(root: Path) -> set[str]:
     """Variable names the roles and playbooks read from other hosts' hostvars."""
     keys: set[str] = set()

@@ -13,7 +13,9 @@ host (a ``stat``'s path), and nothing else is recorded. A task whose effect cann
 observed on the host (a ``command`` that may change something, a call to a cloud or
 Kubernetes API, a module this table does not know) makes its host **not eligible**
 for the fast path, with the task named, until the role turns it into something
-watchable (a ``creates:`` path, a read followed by a conditional write).
+watchable (a ``creates:`` path, a read followed by a conditional write), or declares
+that its effect lives off the host (``vars: {homeforge_unwatched: WHY}``, such as a node
+label in the Kubernetes API: only ``apply --full`` re-checks those).
 
 Tasks delegated to another inventory host count for that host; tasks delegated to the
 controller (``localhost``) are not watched there: a fetched file is the controller's.
@@ -128,6 +130,16 @@ def _task_source(task_path: str) -> dict[str, Any]:
     return parsed[0] if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) else {}
 
 
+def _declared_unwatched(data: dict[str, Any]) -> bool:
+    """A task whose effect lives off the host (the Kubernetes API) may say so with
+    ``vars: {homeforge_unwatched: WHY}``: it does not make its host ineligible, and only
+    ``apply --full`` re-checks what it did."""
+    declared = (_task_source(str(data.get("task_path", ""))).get("vars") or {}).get(
+        "homeforge_unwatched"
+    )
+    return isinstance(declared, str) and bool(declared.strip())
+
+
 def _names(value: Any) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in value.split(",") if v.strip()]
@@ -191,6 +203,8 @@ class WatchList:
             if not isinstance(one, dict) or one.get("skipped"):
                 continue
             target = self._target(host, one)
+            if _declared_unwatched(data):
+                continue
             if one.get("censored") or (one.get("_ansible_no_log") and "invocation" not in one):
                 # no_log: no arguments to read. Reads need none; a write waits for a stat.
                 if (
