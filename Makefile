@@ -1,5 +1,6 @@
 # homeforge: the two commands of the README, and the pieces they are made of.
-#   make demo   lab up --cluster (if needed) -> apply site -> apply site again (changed=0)
+#   make demo   lab up --cluster (if needed) -> apply site -> apply site again (the fast path:
+#               every host probed "unchanged (probe)", no Ansible run)
 #               -> seed the model host to host -> models list -> verify -> cluster status
 #               -> lab recap (what ran for real, what against stand-ins; see README)
 #   make test   lint + ansible-test sanity + unit + integration (real podman lab) + molecule

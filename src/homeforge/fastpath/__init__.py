@@ -11,8 +11,8 @@ its watch list read from the run's own events (:mod:`homeforge.fastpath.watch`).
 
 Rules that keep it correct:
 
-- any run on a host first removes its stamps (a probe that does not match does so
-  in the same round trip), so a failed or interrupted run leaves none;
+- every ``apply`` first removes the stamps of the hosts it runs on (a probe that does
+  not match does so in the same round trip), so a failed or interrupted run leaves none;
 - stamps are written only after a run that reached its end on that host with no
   failure (with no failure anywhere, when the playbook or its roles use
   ``any_errors_fatal`` or ``max_fail_percentage``, which stop healthy hosts early),

@@ -11,7 +11,7 @@ Stamps live in ``/var/lib/homeforge/stamps`` (0700, files 0600, root's). A diges
 holds a file's content: small files are hashed, large ones (binaries, model blobs)
 are compared by their inode's identity (size, mtime, ctime, inode number: any write,
 ``chmod`` or replacement changes one of them), and nothing read here is returned.
-Any run on a host removes all its stamps first (:func:`stamp_clear`), so a run that
+Every ``apply`` on a host removes its stamps first (:func:`stamp_clear`), so a run that
 fails or is killed leaves none: the next ``apply`` converges that host in full.
 """
 
