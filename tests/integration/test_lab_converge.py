@@ -422,7 +422,7 @@ def test_mixed_outcomes_stamp_only_the_host_that_succeeded(lab, tmp_path):
         and result["hosts"]["lab-2"]["failed"] == 1
         and result["hosts"]["lab-1"]["failed"] == 0
     )
-    assert result["outcomes"] == {"lab-1": "converged", "lab-2": "converged"}
+    assert result["outcomes"] == {"lab-1": "converged", "lab-2": "failed"}
     assert stamps(lab, 1) == ["site.json"] and stamps(lab, 2) == []
     rc, result, probes = fast(lab)
     assert rc == 0 and result["outcomes"] == {"lab-1": "unchanged (probe)", "lab-2": "converged"}

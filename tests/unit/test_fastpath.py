@@ -3,6 +3,7 @@ the inputs digest. The whole path against lab hosts is in tests/integration."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -557,10 +558,18 @@ def test_only_hosts_that_finished_without_failure_get_a_stamp(cluster_inventory,
     inv = inventory.load(path)
     fast = FastPath(inv, paths.resolve_playbook("site"), inv.hosts, [])
     assert fast.all_or_nothing is False  # site.yml and the roles use neither keyword
-    assert fast.stampable(_result(["lab-1", "lab-3"], ["lab-2"]), inv.hosts) == ["lab-1", "lab-3"]
-    assert fast.stampable(_result(["lab-1"], [], completed=False), inv.hosts) == []  # killed
+    last = fast.last_play
+    assert (
+        last
+        == "Ollama in the K3s cluster (Kubernetes mode; ollama_mode kubernetes set for the servers)"
+    )
+    mixed = _result(["lab-1", "lab-3"], ["lab-2"])
+    assert fast.stampable(mixed, inv.hosts, ["Base layer", last]) == ["lab-1", "lab-3"]
+    # every host of a play failed: Ansible stopped before the last play, yet sent stats
+    assert fast.stampable(mixed, inv.hosts, ["Base layer", "K3s servers"]) == []
+    assert fast.stampable(_result(["lab-1"], [], completed=False), inv.hosts, [last]) == []
     fast.all_or_nothing = True
-    assert fast.stampable(_result(["lab-1", "lab-3"], ["lab-2"]), inv.hosts) == []
+    assert fast.stampable(mixed, inv.hosts, [last]) == []
 
 
 def test_plays_that_stop_healthy_hosts_are_found(tmp_path):
@@ -569,3 +578,78 @@ def test_plays_that_stop_healthy_hosts_are_found(tmp_path):
     assert inputs.stops_other_hosts(play)
     play.write_text("- hosts: all\n  tasks: []\n")
     assert not inputs.stops_other_hosts(play)
+
+
+def test_lookups_in_variables_make_a_host_ineligible():
+    assert inputs.unresolvable({"k3s_token": "{{ lookup('env', 'K3S_TOKEN') }}"}) == "k3s_token"
+    assert inputs.unresolvable({"a": ["{{ query('file', '/x') }}"], "b": 1}) == "a"
+    assert inputs.unresolvable({"wireguard_port": "{{ 51820 + 1 }}"}) is None
+
+
+def test_group_order_is_an_input(write):
+    def digest(order):
+        hosts = ", ".join(f"{h}: {{}}" for h in order)
+        path = write("order.yml", f"all:\n  children:\n    server:\n      hosts: {{{hosts}}}\n")
+        inv = inventory.load(path)
+        return inputs.digests(inv, paths.resolve_playbook("site"), inv.hosts)["s1"]["groups"]
+
+    assert digest(["s1", "s2"]) != digest(["s2", "s1"])  # the first server is groups.server[0]
+
+
+def test_pinned_packages_are_watched_by_their_name():
+    assert stampops._package_base("nvidia-driver=535.*") == "nvidia-driver"
+    assert stampops._package_base("libc6:amd64") == "libc6"
+    got = stampops._packages(["dpkg=1.0", "dpkg"])
+    assert got["dpkg=1.0"] == got["dpkg"] != "absent"
+
+
+def test_controller_files_are_checked_on_the_controller(stamps, tmp_path):
+    fetched = tmp_path / "ca.crt"
+    fetched.write_text("cert")
+    item = {"kind": "local", "path": str(fetched), "digest": stampops.local_digest(str(fetched))}
+    stampops.stamp_write("site", _inputs(), [item])
+    reply = stampops.stamp_check("site", _inputs())
+    assert reply["outcome"] == "unchanged" and reply["local"] == [
+        {"path": str(fetched), "digest": item["digest"]}
+    ]
+    fetched.unlink()
+    assert stampops.local_digest(str(fetched)) != item["digest"]  # what the controller compares
+
+
+def test_a_probe_that_cannot_observe_clears_the_stamps(stamps):
+    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": "/etc/hostname"}])
+    stamp = stamps / "site.json"
+    data = json.loads(stamp.read_text())
+    data["watch"][0] = {"kind": "bogus", "digest": "x"}
+    stamp.write_text(json.dumps(data))
+    reply = stampops.stamp_check("site", _inputs())
+    assert reply["outcome"] == "error" and "unknown watch item kind" in reply["detail"]
+    assert not stamp.exists()
+
+
+def test_reads_of_kernel_files_fetches_and_downloads(lab_inventory):
+    watch = WatchList(lab_inventory)
+    watch.add_event(_event("lab-1", "ansible.builtin.slurp", _args(src="/proc/filesystems")))
+    watch.add_event(
+        _event(
+            "lab-1", "ansible.builtin.get_url", {**_args(url="https://x/k"), "dest": "/etc/k.gpg"}
+        )
+    )
+    watch.add_event(
+        _event(
+            "lab-1",
+            "ansible.builtin.fetch",
+            {**_args(src="/etc/ca.crt", dest="/c/"), "dest": "/c/ca.crt"},
+        )
+    )
+    assert [(i["kind"], i["path"]) for i in watch.host("lab-1").ordered()] == [
+        ("file", "/etc/ca.crt"),
+        ("file", "/etc/k.gpg"),
+        ("local", "/c/ca.crt"),
+    ]
+    command = {
+        **_args(argv=["aws", "eks", "update"]),
+        "_ansible_delegated_vars": {"ansible_host": "localhost"},
+    }
+    watch.add_event(_event("lab-2", "ansible.builtin.command", command, task="Call AWS"))
+    assert "command on the controller" in watch.host("lab-2").reason

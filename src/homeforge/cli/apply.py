@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 
@@ -70,19 +71,19 @@ def apply(playbook, inventory_path, as_json, extra_vars, full, **options):
 
 
 def converge(request: runner.ApplyRequest, as_json: bool, full: bool = False) -> runner.RunResult:
-    """Preflight (every host reachable), probe (fast path), run the hosts that need it with
-    live progress or JSON events, stamp the hosts that converged cleanly, recap."""
+    """Preflight (every host reachable), probe (the fast path), run the hosts that need it
+    with live progress or JSON events, stamp the hosts that converged cleanly, recap."""
     hosts = request.inventory.select(request.limit)
     runner.require_reachable(request.inventory, hosts)
     # A run limited by tags is partial: it may run but never vouch for a host.
     partial = bool(request.tags or request.skip_tags)
+    stamping = not (request.check or partial)
     with Remote(request.inventory) as remote:
         fast = FastPath(request.inventory, request.playbook, hosts, request.extra_vars)
         if full or partial:
             fast.bypass(remote, request.check)
         else:
             fast.probe(remote, request.check)
-        to_run = fast.to_run
         if as_json:
             for host in hosts:
                 probe = fast.probes[host]
@@ -94,28 +95,26 @@ def converge(request: runner.ApplyRequest, as_json: bool, full: bool = False) ->
                         "detail": probe.detail,
                     }
                 )
-        if not to_run:
-            result = runner.RunResult("successful", 0, fast.elapsed, None, completed=True)
-            result.stats = {host: runner.HostStats() for host in hosts}
-        else:
-            if len(to_run) < len(hosts):
-                request.limit = ",".join(to_run)
-            result = _run(
-                request,
-                to_run,
-                as_json,
-                fast,
-                write_stamps=not (request.check or partial),
-                remote=remote,
-            )
-            for host in hosts:
-                result.stats.setdefault(host, runner.HostStats())
-        result.probe_elapsed = fast.elapsed
-        for host in hosts:
-            probe = fast.probes[host]
-            result.outcomes[host] = UNCHANGED if probe.unchanged else CONVERGED
-            if not probe.unchanged:
-                result.reasons[host] = probe.reason
+        to_run, result, done = fast.to_run, None, []
+        for _round in range(2):  # a second round when the first changed others' inputs
+            if not to_run:
+                break
+            ran = _run(request, hosts, to_run, as_json, fast, stamping, remote)
+            result = ran if result is None else _merged(result, ran)
+            done += to_run
+            to_run = fast.changed_by_run(remote, done) if stamping and ran.ok else []
+    if result is None:
+        result = runner.RunResult("successful", 0, fast.elapsed, None, completed=True)
+    result.probe_elapsed = fast.elapsed
+    for host in hosts:
+        result.stats.setdefault(host, runner.HostStats())
+        probe = fast.probes[host]
+        if probe.unchanged:
+            result.outcomes[host] = UNCHANGED
+            continue
+        healthy = result.stats[host].healthy and not any(f.host == host for f in result.failures)
+        result.outcomes[host] = "checked" if request.check else CONVERGED if healthy else "failed"
+        result.reasons[host] = probe.reason
     if as_json:
         display.emit(progress.summary(result))
     else:
@@ -123,38 +122,62 @@ def converge(request: runner.ApplyRequest, as_json: bool, full: bool = False) ->
     return result
 
 
+def _merged(first: runner.RunResult, second: runner.RunResult) -> runner.RunResult:
+    """Two rounds of one apply as one result: the second's hosts and outcome added."""
+    second.stats = {**first.stats, **second.stats}
+    second.failures = first.failures + second.failures
+    second.warnings = sorted(set(first.warnings + second.warnings))
+    second.elapsed += first.elapsed
+    if first.status != "successful":
+        second.status, second.rc = first.status, first.rc
+    return second
+
+
 def _run(
     request: runner.ApplyRequest,
+    selected: list[str],
     hosts: list[str],
     as_json: bool,
     fast: FastPath,
-    write_stamps: bool,
+    stamping: bool,
     remote: Remote,
 ) -> runner.RunResult:
+    """One Ansible run limited to ``hosts``; afterwards, stamps for those that converged."""
+    request = dataclasses.replace(request, extra_vars=list(request.extra_vars))
+    if len(hosts) < len(selected):
+        request.limit = ",".join(hosts)
     if request.limit:
         known = live.known_facts(request.inventory, hosts)
         if known:
             request.extra_vars.append(json.dumps({"wireguard_known_facts": known}))
     watch = WatchList(request.inventory)
+    plays: list[str] = []
+
+    def collect(event: dict) -> None:
+        if event.get("event") == "playbook_on_play_start":
+            plays.append(str((event.get("event_data") or {}).get("name", "")))
+        watch.add_event(event)
+
     cancelled = threading.Event()
     try:
         if as_json:
-            show = progress.JsonEvents().on_event
-            result = runner.run_playbook(request, _both(watch.add_event, show), cancelled)
+            result = runner.run_playbook(
+                request, _both(collect, progress.JsonEvents().on_event), cancelled
+            )
         else:
             mode = " (check mode)" if request.check else ""
-            skipped = len(fast.hosts) - len(hosts)
+            skipped = len(selected) - len(hosts)
             note = f", {skipped} unchanged (probe)" if skipped else ""
             title = f"{request.playbook.name} on {len(hosts)} host(s){mode}{note}"
             with progress.LiveProgress(title, hosts) as shown:
-                result = runner.run_playbook(
-                    request, _both(watch.add_event, shown.on_event), cancelled
-                )
+                result = runner.run_playbook(request, _both(collect, shown.on_event), cancelled)
     except KeyboardInterrupt:
         cancelled.set()
         raise
-    if write_stamps:
-        for host, problem in fast.write(remote, fast.stampable(result, hosts), watch).items():
+    if stamping:
+        stampable = fast.stampable(result, hosts, plays)
+        fast.refresh()  # the inputs as the run left them (the fact cache has what it learnt)
+        for host, problem in fast.write(remote, stampable, watch).items():
             result.warnings.append(
                 f"{host}: no stamp written ({problem}); the next apply converges it"
             )

@@ -28,15 +28,16 @@ def mesh() -> None:
 @click.option("-l", "--limit", help="Only these hosts (their peers on other hosts are kept).")
 @click.option("-C", "--check", is_flag=True, help="Change nothing; report what would change.")
 @click.option("-D", "--diff", is_flag=True, help="Show the config differences.")
+@click.option("--full", is_flag=True, help="Converge every host; skip the probe (see apply).")
 @click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
 @handle_errors
-def mesh_apply(inventory_path, limit, check, diff, as_json):
+def mesh_apply(inventory_path, limit, check, diff, full, as_json):
     """Converge only the mesh (playbooks/mesh.yml)."""
     inv = checked_inventory(inventory_path)
     request = runner.ApplyRequest(
         paths.resolve_playbook("mesh"), inv, limit=limit, check=check, diff=diff
     )
-    finish(converge(request, as_json).ok)
+    finish(converge(request, as_json, full=full).ok)
 
 
 @mesh.command("status")

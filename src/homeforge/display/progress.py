@@ -136,7 +136,8 @@ def recap(result: RunResult) -> None:
         table.add_row(*row)
     console.print(table)
     for host, reason in sorted(result.reasons.items()):
-        console.print(Text(f"{host}: converged: {reason}", style="dim"))
+        outcome = result.outcomes.get(host, "converged")
+        console.print(Text(f"{host}: {outcome}: {reason}", style="dim"))
     for failure in result.failures:
         kind = "unreachable" if failure.unreachable else "failed"
         console.print(

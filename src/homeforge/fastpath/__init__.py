@@ -74,16 +74,27 @@ class FastPath:
         self.inv = inv
         self.playbook = playbook
         self.hosts = hosts
+        self.extra_vars = list(extra_vars)
         self.name = stamp_name(playbook)
-        self.digests = inputs.digests(inv, playbook, hosts, extra_vars)
+        self.digests = inputs.digests(inv, playbook, hosts, self.extra_vars)
+        self.before = self.digests
         # Where a failure can stop other hosts early, their "no failure" proves nothing.
         self.all_or_nothing = inputs.stops_other_hosts(playbook)
+        self.last_play = inputs.last_play(playbook)
         self.probes: dict[str, Probe] = {}
         self.elapsed = 0.0
 
     def probe(self, remote: Remote, check: bool) -> dict[str, Probe]:
         """Probe every host; outside check mode a host that does not match loses its stamps."""
         started = time.monotonic()
+        for host in self.hosts:
+            if not self.over_ssh(host):
+                self.probes[host] = Probe("ineligible", self._not_ssh(host))
+            elif key := inputs.unresolvable(self.inv.hostvars[host]):
+                self.probes[host] = Probe(
+                    "ineligible", f"{key} is a lookup (its value is only known when Ansible runs)"
+                )
+        asked = [h for h in self.hosts if h not in self.probes]
 
         def one(host: str) -> dict:
             return remote.call(
@@ -95,15 +106,25 @@ class FastPath:
                 clear=not check,
             )
 
-        local = [h for h in self.hosts if not self.over_ssh(h)]
-        for host in local:
-            self.probes[host] = Probe("ineligible", self._not_ssh(host))
-        remote_hosts = [h for h in self.hosts if h not in local]
-        for host, reply in fan_out(one, remote_hosts, workers=32).items():
+        stale: list[str] = []  # matched on the host, not on the controller
+        for host, reply in fan_out(one, asked, workers=32).items():
             if isinstance(reply, BaseException):
                 self.probes[host] = Probe("error", str(reply))
-            else:
-                self.probes[host] = Probe(reply["outcome"], reply.get("detail", ""))
+                continue
+            self.probes[host] = Probe(reply["outcome"], reply.get("detail", ""))
+            changed = [
+                item["path"]
+                for item in reply.get("local") or []
+                if stampops.local_digest(item["path"]) != item["digest"]
+            ]
+            if changed:
+                detail = f"changed since the last converge: controller file {changed[0]}"
+                self.probes[host] = Probe("drift", detail)
+                stale.append(host)
+        if not check:
+            self.clear(
+                remote, stale + [h for h in self.hosts if h not in asked and self.over_ssh(h)]
+            )
         self.elapsed = time.monotonic() - started
         return self.probes
 
@@ -127,6 +148,22 @@ class FastPath:
     def to_run(self) -> list[str]:
         return [h for h in self.hosts if not self.probes.get(h, Probe("never")).unchanged]
 
+    def refresh(self) -> None:
+        """Compute the inputs again, as a run left them (its facts are in the cache now)."""
+        self.before = self.digests
+        self.digests = inputs.digests(self.inv, self.playbook, self.hosts, self.extra_vars)
+
+    def changed_by_run(self, remote: Remote, ran: list[str]) -> list[str]:
+        """The hosts a run left out whose inputs it changed (a host that came back with a
+        new WireGuard key changes its peers' inputs): they lose their stamps and run too."""
+        again = [h for h in self.hosts if h not in ran and self.digests[h] != self.before[h]]
+        for host in again:
+            now, before = self.digests[host], self.before[host]
+            parts = sorted(k for k in now if now[k] != before.get(k))
+            self.probes[host] = Probe("inputs", f"{', '.join(parts)} (changed by this run)")
+        self.clear(remote, [h for h in again if self.over_ssh(h)])
+        return again
+
     @staticmethod
     def clear(remote: Remote, hosts: list[str]) -> None:
         if not hosts:
@@ -141,19 +178,27 @@ class FastPath:
         if failed:  # a stamp left behind could hide this run's changes: stop here
             raise next(iter(failed.values()))
 
-    def stampable(self, result: RunResult, hosts: list[str]) -> list[str]:
-        """The hosts of a run that may get a stamp: it reached its end, and they had no
-        failure (all of them none, when a play can stop healthy hosts early)."""
-        if not result.completed or (self.all_or_nothing and not result.ok):
+    def stampable(self, result: RunResult, hosts: list[str], plays: list[str]) -> list[str]:
+        """The hosts of a run that may get a stamp: the run reached the playbook's last
+        play (Ansible stops early when every host of a play failed, yet still reports
+        final stats), and they had no failure (all of them none, when a play can stop
+        healthy hosts early)."""
+        if not result.completed or not self.last_play or self.last_play not in plays:
+            return []
+        if self.all_or_nothing and not result.ok:
             return []
         return [h for h in hosts if h in result.stats and result.stats[h].healthy]
 
     def write(self, remote: Remote, hosts: list[str], watch: WatchList) -> dict[str, str]:
-        """A stamp on each host that converged cleanly; per host what went wrong, if anything."""
+        """A stamp on each host that converged cleanly, with the inputs as they are after
+        the run (the fact cache has what the run learnt); per host what went wrong."""
 
         def one(host: str) -> dict:
             entry = watch.host(host)
             items = [{"kind": "host"}, *entry.ordered()]
+            for item in items:
+                if item["kind"] == "local":
+                    item["digest"] = stampops.local_digest(item["path"])
             return remote.call(
                 host,
                 stampops.stamp_write,

@@ -10,10 +10,17 @@ Per host, a SHA-256 over:
   variables roles read across hosts (``hostvars[other].KEY``, ``map('extract',
   hostvars) | ...attr('KEY')`` in roles and playbooks, and the mesh planner's keys): so an edit to one host's ``ollama_models`` leaves the
   others' digests alone, while a new mesh member or a moved NFS server changes theirs;
-- extra variables (``-e``), and files on the controller the variables name (a release
-  directory, an SSH key): their size and modification time.
+- what earlier runs left in the controller's fact cache for those cross-host variables
+  (each host's WireGuard public key and preshared-key fingerprints): a host that comes
+  back with a new key changes its peers' digests;
+- extra variables (``-e``), and files on the controller that path-like variables name
+  (``*_file``, ``*_dir``, ``*_src``...: an SSH key, a release directory): their size and
+  modification time.
 
-Nothing here imports Ansible or reads a host; it costs milliseconds.
+The playbook counts with its whole directory (imported playbooks, ``group_vars``);
+groups with their hosts in inventory order (the first server is ``groups.server[0]``).
+
+Nothing here reads a host; it costs milliseconds.
 """
 
 from __future__ import annotations
@@ -106,8 +113,8 @@ def plays(playbook: Path) -> list[tuple[str, set[str]]]:
     or names no pattern gives ("all", every role) so nothing is missed."""
     try:
         data = yaml.safe_load(playbook.read_text()) or []
-    except (OSError, yaml.YAMLError):
-        return []
+    except (OSError, yaml.YAMLError):  # !vault, !unsafe...: assume every role
+        return [("all", {"*"})]
     result = []
     for play in data if isinstance(data, list) else []:
         if not isinstance(play, dict):
@@ -131,6 +138,21 @@ def stops_other_hosts(playbook: Path) -> bool:
     return any(STOPPERS.search(f.read_text(errors="replace")) for f in files if f.is_file())
 
 
+def last_play(playbook: Path) -> str:
+    """The name Ansible reports for the playbook's last play (its ``name``, else its
+    host pattern); empty when the playbook cannot be read that simply."""
+    try:
+        data = yaml.safe_load(playbook.read_text()) or []
+    except (OSError, yaml.YAMLError):
+        return ""
+    if not isinstance(data, list) or not data or not isinstance(data[-1], dict):
+        return ""
+    last = data[-1]
+    if "import_playbook" in last or "ansible.builtin.import_playbook" in last:
+        return ""
+    return str(last.get("name") or last.get("hosts") or "")
+
+
 def cross_host_keys(root: Path) -> set[str]:
     """Variable names the roles and playbooks read from other hosts' hostvars."""
     keys: set[str] = set()
@@ -149,15 +171,22 @@ def cross_host_keys(root: Path) -> set[str]:
     return keys
 
 
-def _controller_files(value: Any, out: dict[str, str]) -> None:
-    """(size, mtime) of controller files and directories that variables name."""
-    if isinstance(value, dict):
-        for item in value.values():
-            _controller_files(item, out)
-    elif isinstance(value, list):
-        for item in value:
-            _controller_files(item, out)
-    elif isinstance(value, str) and value.startswith(("/", "~/")) and "\n" not in value:
+# Variables that name files on the controller (an SSH key, a release directory): by name.
+CONTROLLER_PATH_SUFFIXES = ("_file", "_dir", "_src", "_path", "_artifacts")
+
+
+def controller_files(hostvars: dict[str, Any]) -> dict[str, str]:
+    """(size, mtime) of the controller files and directories the host's path-like
+    variables name (``*_file``, ``*_dir``, ``*_src``, ``*_path``, ``*_artifacts``)."""
+    out: dict[str, str] = {}
+    for key, value in sorted(hostvars.items()):
+        if key.endswith(CONTROLLER_PATH_SUFFIXES):
+            _controller_file(value, out)
+    return out
+
+
+def _controller_file(value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, str) and value.startswith(("/", "~/")) and "\n" not in value:
         path = Path(value).expanduser()
         try:
             st = path.stat()
@@ -178,6 +207,53 @@ def _controller_files(value: Any, out: dict[str, str]) -> None:
             out[str(path)] = _sha(*sorted(entries))
         else:
             out[str(path)] = f"{st.st_size} {st.st_mtime_ns}"
+
+
+def ordered_groups(inv: Inventory) -> dict[str, list[str]]:
+    """Groups with their hosts in inventory order: ``groups.server | first`` decides the
+    first server, so promoting another one must change the digest."""
+    manager = getattr(inv, "_manager", None)
+    if manager is None:
+        return inv.groups
+    return {
+        name: [h.name for h in group.get_hosts()]
+        for name, group in sorted(manager.groups.items())
+        if name not in ("all", "ungrouped")
+    }
+
+
+DYNAMIC = re.compile(r"\b(lookup|query|q|now)\s*\(")
+
+
+def unresolvable(hostvars: dict[str, Any]) -> str | None:
+    """The first variable whose value is only known when Ansible runs (a lookup of a file
+    or an environment variable, the time): its digest would not see it change."""
+    for key, value in sorted(hostvars.items()):
+        if DYNAMIC.search(json.dumps(value, default=str)):
+            return key
+    return None
+
+
+def cached_facts(hosts: list[str], keys: set[str]) -> dict[str, dict[str, Any]]:
+    """What the last runs left in the controller's fact cache for the variables roles
+    read across hosts (a host's WireGuard public key, its preshared keys' fingerprints).
+    An expired or missing entry counts as absent, so every host that depends on it runs."""
+    from ansible.plugins.loader import cache_loader
+
+    wanted = {k for k in keys if not k.startswith("ansible_")}
+    cache = cache_loader.get(
+        "jsonfile",
+        _uri=str(paths.state_dir() / "facts"),
+        _timeout=int(os.environ.get("ANSIBLE_CACHE_PLUGIN_TIMEOUT", "86400")),
+    )
+    view: dict[str, dict[str, Any]] = {}
+    for host in hosts:
+        try:
+            facts = cache.get(host)
+        except (KeyError, ValueError, OSError):
+            continue
+        view[host] = {k: facts[k] for k in sorted(wanted) if k in facts}
+    return view
 
 
 def _extra_vars_text(extra_vars: list[str]) -> list[str]:
@@ -208,7 +284,8 @@ def digests(
             tree_digest(Path(homeforge.__file__).parent, skip_docs=False),
             ansible_version,
         ),
-        "playbook": _sha(str(playbook.resolve()), playbook.read_bytes()),
+        # the playbook and its directory (imported playbooks, group_vars beside it)
+        "playbook": _sha(str(playbook.resolve()), tree_digest(playbook.parent, skip_docs=False)),
         "plugins": tree_digest(root / "plugins", skip_docs=False),
         "extra variables": _sha(*_extra_vars_text(extra_vars or [])),
     }
@@ -225,8 +302,9 @@ def digests(
         other: {k: v for k, v in sorted(inv.hostvars[other].items()) if k in keys}
         for other in inv.hosts
     }
-    common["groups"] = _sha(_canonical(inv.groups))
+    common["groups"] = _sha(_canonical(ordered_groups(inv)))
     common["other hosts' variables"] = _sha(_canonical(cross))
+    common["other hosts' facts"] = _sha(_canonical(cached_facts(inv.hosts, keys)))
     result = {}
     for host in hosts:
         parts = dict(common)
@@ -234,10 +312,8 @@ def digests(
             if role not in role_digests:
                 role_digests[role] = tree_digest(root / "roles" / role)
             parts[f"role {role}"] = role_digests[role]
-        files: dict[str, str] = {}
-        _controller_files(inv.hostvars[host], files)
         parts["host variables"] = _sha(host, _canonical(inv.hostvars[host]))
-        parts["controller files"] = _sha(_canonical(files))
+        parts["controller files"] = _sha(_canonical(controller_files(inv.hostvars[host])))
         result[host] = parts
     return result
 

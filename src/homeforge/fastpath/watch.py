@@ -58,8 +58,9 @@ NO_EFFECT = {
     "uri",  # GET/HEAD only: see below
     "wait_for",  # a port; a path is watched
     "eks_cluster_info",
-    "fetch",  # the controller's copy; the host's file is watched
 }
+# Reads of what the kernel makes up as it goes: never watched.
+VOLATILE = ("/proc/", "/sys/", "/dev/", "/run/")
 COMMANDS = {"command", "shell", "raw", "script"}
 READ_METHODS = {"GET", "HEAD"}
 
@@ -215,7 +216,8 @@ class WatchList:
                     self.host(target or host).secret_writes.setdefault(task_file, []).append(where)
                 continue
             if target is None:
-                if action not in NO_EFFECT and action not in ("stat", "slurp", "command"):
+                reads = action in NO_EFFECT or action in ("stat", "slurp")
+                if not reads and not (action in COMMANDS and self._only_looks(data)):
                     self.host(host).unwatchable.append(
                         f"{where}: {action} on the controller (its effect is not on the host)"
                     )
@@ -248,13 +250,23 @@ class WatchList:
             if not path:
                 return f"{action}: no path in its result"
             watch.add("file", path=str(path))
-        elif action in ("stat", "slurp"):
+        elif action in ("stat", "slurp", "wait_for"):
             src = args.get("path") or args.get("src") or res.get("source")
-            if src:
+            if src and not str(src).startswith(VOLATILE):
                 watch.add("file", path=str(src))
-        elif action == "wait_for":
-            if args.get("path"):
-                watch.add("file", path=str(args["path"]))
+        elif action == "get_url":
+            if not path:
+                return "get_url: no dest in its result"
+            watch.add("file", path=str(path))
+        elif action == "unarchive":
+            if not args.get("dest"):
+                return "unarchive: no dest in its result"
+            watch.add("tree", path=str(args["dest"]))
+        elif action == "fetch":  # the host's file, and the copy on the controller
+            if args.get("src"):
+                watch.add("file", path=str(args["src"]))
+            if res.get("dest"):
+                watch.add("local", path=str(res["dest"]))
         elif action == "uri":
             if str(args.get("method", "GET")).upper() not in READ_METHODS:
                 return f"uri {args.get('method')} (an API call's effect cannot be watched)"

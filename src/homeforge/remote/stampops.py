@@ -114,13 +114,20 @@ def _packages(names):
     if not names:
         return {}
     fmt = "${Package}\t${Version}\t${db:Status-Abbrev}\n"
-    _rc, out, _err = _run(["dpkg-query", "-W", "-f=" + fmt] + sorted(names))
+    bases = sorted({_package_base(n) for n in names})
+    _rc, out, _err = _run(["dpkg-query", "-W", "-f=" + fmt] + bases)
     found = {}
     for line in out.splitlines():
         parts = line.split("\t")
         if len(parts) == 3:
             found[parts[0].split(":")[0]] = "%s %s" % (parts[1], parts[2].strip())
-    return {name: found.get(name.split(":")[0].split("=")[0], "absent") for name in names}
+    return {name: found.get(_package_base(name), "absent") for name in names}
+
+
+def _package_base(name):
+    """The package a name means: ``nvidia-driver=535.*`` and ``foo:amd64`` are packages
+    nvidia-driver and foo (their version is part of what is watched)."""
+    return name.split("=")[0].split(":")[0].rstrip("*")
 
 
 def _units(names):
@@ -260,16 +267,28 @@ def describe(item):
         return "NVIDIA GPUs"
     if kind == "ollama_model":
         return "Ollama model %s" % item["name"]
+    if kind == "local":
+        return "controller file %s" % item["path"]
     return "%s %s" % (kind, item.get("name") or item.get("key") or "?")
 
 
+def local_digest(path):
+    """A controller file's digest (the controller computes it with this same code)."""
+    return _sha(_file_state(path))
+
+
 def observe(items):
-    """Each item's digest now, in order; batched where a tool answers for many at once."""
+    """Each item's digest now, in order; batched where a tool answers for many at once.
+    Items of kind ``local`` are the controller's files: their digest is the one the
+    controller sent, checked there."""
     packages = _packages([i["name"] for i in items if i.get("kind") == "package"])
     units = _units([i["name"] for i in items if i.get("kind") == "unit"])
     out = []
     for item in items:
         kind = item.get("kind")
+        if kind == "local":
+            out.append(item.get("digest", ""))
+            continue
         if kind == "file":
             value = _file_state(item["path"])
         elif kind == "tree":
@@ -371,18 +390,27 @@ def stamp_check(playbook, inputs, clear=True):
         outcome, detail = "inputs", ", ".join(changed[:SHOWN]) + more
     else:
         watch = stamp.get("watch") or []
-        now = observe(watch)
-        drifted = [describe(item) for item, d in zip(watch, now) if item.get("digest") != d]
-        if not drifted:
-            return {
-                "outcome": "unchanged",
-                "detail": "%d watched item(s) as converged" % len(watch),
-            }
-        more = " and %d more" % (len(drifted) - SHOWN) if len(drifted) > SHOWN else ""
-        outcome, detail = (
-            "drift",
-            "changed since the last converge: " + ", ".join(drifted[:SHOWN]) + more,
-        )
+        try:
+            now = observe(watch)
+        except (OpError, OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
+            now = None
+            outcome, detail = "error", "cannot observe: %s" % (exc or type(exc).__name__)
+        if now is not None:
+            drifted = [describe(item) for item, d in zip(watch, now) if item.get("digest") != d]
+            if not drifted:
+                local = [
+                    {"path": i["path"], "digest": i.get("digest", "")}
+                    for i in watch
+                    if i.get("kind") == "local"
+                ]
+                return {
+                    "outcome": "unchanged",
+                    "detail": "%d watched item(s) as converged" % len(watch),
+                    "local": local,
+                }
+            more = " and %d more" % (len(drifted) - SHOWN) if len(drifted) > SHOWN else ""
+            outcome = "drift"
+            detail = "changed since the last converge: " + ", ".join(drifted[:SHOWN]) + more
     if clear:
         stamp_clear()
     return {"outcome": outcome, "detail": detail}
