@@ -351,6 +351,22 @@ def test_each_drift_kind_converges_only_that_host_and_repairs_it(
     assert lab.podman("exec", f"{NAME}-{index}", "sh", "-c", repaired).returncode == 0, kind
 
 
+def test_a_host_back_with_a_new_key_brings_its_peers_along_in_the_same_apply(lab):
+    """lab-1 loses its WireGuard key (a reinstall): its converge makes a new one, which
+    changes lab-2's inputs (other hosts' facts), so lab-2 converges in the same apply and
+    takes the new key as its peer."""
+    lab.podman("exec", f"{NAME}-1", "rm", "/etc/wireguard/wg0.key")
+    rc, result, probes = fast(lab)
+    assert rc == 0 and result["ok"], result["failures"]
+    assert probes["lab-1"]["outcome"] == "drift" and probes["lab-2"]["outcome"] == "unchanged"
+    assert result["outcomes"] == {"lab-1": "converged", "lab-2": "converged"}
+    assert result["reasons"]["lab-2"] == "inputs changed: other hosts' facts (changed by this run)"
+    new_key = lab.podman("exec", f"{NAME}-1", "wg", "show", "wg0", "public-key").stdout.strip()
+    assert new_key in lab.podman("exec", f"{NAME}-2", "wg", "show", "wg0", "peers").stdout.split()
+    rc, result, _ = fast(lab)
+    assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
+
+
 def test_after_the_repairs_every_host_is_unchanged_again(lab):
     rc, result, _ = fast(lab)
     assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
