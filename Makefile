@@ -74,7 +74,7 @@ sanity: deps
 	$(PY) tests/sanity/run.py
 
 unit: deps
-	$(VENV)/bin/pytest -q tests/unit
+	$(VENV)/bin/pytest -q -n auto tests/unit
 
 integration: deps
 	$(VENV)/bin/pytest -q tests/integration
