@@ -397,6 +397,30 @@ def test_an_inventory_value_of_one_host_converges_that_host_only(lab, tmp_path):
     )
 
 
+def test_a_role_file_edit_converges_the_hosts_that_run_the_role(lab):
+    """An edit to a role's file (here a comment in common's defaults) is an input of every
+    host whose plays give it that role: each converges, and undoing the edit is one too."""
+    from homeforge import paths
+
+    defaults = paths.content_root() / "roles" / "common" / "defaults" / "main.yml"
+    original = defaults.read_bytes()
+    try:
+        defaults.write_bytes(original + b"\n# edited by test_lab_converge\n")
+        rc, result, probes = fast(lab)
+        assert rc == 0 and result["outcomes"] == {"lab-1": "converged", "lab-2": "converged"}
+        assert {h: (p["outcome"], p["detail"]) for h, p in probes.items()} == {
+            "lab-1": ("inputs", "role common"),
+            "lab-2": ("inputs", "role common"),
+        }
+        assert result["reasons"]["lab-1"] == "inputs changed: role common"
+    finally:
+        defaults.write_bytes(original)
+    rc, result, probes = fast(lab)
+    assert rc == 0 and set(result["outcomes"].values()) == {"converged"}
+    rc, result, _ = fast(lab)
+    assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
+
+
 def test_a_host_without_a_stamp_is_converged_as_never_converged(lab):
     lab.podman("exec", f"{NAME}-2", "rm", "-rf", "/var/lib/homeforge/stamps")
     rc, result, _probes = fast(lab)

@@ -510,6 +510,49 @@ def test_a_controller_file_a_variable_names_is_an_input(cluster_inventory):
     assert _changed(before, _digests(path)) == {"lab-3": ["controller files"]}
 
 
+@pytest.fixture
+def content_copy(tmp_path, monkeypatch):
+    """A copy of the roles, plugins and playbooks, taken as homeforge's content."""
+    root, copy = paths.content_root(), tmp_path / "content"
+    for part in ("roles", "plugins", "playbooks"):
+        shutil.copytree(root / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(paths, "content_root", lambda: copy)
+    return copy
+
+
+def _edit(path, text="\n# edited\n"):
+    path.write_text(path.read_text() + text)
+
+
+def test_a_role_file_is_an_input_of_the_hosts_that_run_the_role(cluster_inventory, content_copy):
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    site = content_copy / "playbooks" / "site.yml"
+    before = inputs.digests(inv, site, inv.hosts)
+    _edit(content_copy / "roles" / "ollama" / "README.md")  # documentation: no input
+    _edit(content_copy / "roles" / "ollama" / "tests" / "test_ollama.py")
+    assert inputs.digests(inv, site, inv.hosts) == before
+    _edit(content_copy / "roles" / "ollama" / "templates" / "ollama.service.j2")
+    assert _changed(before, inputs.digests(inv, site, inv.hosts)) == {
+        "lab-1": ["role ollama"],
+        "lab-2": ["role ollama"],
+    }
+
+
+def test_a_plugin_or_playbook_file_is_an_input_of_every_host(cluster_inventory, content_copy):
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    site = content_copy / "playbooks" / "site.yml"
+    before = inputs.digests(inv, site, inv.hosts)
+    _edit(content_copy / "plugins" / "module_utils" / "nfs.py")
+    after = inputs.digests(inv, site, inv.hosts)
+    assert _changed(before, after) == {h: ["plugins"] for h in inv.hosts}
+    _edit(content_copy / "playbooks" / "reset.yml")  # the playbook's directory counts whole
+    assert _changed(after, inputs.digests(inv, site, inv.hosts)) == {
+        h: ["playbook"] for h in inv.hosts
+    }
+
+
 def test_every_cross_host_read_in_roles_is_harvested():
     """A role reading another host's variable in a way the harvest does not see would let
     an edit to that host leave this one "unchanged (probe)": fail here instead."""
