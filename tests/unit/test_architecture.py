@@ -122,5 +122,5 @@ EXCEPTIONS = {
     # The same for the model operations (seeding, the origin record) on Ollama hosts.
     "homeforge.remote.modelops": 50,
     # The same for converge stamps: one digest per watched kind, on the host.
-    "homeforge.remote.stampops": 50,
+    "homeforge.remote.stampops": 100,
 }

@@ -142,9 +142,32 @@ def test_gpus_are_read_from_sysfs(tmp_path):
     device = tmp_path / "bus/pci/devices/0000:01:00.0"
     device.mkdir(parents=True)
     (device / "vendor").write_text("0x10de\n")
-    assert stampops._gpus(str(tmp_path)) == "0000:01:00.0"
+    assert stampops._gpus(str(tmp_path)) == "0000:01:00.0 loaded=no"
+    (tmp_path / "module/nvidia").mkdir(parents=True)  # modprobe nvidia
+    assert stampops._gpus(str(tmp_path)) == "0000:01:00.0 loaded=yes"
     (device / "vendor").write_text("0x8086\n")
-    assert stampops._gpus(str(tmp_path)) == "none"
+    assert stampops._gpus(str(tmp_path)) == "none loaded=yes"
+
+
+def test_the_default_routes_address_is_part_of_the_host(monkeypatch, tmp_path):
+    """Roles read the first server's default_ipv4 fact: a new address there is drift."""
+    routes = tmp_path / "route"
+    routes.write_text(
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n"
+        "eth0\t0002000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\n"
+        "eth0\t00000000\t0102000A\t0003\t0\t0\t0\t00000000\n"
+    )
+    real_open = open
+    monkeypatch.setattr(
+        "builtins.open",
+        lambda path, *a, **k: real_open(routes if path == "/proc/net/route" else path, *a, **k),
+    )
+    shown = {"out": "2: eth0    inet 10.0.2.5/24 brd 10.0.2.255 scope global eth0\n"}
+    monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (0, shown["out"], ""))
+    assert stampops._default_ipv4() == "eth0 10.0.2.5/24"
+    before = stampops._host()
+    shown["out"] = "2: eth0    inet 10.0.2.9/24 brd 10.0.2.255 scope global eth0\n"
+    assert stampops._host() != before
 
 
 def test_firewall_rules_are_filtered_by_their_comment(monkeypatch):
@@ -615,12 +638,54 @@ def test_only_hosts_that_finished_without_failure_get_a_stamp(cluster_inventory,
     assert fast.stampable(mixed, inv.hosts, [last]) == []
 
 
+def test_hosts_that_ran_nothing_or_had_a_failure_rescued_or_ignored_get_no_stamp(
+    cluster_inventory,
+):
+    from homeforge.fastpath import FastPath
+
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    fast = FastPath(inv, paths.resolve_playbook("site"), inv.hosts, [])
+    result = _result(["lab-1"], [])
+    result.stats["lab-2"] = runner.HostStats()  # in the limit, never reached
+    result.stats["lab-3"] = runner.HostStats(ok=5, rescued=1)
+    assert fast.stampable(result, inv.hosts, [fast.last_play]) == ["lab-1"]
+    result.stats["lab-3"] = runner.HostStats(ok=5, ignored=1)
+    assert fast.stampable(result, inv.hosts, [fast.last_play]) == ["lab-1"]
+    result.stats["lab-3"] = runner.HostStats(ok=5, skipped=2)
+    assert fast.stampable(result, inv.hosts, [fast.last_play]) == ["lab-1", "lab-3"]
+
+
 def test_plays_that_stop_healthy_hosts_are_found(tmp_path):
     play = tmp_path / "play.yml"
     play.write_text("- hosts: all\n  any_errors_fatal: true\n  tasks: []\n")
     assert inputs.stops_other_hosts(play)
     play.write_text("- hosts: all\n  tasks: []\n")
     assert not inputs.stops_other_hosts(play)
+    # serial: a batch that fails whole ends the play, and the batches after it never run
+    play.write_text("- hosts: agent\n  serial: 1\n  tasks: []\n")
+    assert inputs.stops_other_hosts(play)
+    assert inputs.stops_other_hosts(paths.resolve_playbook("upgrade"))
+    assert not inputs.stops_other_hosts(paths.resolve_playbook("site"))
+
+
+def test_a_stamp_keeps_the_inputs_the_run_started_with_but_the_facts_it_learnt(
+    cluster_inventory, content_copy
+):
+    """A role edited while a run goes on is not what the run applied: the stamp keeps the
+    digest from before the run, so the next probe converges the host again."""
+    from homeforge.fastpath import FastPath
+
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    fast = FastPath(inv, content_copy / "playbooks" / "site.yml", inv.hosts, [])
+    started = {h: dict(parts) for h, parts in fast.digests.items()}
+    _edit(content_copy / "roles" / "common" / "defaults" / "main.yml")
+    fast.refresh()
+    assert fast.digests == started
+    now = inputs.digests(inv, content_copy / "playbooks" / "site.yml", inv.hosts)
+    assert all(now[h]["role common"] != started[h]["role common"] for h in inv.hosts)
+    assert inputs.RUN_CHANGES == ("other hosts' facts",)
 
 
 def test_lookups_in_variables_make_a_host_ineligible():
@@ -696,3 +761,180 @@ def test_reads_of_kernel_files_fetches_and_downloads(lab_inventory):
     }
     watch.add_event(_event("lab-2", "ansible.builtin.command", command, task="Call AWS"))
     assert "command on the controller" in watch.host("lab-2").reason
+
+
+class _Remote:
+    """Stands for homeforge.remote.Remote: runs the host program's operation in process,
+    as if on the host, except on the hosts told to fail."""
+
+    def __init__(self, failing=()):
+        self.failing, self.calls = set(failing), []
+
+    def call(self, host, op, timeout=60, **args):
+        self.calls.append((host, op.__name__))
+        if host in self.failing:
+            raise OSError(f"{host}: timed out")
+        return op(**args)
+
+
+def test_a_host_whose_probe_fails_runs_and_its_stamp_is_cleared(cluster_inventory, stamps):
+    from homeforge.fastpath import FastPath
+
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    fast = FastPath(inv, paths.resolve_playbook("site"), ["lab-1"], [])
+    remote = _Remote(failing={"lab-1"})
+    probes = fast.probe(remote, check=False)
+    assert probes["lab-1"].outcome == "error" and fast.to_run == ["lab-1"]
+    assert ("lab-1", "stamp_clear") in remote.calls  # tried, and its failure does not stop us
+    remote = _Remote()
+    stampops.stamp_write("site", fast.digests["lab-1"], [])
+    fast = FastPath(inv, paths.resolve_playbook("site"), ["lab-1"], [])
+    assert fast.probe(remote, check=True)["lab-1"].unchanged
+    assert remote.calls == [("lab-1", "stamp_check")]
+
+
+def test_ansible_settings_from_outside_homeforge_are_inputs(
+    cluster_inventory, monkeypatch, tmp_path
+):
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    site = paths.resolve_playbook("site")
+    monkeypatch.delenv("ANSIBLE_CONFIG", raising=False)
+    before = inputs.digests(inv, site, inv.hosts)
+    monkeypatch.setenv("ANSIBLE_HASH_BEHAVIOUR", "merge")
+    after = inputs.digests(inv, site, inv.hosts)
+    assert _changed(before, after) == {h: ["Ansible settings"] for h in inv.hosts}
+    config = tmp_path / "ansible.cfg"
+    config.write_text("[defaults]\njinja2_native = True\n")
+    monkeypatch.setenv("ANSIBLE_CONFIG", str(config))
+    with_config = inputs.digests(inv, site, inv.hosts)
+    config.write_text("[defaults]\njinja2_native = False\n")
+    assert _changed(with_config, inputs.digests(inv, site, inv.hosts)) == {
+        h: ["Ansible settings"] for h in inv.hosts
+    }
+
+
+def test_a_unit_not_as_the_run_asked_refuses_the_stamp(lab_inventory, stamps, monkeypatch):
+    """A service that died after its restart is not converged: its stamp would make every
+    later probe report the dead service as "unchanged"."""
+    watch = WatchList(lab_inventory)
+    unit = "ansible.builtin.systemd_service"
+    watch.add_event(_event("lab-1", unit, _args(name="chrony", state="started", enabled=True)))
+    watch.add_event(_event("lab-1", unit, _args(name="old", state="stopped", enabled=False)))
+    watch.add_event(_event("lab-1", unit, _args(name="chrony", state="restarted")))
+    items = watch.host("lab-1").ordered()
+    assert [i for i in items if i["kind"] == "unit"] == [
+        {"kind": "unit", "name": "chrony.service", "active": True, "enabled": True},
+        {"kind": "unit", "name": "old.service", "active": False, "enabled": False},
+    ]
+
+    def systemd(chrony, old="inactive", enabled="enabled"):
+        shown = (
+            f"Id=chrony.service\nLoadState=loaded\nActiveState={chrony}\nUnitFileState={enabled}\n\n"
+            "Id=old.service\nLoadState=loaded\nActiveState=" + old + "\nUnitFileState=disabled\n"
+        )
+        monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (0, shown, ""))
+
+    systemd("active")
+    assert stampops.stamp_write("site", _inputs(), items)["items"] == 2
+    for state, message in [
+        (dict(chrony="failed"), "unit chrony.service is failed after the run, which started it"),
+        (
+            dict(chrony="active", old="active"),
+            "unit old.service is active after the run, which stopped it",
+        ),
+        (dict(chrony="active", enabled="disabled"), "is disabled after the run, which enabled it"),
+    ]:
+        stampops.stamp_clear()
+        systemd(**state)
+        with pytest.raises(stampops.OpError, match=message):
+            stampops.stamp_write("site", _inputs(), items)
+        assert not (stamps / "site.json").exists()
+    monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (1, "", "no systemd"))
+    with pytest.raises(stampops.OpError, match="systemd does not answer for it"):
+        stampops.stamp_write("site", _inputs(), items)
+
+
+def test_an_api_read_run_once_makes_every_host_of_its_play_ineligible(lab_inventory, write):
+    """eks_cluster_info's answer (endpoint, CA) goes into every node's config, yet Ansible
+    reports a run_once result for one host: the others of the play are ineligible too."""
+    tasks = write(
+        "roles/eks_node/tasks/main.yml",
+        """
+        - name: Cluster info
+          homeforge.homelab.eks_cluster_info:
+            name: demo
+          delegate_to: localhost
+          run_once: true
+        - name: A call by the method its role wrote
+          ansible.builtin.uri:
+            url: https://example.invalid/x
+            method: POST
+          no_log: true
+        """,
+    )
+    local = {"_ansible_delegated_vars": {"ansible_connection": "local"}}
+    play = {"event": "playbook_on_play_start", "event_data": {"name": "EKS"}}
+    watch = WatchList(lab_inventory)
+    watch.add_event(play)
+    watch.add_event(
+        _event(
+            "lab-1",
+            "homeforge.homelab.eks_cluster_info",
+            {**_args(name="demo"), **local},
+            path=f"{tasks}:1",
+        )
+    )
+    watch.add_event(_event("lab-2", "ansible.builtin.copy", _args(dest="/etc/x")))
+    for host in ("lab-1", "lab-2"):
+        assert "eks_cluster_info reads the cluster's endpoint and CA" in watch.host(host).reason
+    other = WatchList(lab_inventory)
+    other.add_event(play)
+    other.add_event(
+        _event(
+            "lab-1",
+            "homeforge.homelab.eks_cluster_info",
+            {**_args(name="demo"), **local},
+            path=f"{tasks}:1",
+        )
+    )
+    other.add_event({**play, "event_data": {"name": "Next"}})
+    other.add_event(_event("lab-2", "ansible.builtin.copy", _args(dest="/etc/x")))
+    assert not other.host("lab-1").eligible and other.host("lab-2").eligible
+    # a uri whose arguments no_log hides is a write unless its role wrote GET or HEAD
+    hidden = WatchList(lab_inventory)
+    hidden.add_event(
+        _event("lab-1", "ansible.builtin.uri", {"censored": "hidden"}, path=f"{tasks}:6")
+    )
+    assert "writes a secret (no_log)" in hidden.host("lab-1").reason
+    tasks.write_text(tasks.read_text().replace("POST", "GET"))
+    watch_get = WatchList(lab_inventory)
+    from homeforge.fastpath import watch as watch_module
+
+    watch_module._task_source.cache_clear()
+    watch_get.add_event(
+        _event("lab-1", "ansible.builtin.uri", {"censored": "hidden"}, path=f"{tasks}:6")
+    )
+    assert watch_get.host("lab-1").eligible
+
+
+def test_facts_roles_read_across_hosts_are_inputs(cluster_inventory, isolated_state):
+    """k3s_server falls back on the first server's default_ipv4 fact: when the fact cache
+    says it moved, every host reading it has new inputs."""
+    from ansible.plugins.loader import cache_loader
+
+    assert "ansible_default_ipv4" in inputs.cross_host_facts(paths.content_root())
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    site = paths.resolve_playbook("site")
+    cache = cache_loader.get("jsonfile", _uri=str(isolated_state / "facts"), _timeout=86400)
+    facts = {"ansible_default_ipv4": {"address": "10.0.0.1"}, "ansible_uptime_seconds": 5}
+    cache.set("lab-1", facts)
+    before = inputs.digests(inv, site, inv.hosts)
+    cache.set("lab-1", {**facts, "ansible_uptime_seconds": 99})  # what changes every time
+    assert inputs.digests(inv, site, inv.hosts) == before
+    cache.set("lab-1", {**facts, "ansible_default_ipv4": {"address": "10.0.0.9"}})
+    assert _changed(before, inputs.digests(inv, site, inv.hosts)) == {
+        h: ["other hosts' facts"] for h in inv.hosts
+    }

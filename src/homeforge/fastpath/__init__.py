@@ -14,9 +14,13 @@ Rules that keep it correct:
 - every ``apply`` first removes the stamps of the hosts it runs on (a probe that does
   not match does so in the same round trip), so a failed or interrupted run leaves none;
 - stamps are written only after a run that reached its end on that host with no
-  failure (with no failure anywhere, when the playbook or its roles use
-  ``any_errors_fatal`` or ``max_fail_percentage``, which stop healthy hosts early),
-  never in check mode or with ``--tags``/``--skip-tags`` (a partial run);
+  failure, none rescued or ignored, and at least one task run (with no failure
+  anywhere, when the playbook or its roles use ``serial``, ``any_errors_fatal`` or
+  ``max_fail_percentage``, which stop healthy hosts early), never in check mode or with
+  ``--tags``/``--skip-tags`` (a partial run); the host refuses one when a unit is not
+  as the run asked;
+- a stamp records the inputs the run started with; only the facts the run left in the
+  controller's cache are taken from after it;
 - a run with a task whose effect cannot be watched writes a stamp that says so, and
   that host always converges, with the task named in the recap;
 - ``--full`` bypasses the probe; ``--check`` uses it to answer "nothing would change".
@@ -32,7 +36,7 @@ from homeforge.fastpath import inputs
 from homeforge.fastpath.watch import WatchList
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, fan_out, stampops
-from homeforge.runner import RunResult
+from homeforge.runner import HostStats, RunResult
 
 UNCHANGED = "unchanged (probe)"
 SSH_CONNECTIONS = ("ssh", "paramiko", "smart")
@@ -65,6 +69,11 @@ class Probe:
 
 def stamp_name(playbook: Path) -> str:
     return playbook.stem
+
+
+def _clean(stats: HostStats) -> bool:
+    ran = stats.ok + stats.changed + stats.skipped > 0
+    return ran and stats.healthy and stats.rescued == 0 and stats.ignored == 0
 
 
 class FastPath:
@@ -107,9 +116,11 @@ class FastPath:
             )
 
         stale: list[str] = []  # matched on the host, not on the controller
+        errored: list[str] = []  # the probe failed: its stamp may still be there
         for host, reply in fan_out(one, asked, workers=32).items():
             if isinstance(reply, BaseException):
                 self.probes[host] = Probe("error", str(reply))
+                errored.append(host)
                 continue
             self.probes[host] = Probe(reply["outcome"], reply.get("detail", ""))
             changed = [
@@ -125,6 +136,9 @@ class FastPath:
             self.clear(
                 remote, stale + [h for h in self.hosts if h not in asked and self.over_ssh(h)]
             )
+            # Best effort: a host whose probe could not run (no python3 yet) may still be
+            # converged by Ansible, which then makes it what the next probe can read.
+            self.clear(remote, errored, strict=False)
         self.elapsed = time.monotonic() - started
         return self.probes
 
@@ -149,9 +163,19 @@ class FastPath:
         return [h for h in self.hosts if not self.probes.get(h, Probe("never")).unchanged]
 
     def refresh(self) -> None:
-        """Compute the inputs again, as a run left them (its facts are in the cache now)."""
+        """The inputs as a run left them: only what it can change, the facts it left in
+        the controller's cache, is computed again. Roles, plugins, variables and files
+        edited while it ran keep their digests from before it, so the stamp cannot vouch
+        for an edit the run never applied."""
         self.before = self.digests
-        self.digests = inputs.digests(self.inv, self.playbook, self.hosts, self.extra_vars)
+        now = inputs.digests(self.inv, self.playbook, self.hosts, self.extra_vars)
+        self.digests = {
+            host: {
+                **parts,
+                **{k: now[host][k] for k in inputs.RUN_CHANGES if k in now[host]},
+            }
+            for host, parts in self.before.items()
+        }
 
     def changed_by_run(self, remote: Remote, ran: list[str]) -> list[str]:
         """The hosts a run left out whose inputs it changed (a host that came back with a
@@ -165,7 +189,7 @@ class FastPath:
         return again
 
     @staticmethod
-    def clear(remote: Remote, hosts: list[str]) -> None:
+    def clear(remote: Remote, hosts: list[str], strict: bool = True) -> None:
         if not hosts:
             return
         failed = {
@@ -175,19 +199,21 @@ class FastPath:
             ).items()
             if isinstance(err, BaseException)
         }
-        if failed:  # a stamp left behind could hide this run's changes: stop here
+        if failed and strict:  # a stamp left behind could hide this run's changes: stop here
             raise next(iter(failed.values()))
 
     def stampable(self, result: RunResult, hosts: list[str], plays: list[str]) -> list[str]:
         """The hosts of a run that may get a stamp: the run reached the playbook's last
         play (Ansible stops early when every host of a play failed, yet still reports
         final stats), and they had no failure (all of them none, when a play can stop
-        healthy hosts early)."""
+        healthy hosts early), no failure rescued or ignored (the state it left is not one a
+        clean converge makes), and ran at least one task (a host a ``serial`` batch never
+        reached has empty stats)."""
         if not result.completed or not self.last_play or self.last_play not in plays:
             return []
         if self.all_or_nothing and not result.ok:
             return []
-        return [h for h in hosts if h in result.stats and result.stats[h].healthy]
+        return [h for h in hosts if h in result.stats and _clean(result.stats[h])]
 
     def write(self, remote: Remote, hosts: list[str], watch: WatchList) -> dict[str, str]:
         """A stamp on each host that converged cleanly, with the inputs as they are after

@@ -2,7 +2,9 @@
 
 Per host, a SHA-256 over:
 
-- the stamp format, homeforge's version and code, ansible-core's version;
+- the stamp format, homeforge's version and code, ansible-core's version; the Ansible
+  settings homeforge does not make (``ANSIBLE_*`` variables, ``~/.ansible.cfg`` and
+  ``/etc/ansible/ansible.cfg``, the collections' release);
 - the playbook file, and the content of the roles its plays give this host (their
   dependencies and the roles they include, found by name), except each role's
   ``tests/`` and README; every plugin (modules, filters, module_utils);
@@ -49,6 +51,11 @@ ROLE_REF = re.compile(r"homeforge\.homelab\.([a-z0-9_]+)")
 CROSS_REF = re.compile(r"hostvars\[[^\]]+\](?:\.([A-Za-z_][A-Za-z0-9_]*)|\[['\"]([^'\"]+)['\"]\])")
 # map('extract', hostvars) | ...attr('key') / map(attribute='key')
 EXTRACT_REF = re.compile(r"'extract',\s*hostvars\)[^\n]*?(?:attr\('|attribute=')([A-Za-z_]\w*)")
+# hostvars[NAME]['ansible_facts']['key'] / .ansible_facts.key: the fact cache's ansible_key
+HOST_FACTS = re.compile(r"hostvars\[[^\]]+\]\s*(?:\.|\[['\"])ansible_facts")
+FACT_REF = re.compile(
+    r"\[?['\"]?ansible_facts['\"]?\]?(?:\.([a-z_][a-z0-9_]*)|\[['\"]([a-z_][a-z0-9_]*)['\"]\])"
+)
 SKIPPED_PARTS = {"tests", "__pycache__"}
 CONTROLLER_FILES = 2000  # entries of a directory a variable names
 
@@ -128,7 +135,9 @@ def plays(playbook: Path) -> list[tuple[str, set[str]]]:
     return result
 
 
-STOPPERS = re.compile(r"^\s*-?\s*(any_errors_fatal|max_fail_percentage)\s*:", re.MULTILINE)
+# any_errors_fatal and max_fail_percentage stop healthy hosts when one fails; so does
+# serial, since a batch that fails whole ends the play for the batches after it.
+STOPPERS = re.compile(r"^\s*-?\s*(any_errors_fatal|max_fail_percentage|serial)\s*:", re.MULTILINE)
 
 
 def stops_other_hosts(playbook: Path) -> bool:
@@ -169,6 +178,21 @@ def cross_host_keys(root: Path) -> set[str]:
 
     keys.update(load_mesh_utils().MESH_KEYS)
     return keys
+
+
+@lru_cache(maxsize=8)
+def cross_host_facts(root: Path) -> frozenset[str]:
+    """The facts roles read from other hosts (``hostvars[h]['ansible_facts']['default_ipv4']``),
+    named as the fact cache names them (``ansible_default_ipv4``)."""
+    found: set[str] = set()
+    for base in ("roles", "playbooks", "plugins"):
+        for path in (root / base).rglob("*"):
+            if path.suffix not in (".yml", ".yaml", ".j2", ".py") or "tests" in path.parts:
+                continue
+            for line in path.read_text(errors="replace").splitlines():
+                if HOST_FACTS.search(line):
+                    found.update("ansible_" + (a or b) for a, b in FACT_REF.findall(line))
+    return frozenset(found)
 
 
 # Variables that name files on the controller (an SSH key, a release directory): by name.
@@ -240,7 +264,10 @@ def cached_facts(hosts: list[str], keys: set[str]) -> dict[str, dict[str, Any]]:
     An expired or missing entry counts as absent, so every host that depends on it runs."""
     from ansible.plugins.loader import cache_loader
 
-    wanted = {k for k in keys if not k.startswith("ansible_")}
+    # Facts only where roles read them across hosts (the whole of ansible_facts changes
+    # at every gathering: its clock, uptime and counters)
+    facts = cross_host_facts(paths.content_root())
+    wanted = {k for k in keys if not k.startswith("ansible_")} | set(facts)
     cache = cache_loader.get(
         "jsonfile",
         _uri=str(paths.state_dir() / "facts"),
@@ -267,6 +294,35 @@ def _extra_vars_text(extra_vars: list[str]) -> list[str]:
     return texts
 
 
+def ansible_settings() -> str:
+    """What a run takes from Ansible's surroundings rather than from homeforge: the
+    ``ANSIBLE_*`` environment variables (they win over homeforge's own settings), the
+    configuration files Ansible reads outside the playbook's directory (``$ANSIBLE_CONFIG``,
+    ``~/.ansible.cfg``, ``/etc/ansible/ansible.cfg``; the first one found is the one used)
+    and the collections' release (the ``ansible`` package: kubernetes.core, ansible.posix...)."""
+    env = sorted((k, v) for k, v in os.environ.items() if k.startswith("ANSIBLE_"))
+    config = ""
+    for candidate in (
+        os.environ.get("ANSIBLE_CONFIG"),
+        "~/.ansible.cfg",
+        "/etc/ansible/ansible.cfg",
+    ):
+        if not candidate:
+            continue
+        with contextlib.suppress(OSError):
+            config = candidate + "\0" + Path(candidate).expanduser().read_text(errors="replace")
+            break
+    try:
+        collections = metadata.version("ansible")
+    except metadata.PackageNotFoundError:
+        collections = "?"
+    return _sha(_canonical(env), config, collections)
+
+
+# The parts of the inputs a run itself may change (what it leaves in the fact cache).
+RUN_CHANGES = ("other hosts' facts",)
+
+
 def digests(
     inv: Inventory, playbook: Path, hosts: list[str], extra_vars: list[str] | None = None
 ) -> dict[str, dict[str, str]]:
@@ -284,6 +340,7 @@ def digests(
             tree_digest(Path(homeforge.__file__).parent, skip_docs=False),
             ansible_version,
         ),
+        "Ansible settings": ansible_settings(),
         # the playbook and its directory (imported playbooks, group_vars beside it)
         "playbook": _sha(str(playbook.resolve()), tree_digest(playbook.parent, skip_docs=False)),
         "plugins": tree_digest(root / "plugins", skip_docs=False),

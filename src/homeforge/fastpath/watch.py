@@ -17,6 +17,12 @@ watchable (a ``creates:`` path, a read followed by a conditional write), or decl
 that its effect lives off the host (``vars: {homeforge_unwatched: WHY}``, such as a node
 label in the Kubernetes API: only ``apply --full`` re-checks those).
 
+A read of an API whose answer goes into the host's configuration (``eks_cluster_info``)
+makes the host not eligible as well, and a ``run_once`` task that cannot be watched
+counts for every host of its play (Ansible reports its one result for one host).
+A unit item carries what the run's last task on it asked (``active``, ``enabled``): the
+host program refuses the stamp when the unit is not so after the run.
+
 Tasks delegated to another inventory host count for that host; tasks delegated to the
 controller (``localhost``) are not watched there: a fetched file is the controller's.
 Handlers are consequences of the changes that notified them and add nothing.
@@ -55,9 +61,13 @@ NO_EFFECT = {
     "gather_facts",
     "package_facts",
     "service_facts",
-    "uri",  # GET/HEAD only: see below
     "wait_for",  # a port; a path is watched
-    "eks_cluster_info",
+}
+# Reads whose answer decides what a run writes, from an API the probe cannot ask: a host
+# that ran one is not eligible (the inventory can give the answer instead).
+API_READS = {
+    "eks_cluster_info": "reads the cluster's endpoint and CA from the EKS API "
+    "(set eks_node_api_endpoint and eks_node_certificate_authority to skip it)",
 }
 # Reads of what the kernel makes up as it goes: never watched.
 VOLATILE = ("/proc/", "/sys/", "/dev/", "/run/")
@@ -73,6 +83,12 @@ class HostWatch:
     unwatchable: list[str] = field(default_factory=list)
     # no_log writes by task file, waiting for a stat in the same file to name their path
     secret_writes: dict[str, list[str]] = field(default_factory=dict)
+    # unit -> what the run's last task on it asked for ({"active": bool, "enabled": bool}):
+    # the stamp is refused when the unit is not so once the run is over
+    unit_wants: dict[str, dict[str, bool]] = field(default_factory=dict)
+    # problems of run_once tasks of the plays this host took part in (one host reports
+    # the result; every host of the play uses it)
+    shared: list[str] = field(default_factory=list)
 
     def add(self, kind: str, **fields: Any) -> None:
         item = {"kind": kind, **{k: v for k, v in fields.items() if v not in (None, "")}}
@@ -86,7 +102,7 @@ class HostWatch:
             for file, wheres in self.secret_writes.items()
             for where in wheres
         ]
-        return self.unwatchable + unnamed
+        return self.unwatchable + self.shared + unnamed
 
     @property
     def eligible(self) -> bool:
@@ -97,7 +113,10 @@ class HostWatch:
         return self.problems[0] if self.problems else ""
 
     def ordered(self) -> list[dict[str, Any]]:
-        return sorted(self.items.values(), key=lambda i: json.dumps(i, sort_keys=True))
+        items = sorted(self.items.values(), key=lambda i: json.dumps(i, sort_keys=True))
+        return [
+            {**i, **self.unit_wants.get(i["name"], {})} if i["kind"] == "unit" else i for i in items
+        ]
 
 
 def short(action: str) -> str:
@@ -131,6 +150,17 @@ def _task_source(task_path: str) -> dict[str, Any]:
     return parsed[0] if isinstance(parsed, list) and parsed and isinstance(parsed[0], dict) else {}
 
 
+def _reads(action: str, data: dict[str, Any]) -> bool:
+    """Whether a task whose arguments are hidden (no_log) or that ran on the controller
+    only reads: ``uri`` by the method its role wrote (templated: taken as a write)."""
+    if action == "uri":
+        source = _task_source(str(data.get("task_path", "")))
+        spec = next((v for k, v in source.items() if short(k) == "uri"), None)
+        method = spec.get("method", "GET") if isinstance(spec, dict) else None
+        return isinstance(method, str) and method.upper() in READ_METHODS
+    return action in NO_EFFECT or action in ("stat", "slurp")
+
+
 def _declared_unwatched(data: dict[str, Any]) -> bool:
     """A task whose effect lives off the host (the Kubernetes API) may say so with
     ``vars: {homeforge_unwatched: WHY}``: it does not make its host ineligible, and only
@@ -159,13 +189,23 @@ class WatchList:
     def __init__(self, inv: Inventory):
         self.inv = inv
         self.hosts: dict[str, HostWatch] = {}
+        self._play = 0
+        self._play_hosts: dict[int, set[str]] = {}
+        self._play_problems: dict[int, list[str]] = {}
         self._by_address = {}
         for host in inv.hosts:
             self._by_address.setdefault(inv.address(host), host)
             self._by_address.setdefault(host, host)
 
     def host(self, name: str) -> HostWatch:
-        return self.hosts.setdefault(name, HostWatch())
+        entry = self.hosts.setdefault(name, HostWatch())
+        entry.shared = [
+            problem
+            for play, problems in self._play_problems.items()
+            if name in self._play_hosts.get(play, ())
+            for problem in problems
+        ]
+        return entry
 
     def _target(self, host: str, res: dict[str, Any]) -> str | None:
         """The inventory host a result's effects are on; None for the controller."""
@@ -184,6 +224,10 @@ class WatchList:
     def add_event(self, event: dict[str, Any]) -> None:
         kind = event.get("event")
         data = event.get("event_data") or {}
+        if kind == "playbook_on_play_start":
+            self._play += 1
+        if str(kind).startswith("runner_on_") and data.get("host"):
+            self._play_hosts.setdefault(self._play, set()).add(str(data["host"]))
         if kind not in ("runner_on_ok", "runner_on_failed"):
             return
         if kind == "runner_on_failed" and not data.get("ignore_errors"):
@@ -208,27 +252,42 @@ class WatchList:
                 continue
             if one.get("censored") or (one.get("_ansible_no_log") and "invocation" not in one):
                 # no_log: no arguments to read. Reads need none; a write waits for a stat.
-                if (
-                    action not in NO_EFFECT
-                    and action not in ("stat", "slurp")
-                    and not (action in COMMANDS and self._only_looks(data))
+                if action in API_READS:
+                    self._unwatchable(host, where, f"{action} {API_READS[action]}", data)
+                elif not _reads(action, data) and not (
+                    action in COMMANDS and self._only_looks(data)
                 ):
                     self.host(target or host).secret_writes.setdefault(task_file, []).append(where)
                 continue
             if target is None:
-                reads = action in NO_EFFECT or action in ("stat", "slurp")
-                if not reads and not (action in COMMANDS and self._only_looks(data)):
-                    self.host(host).unwatchable.append(
-                        f"{where}: {action} on the controller (its effect is not on the host)"
+                if action in API_READS:
+                    self._unwatchable(host, where, f"{action} {API_READS[action]}", data)
+                elif not _reads(action, data) and not (
+                    action in COMMANDS and self._only_looks(data)
+                ):
+                    self._unwatchable(
+                        host,
+                        where,
+                        f"{action} on the controller (its effect is not on the host)",
+                        data,
                     )
                 continue
             if action == "stat":
                 self.host(target).secret_writes.pop(task_file, None)
             problem = self._items(self.host(target), action, one, data)
             if problem:
-                self.host(host).unwatchable.append(f"{where}: {problem}")
+                self._unwatchable(host, where, problem, data)
                 if target != host:
                     self.host(target).unwatchable.append(f"{where} from {host}: {problem}")
+
+    def _unwatchable(self, host: str, where: str, problem: str, data: dict[str, Any]) -> None:
+        """The host cannot take the fast path; with ``run_once``, no host of the play can
+        (the one result reported stands for all of them)."""
+        line = f"{where}: {problem}"
+        if _task_source(str(data.get("task_path", ""))).get("run_once") is True:
+            self._play_problems.setdefault(self._play, []).append(line)
+        else:
+            self.host(host).unwatchable.append(line)
 
     @staticmethod
     def _only_looks(data: dict[str, Any]) -> bool:
@@ -270,6 +329,8 @@ class WatchList:
         elif action == "uri":
             if str(args.get("method", "GET")).upper() not in READ_METHODS:
                 return f"uri {args.get('method')} (an API call's effect cannot be watched)"
+        elif action in API_READS:
+            return f"{action} {API_READS[action]}"
         elif action in NO_EFFECT:
             pass
         elif action in ("apt", "package", "deb_packages", "dpkg_selections"):
@@ -281,9 +342,7 @@ class WatchList:
             for name in names:
                 watch.add("package", name=name)
         elif action in ("systemd_service", "systemd", "service"):
-            name = args.get("name") or res.get("name")
-            if name:
-                watch.add("unit", name=_unit(str(name)))
+            _unit_items(watch, args, res)
         elif action == "iptables":
             family = str(args.get("ip_version") or "ipv4")
             watch.add(
@@ -313,6 +372,23 @@ class WatchList:
         else:
             return f"module {action} (homeforge does not know what it changes)"
         return None
+
+
+def _unit_items(watch: HostWatch, args: dict[str, Any], res: dict[str, Any]) -> None:
+    """A unit, and what the task asked of it (the last task on a unit decides)."""
+    name = args.get("name") or res.get("name")
+    if not name:
+        return
+    unit = _unit(str(name))
+    watch.add("unit", name=unit)
+    want = watch.unit_wants.setdefault(unit, {})
+    state = str(args.get("state") or "")
+    if state in ("started", "restarted", "reloaded"):
+        want["active"] = True
+    elif state == "stopped":
+        want["active"] = False
+    if isinstance(args.get("enabled"), bool):
+        want["enabled"] = args["enabled"]
 
 
 HOMEFORGE_MODULES = {

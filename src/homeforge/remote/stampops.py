@@ -130,23 +130,33 @@ def _package_base(name):
     return name.split("=")[0].split(":")[0].rstrip("*")
 
 
-def _units(names):
-    """unit -> "load enabled active" from one ``systemctl show``."""
+def _unit_props(names):
+    """unit -> its LoadState, UnitFileState and ActiveState from one ``systemctl show``."""
     if not names:
         return {}
-    ordered = sorted(names)
+    ordered = sorted(set(names))
     rc, out, _err = _run(
         ["systemctl", "show", "--property=Id,LoadState,UnitFileState,ActiveState", "--"] + ordered
     )
     blocks = out.strip().split("\n\n") if rc == 0 else []
-    states = {}
+    found = {}
     for name, block in zip(ordered, blocks):
-        props = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        states[name] = "%s %s %s" % (
+        found[name] = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+    return found
+
+
+def _units(names):
+    """unit -> "load enabled active" from one ``systemctl show``."""
+    found = _unit_props(names)
+    states = {
+        name: "%s %s %s"
+        % (
             props.get("LoadState", "?"),
             props.get("UnitFileState", "?"),
             props.get("ActiveState", "?"),
         )
+        for name, props in found.items()
+    }
     return {name: states.get(name, "unknown") for name in names}
 
 
@@ -206,7 +216,9 @@ def _gpus(sysfs_root):
                     found.append(name)
         except OSError:
             continue
-    return " ".join(found) or "none"
+    # the driver loaded or not (a role loads it when a converge finds it missing)
+    loaded = os.path.isdir(os.path.join(sysfs_root, "module/nvidia"))
+    return "%s loaded=%s" % (" ".join(found) or "none", "yes" if loaded else "no")
 
 
 def _ollama_model(url, name):
@@ -225,14 +237,38 @@ def _ollama_model(url, name):
     return "absent"
 
 
+def _default_ipv4():
+    """The interface of the IPv4 default route and its addresses: what Ansible's
+    ``default_ipv4`` fact reports, which roles read (the first server's address)."""
+    try:
+        with open("/proc/net/route") as handle:
+            rows = [line.split() for line in handle.read().splitlines()[1:]]
+    except OSError:
+        return "none"
+    ifaces = sorted(
+        {r[0] for r in rows if len(r) > 7 and r[1] == "00000000" and r[7] == "00000000"}
+    )
+    if not ifaces:
+        return "none"
+    _rc, out, _err = _run(["ip", "-4", "-o", "addr", "show", "dev", ifaces[0]])
+    addresses = sorted(
+        part[i + 1]
+        for part in (line.split() for line in out.splitlines())
+        for i, word in enumerate(part[:-1])
+        if word == "inet"
+    )
+    return "%s %s" % (ifaces[0], ",".join(addresses))
+
+
 def _host():
-    """What the run's facts decided on: the kernel and the distribution's release."""
+    """What the run's facts decided on: the kernel, the distribution's release and the
+    default route's address."""
     try:
         with open("/etc/os-release") as handle:
             release = _sha(handle.read())
     except OSError:
         release = "none"
-    return "%s %s %s" % (platform.machine(), platform.release(), release)
+    return "%s %s %s %s" % (platform.machine(), platform.release(), release, _default_ipv4())
 
 
 def _hostname():
@@ -262,9 +298,9 @@ def describe(item):
     if kind == "account":
         return "%s entry %s" % ("group" if item.get("db") == "group" else "user", item["name"])
     if kind in ("host", "hostname"):
-        return {"host": "kernel or distribution", "hostname": "host name"}[kind]
+        return {"host": "kernel, distribution or address", "hostname": "host name"}[kind]
     if kind == "gpus":
-        return "NVIDIA GPUs"
+        return "NVIDIA GPUs or their driver"
     if kind == "ollama_model":
         return "Ollama model %s" % item["name"]
     if kind == "local":
@@ -340,9 +376,38 @@ def stamp_clear():
     return {"removed": removed}
 
 
+RUNNING = ("active", "activating", "reloading")
+
+
+def _unmet(watch):
+    """The first unit that is not as the run's last task on it asked (started, stopped,
+    enabled, disabled): a service that died after its restart must not be recorded as
+    converged, or every later probe would find it "unchanged"."""
+    wanted = [i for i in watch if i.get("kind") == "unit" and ("active" in i or "enabled" in i)]
+    found = _unit_props([i["name"] for i in wanted])
+    for item in wanted:
+        if item["name"] not in found:
+            return "unit %s: systemd does not answer for it" % item["name"]
+        enabled = found[item["name"]].get("UnitFileState", "")
+        active = found[item["name"]].get("ActiveState", "")
+        if item.get("active") is True and active not in RUNNING:
+            return "unit %s is %s after the run, which started it" % (item["name"], active)
+        if item.get("active") is False and active in RUNNING:
+            return "unit %s is %s after the run, which stopped it" % (item["name"], active)
+        if item.get("enabled") is True and enabled in ("disabled", "masked"):
+            return "unit %s is %s after the run, which enabled it" % (item["name"], enabled)
+        if item.get("enabled") is False and enabled == "enabled":
+            return "unit %s is enabled after the run, which disabled it" % item["name"]
+    return None
+
+
 def stamp_write(playbook, inputs, watch, eligible=True, reason=""):
     """Record a clean converge: the inputs' digests (one per part, from the controller) and
-    each watched item's digest now."""
+    each watched item's digest now. Refused (OpError) when a unit is not as the run asked."""
+    if eligible:
+        unmet = _unmet(watch)
+        if unmet:
+            raise OpError(unmet)
     digests = observe(watch) if eligible else []
     stamp = {
         "format": FORMAT,
