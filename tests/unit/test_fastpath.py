@@ -876,29 +876,21 @@ def test_an_api_read_run_once_makes_every_host_of_its_play_ineligible(lab_invent
     )
     local = {"_ansible_delegated_vars": {"ansible_connection": "local"}}
     play = {"event": "playbook_on_play_start", "event_data": {"name": "EKS"}}
+    cluster_info = _event(
+        "lab-1",
+        "homeforge.homelab.eks_cluster_info",
+        {**_args(name="demo"), **local},
+        path=f"{tasks}:1",
+    )
     watch = WatchList(lab_inventory)
     watch.add_event(play)
-    watch.add_event(
-        _event(
-            "lab-1",
-            "homeforge.homelab.eks_cluster_info",
-            {**_args(name="demo"), **local},
-            path=f"{tasks}:1",
-        )
-    )
+    watch.add_event(cluster_info)
     watch.add_event(_event("lab-2", "ansible.builtin.copy", _args(dest="/etc/x")))
     for host in ("lab-1", "lab-2"):
         assert "eks_cluster_info reads the cluster's endpoint and CA" in watch.host(host).reason
     other = WatchList(lab_inventory)
     other.add_event(play)
-    other.add_event(
-        _event(
-            "lab-1",
-            "homeforge.homelab.eks_cluster_info",
-            {**_args(name="demo"), **local},
-            path=f"{tasks}:1",
-        )
-    )
+    other.add_event(cluster_info)
     other.add_event({**play, "event_data": {"name": "Next"}})
     other.add_event(_event("lab-2", "ansible.builtin.copy", _args(dest="/etc/x")))
     assert not other.host("lab-1").eligible and other.host("lab-2").eligible
