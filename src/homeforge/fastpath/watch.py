@@ -17,12 +17,9 @@ watchable (a ``creates:`` path, a read followed by a conditional write), or decl
 that its effect lives off the host (``vars: {homeforge_unwatched: WHY}``, such as a node
 label in the Kubernetes API: only ``apply --full`` re-checks those).
 
-A read of an API whose answer goes into the host's configuration (``eks_cluster_info``)
-makes the host not eligible as well, and a ``run_once`` task that cannot be watched
-counts for every host of its play (Ansible reports its one result for one host).
-A unit item carries what the run's last task on it asked (``active``, ``enabled``): the
-host program refuses the stamp when the unit is not so after the run.
-
+So does an API read whose answer goes into the host's configuration (``eks_cluster_info``);
+a ``run_once`` task counts for every host of its play. A unit item carries what the last
+task on it asked (``active``, ``enabled``): the stamp is refused when the unit is not so.
 Tasks delegated to another inventory host count for that host; tasks delegated to the
 controller (``localhost``) are not watched there: a fetched file is the controller's.
 Handlers are consequences of the changes that notified them and add nothing.
@@ -63,8 +60,7 @@ NO_EFFECT = {
     "service_facts",
     "wait_for",  # a port; a path is watched
 }
-# Reads whose answer decides what a run writes, from an API the probe cannot ask: a host
-# that ran one is not eligible (the inventory can give the answer instead).
+# API reads whose answer the run writes on the host: not eligible (the inventory may say it)
 API_READS = {
     "eks_cluster_info": "reads the cluster's endpoint and CA from the EKS API "
     "(set eks_node_api_endpoint and eks_node_certificate_authority to skip it)",
@@ -86,8 +82,7 @@ class HostWatch:
     # unit -> what the run's last task on it asked for ({"active": bool, "enabled": bool}):
     # the stamp is refused when the unit is not so once the run is over
     unit_wants: dict[str, dict[str, bool]] = field(default_factory=dict)
-    # problems of run_once tasks of the plays this host took part in (one host reports
-    # the result; every host of the play uses it)
+    # problems of run_once tasks of the plays this host took part in
     shared: list[str] = field(default_factory=list)
 
     def add(self, kind: str, **fields: Any) -> None:
