@@ -162,17 +162,21 @@ def last_play(playbook: Path) -> str:
     return str(last.get("name") or last.get("hosts") or "")
 
 
+def _content_texts(root: Path) -> Iterable[str]:
+    """The text of every task, template and plugin file (their tests left out)."""
+    for base in ("roles", "playbooks", "plugins"):
+        for path in (root / base).rglob("*"):
+            if path.suffix in (".yml", ".yaml", ".j2", ".py") and "tests" not in path.parts:
+                yield path.read_text(errors="replace")
+
+
 def cross_host_keys(root: Path) -> set[str]:
     """Variable names the roles and playbooks read from other hosts' hostvars."""
     keys: set[str] = set()
-    for base in ("roles", "playbooks", "plugins"):
-        for path in (root / base).rglob("*"):
-            if path.suffix not in (".yml", ".yaml", ".j2", ".py") or "tests" in path.parts:
-                continue
-            text = path.read_text(errors="replace")
-            for attr, item in CROSS_REF.findall(text):
-                keys.add(attr or item)
-            keys.update(EXTRACT_REF.findall(text))
+    for text in _content_texts(root):
+        for attr, item in CROSS_REF.findall(text):
+            keys.add(attr or item)
+        keys.update(EXTRACT_REF.findall(text))
     keys.discard("get")
     from homeforge.wireguard.live import load_mesh_utils
 
@@ -185,13 +189,10 @@ def cross_host_facts(root: Path) -> frozenset[str]:
     """The facts roles read from other hosts (``hostvars[h]['ansible_facts']['default_ipv4']``),
     named as the fact cache names them (``ansible_default_ipv4``)."""
     found: set[str] = set()
-    for base in ("roles", "playbooks", "plugins"):
-        for path in (root / base).rglob("*"):
-            if path.suffix not in (".yml", ".yaml", ".j2", ".py") or "tests" in path.parts:
-                continue
-            for line in path.read_text(errors="replace").splitlines():
-                if HOST_FACTS.search(line):
-                    found.update("ansible_" + (a or b) for a, b in FACT_REF.findall(line))
+    for text in _content_texts(root):
+        for line in text.splitlines():
+            if HOST_FACTS.search(line):
+                found.update("ansible_" + (a or b) for a, b in FACT_REF.findall(line))
     return frozenset(found)
 
 

@@ -245,21 +245,16 @@ class WatchList:
             target = self._target(host, one)
             if _declared_unwatched(data):
                 continue
+            if action in API_READS:  # wherever it ran, with or without no_log
+                self._unwatchable(host, where, f"{action} {API_READS[action]}", data)
+                continue
             if one.get("censored") or (one.get("_ansible_no_log") and "invocation" not in one):
                 # no_log: no arguments to read. Reads need none; a write waits for a stat.
-                if action in API_READS:
-                    self._unwatchable(host, where, f"{action} {API_READS[action]}", data)
-                elif not _reads(action, data) and not (
-                    action in COMMANDS and self._only_looks(data)
-                ):
+                if not _reads(action, data) and not (action in COMMANDS and self._only_looks(data)):
                     self.host(target or host).secret_writes.setdefault(task_file, []).append(where)
                 continue
             if target is None:
-                if action in API_READS:
-                    self._unwatchable(host, where, f"{action} {API_READS[action]}", data)
-                elif not _reads(action, data) and not (
-                    action in COMMANDS and self._only_looks(data)
-                ):
+                if not _reads(action, data) and not (action in COMMANDS and self._only_looks(data)):
                     self._unwatchable(
                         host,
                         where,
@@ -324,8 +319,6 @@ class WatchList:
         elif action == "uri":
             if str(args.get("method", "GET")).upper() not in READ_METHODS:
                 return f"uri {args.get('method')} (an API call's effect cannot be watched)"
-        elif action in API_READS:
-            return f"{action} {API_READS[action]}"
         elif action in NO_EFFECT:
             pass
         elif action in ("apt", "package", "deb_packages", "dpkg_selections"):
