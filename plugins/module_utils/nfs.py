@@ -80,6 +80,27 @@ def option_problem(value: object) -> str | None:
     return f"not an export option homeforge knows (known: {', '.join(sorted(FLAGS | set(VALUED)))})"
 
 
+# Directories an export must never be or lie under (the root file system's own), and
+# directories it must not be itself (it may lie under them: /srv/nfs, /var/lib/exports).
+SYSTEM_TREES = ("/etc", "/boot", "/dev", "/proc", "/sys", "/run", "/root", "/usr", "/bin",
+                "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/var/lib/dpkg", "/var/lib/apt")  # fmt: skip
+SYSTEM_DIRS = ("/", "/var", "/var/lib", "/home", "/srv", "/opt", "/mnt", "/media", "/tmp",
+               "/var/tmp", "/usr/local")  # fmt: skip
+
+
+def system_path(path: str) -> bool:
+    """Whether ``path`` (absolute, no '..') is a system directory or lies in a system tree."""
+    clean = "/" + "/".join(part for part in path.split("/") if part not in ("", "."))
+    return clean in SYSTEM_DIRS or any(
+        clean == tree or clean.startswith(tree + "/") for tree in SYSTEM_TREES
+    )
+
+
+def squashes_root(options) -> bool:
+    """Whether root on a client is mapped to the anonymous user (exports(5): the default)."""
+    return "no_root_squash" not in options
+
+
 def export_problems(export: object, default_clients: object = ()) -> list[str]:
     """Every problem of one export, each naming the key (``path: ...``)."""
     if not isinstance(export, dict):
@@ -92,8 +113,11 @@ def export_problems(export: object, default_clients: object = ()) -> list[str]:
     problem = rules.absolute_path_problem(export.get("path"))
     if problem:
         problems.append(f"path: {problem}")
-    elif export["path"] == "/":
-        problems.append("path: the root directory is not exported")
+    elif system_path(export["path"]):
+        problems.append(
+            f"path: {export['path']} is a system directory (its owner and mode are the"
+            " system's, and every client would reach it): export a directory of its own"
+        )
     clients = export.get("clients", default_clients)
     if not isinstance(clients, (list, tuple)) or not clients:
         problems.append("clients: a non-empty list of addresses, CIDRs or host names")
@@ -160,14 +184,20 @@ def normalise(exports, default_clients, default_options):
     done = []
     for export in exports:
         options = list(export.get("options", default_options))
+        # With root squashed, a client's root (a provisioner making a volume's directory)
+        # is the anonymous user, so a new export directory belongs to it.
+        owner, group = ("nobody", "nogroup") if squashes_root(options) else ("root", "root")
         done.append(
             {
                 "path": export["path"],
                 "clients": list(export.get("clients", default_clients)),
                 "options": options,
-                "owner": export.get("owner", "root"),
-                "group": export.get("group", "root"),
+                "owner": export.get("owner", owner),
+                "group": export.get("group", group),
                 "mode": export.get("mode", "0755"),
+                # owner, group or mode declared: kept so on an existing directory too;
+                # otherwise they are only given to a directory the role creates
+                "declared": any(key in export for key in ("owner", "group", "mode")),
                 "pseudo": export.get("pseudo", export["path"]),
                 "id": export_id(export),
             }
@@ -199,8 +229,10 @@ def ganesha_settings(export):
         "SecType": valued.get("sec", "sys").replace(":", ","),
         "PrivilegedPort": "secure" in options,
     }
-    if "anonuid" in valued:
-        settings["Anonymous_Uid"] = int(valued["anonuid"])
-    if "anongid" in valued:
-        settings["Anonymous_Gid"] = int(valued["anongid"])
+    # exports(5): the anonymous user is 65534 (nobody/nogroup) unless anonuid/anongid say
+    # otherwise; Ganesha's own default is -2 (config_samples/export.txt), a uid no file has.
+    if squash != "no_root_squash" or "anonuid" in valued:
+        settings["Anonymous_Uid"] = int(valued.get("anonuid", 65534))
+    if squash != "no_root_squash" or "anongid" in valued:
+        settings["Anonymous_Gid"] = int(valued.get("anongid", 65534))
     return settings

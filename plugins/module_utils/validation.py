@@ -278,9 +278,23 @@ def apt_source_problem(value: object) -> str | None:
     problem = _text(value, "an apt source line")
     if problem:
         return problem
-    if not re.fullmatch(r"deb(-src)? (\[[^\]\n]*\] )?\S+ \S+( \S+)*", str(value)):
+    match = re.fullmatch(r"deb(-src)? (\[([^\]\n]*)\] )?(\S+) \S+( \S+)*", str(value))
+    if not match:
         return "must be one line: deb [options] URI SUITE [COMPONENT...]"
+    options, uri = (match.group(3) or "").split(), match.group(4)
+    if not uri.startswith(("https://", "file:")):
+        return "the URI must be https:// (or file: for a directory on the host)"
+    # Options that turn off apt's signature checks (sources.list(5)): only for a directory on
+    # the host itself, never for a source reached over the network.
+    unsafe = [o for o in options if o.split("=")[0].rstrip("+-") in _APT_UNSAFE_OPTIONS]
+    if unsafe and not uri.startswith("file:"):
+        return (
+            f"option {unsafe[0]} turns off apt's signature checks (allowed only for file: sources)"
+        )
     return None
+
+
+_APT_UNSAFE_OPTIONS = ("trusted", "allow-insecure", "allow-weak", "allow-downgrade-to-insecure")
 
 
 # Kubernetes names (RFC 1123): what a Certificate's dnsNames, an IngressRoute's Host()
@@ -414,6 +428,33 @@ def eks_addon_version_problem(value: object) -> str | None:
     return None
 
 
+# Release versions (K3s ``v1.31.4+k3s1``, Ollama ``0.12.3``, nodeadm ``v1.0.8``, chart
+# ``40.1.0``, Debian ``1.17.8-1``): digits and dots, then pre-release/build parts of letters
+# and digits joined by '.', '-', '+' or '~'. Anchored at both ends: a version becomes a
+# directory name and part of a URL, so '/', '..' and anything after a newline never pass.
+VERSION_RE = re.compile(r"v?[0-9]+(\.[0-9]+)*([-+~][0-9A-Za-z]+(\.[0-9A-Za-z]+)*)*")
+
+
+def version_problem(value: object) -> str | None:
+    """A release version such as ``v1.31.4+k3s1`` or ``0.12.3`` (never a path)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return "a version must be a string such as 1.2.3 or v1.31.4+k3s1"
+    text = str(value)
+    if _CONTROL.search(text) or not VERSION_RE.fullmatch(text):
+        return (
+            "not a release version (digits and dots, optionally v first and -/+/~ parts of"
+            " letters and digits, such as 0.12.3 or v1.31.4+k3s1)"
+        )
+    return None
+
+
+def sha256_problem(value: object) -> str | None:
+    """A SHA-256 digest in hex (64 characters)."""
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", value):
+        return "a sha256 is 64 hexadecimal characters"
+    return None
+
+
 RULES = {
     "address": address_problem,
     "inventory_name": inventory_name_problem,
@@ -439,4 +480,6 @@ RULES = {
     "aws_region": aws_region_problem,
     "eks_cluster_name": eks_cluster_name_problem,
     "eks_addon_version": eks_addon_version_problem,
+    "version": version_problem,
+    "sha256": sha256_problem,
 }

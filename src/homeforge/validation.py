@@ -36,6 +36,8 @@ kms_key_arn_problem = _rules.kms_key_arn_problem
 aws_region_problem = _rules.aws_region_problem
 eks_cluster_name_problem = _rules.eks_cluster_name_problem
 eks_addon_version_problem = _rules.eks_addon_version_problem
+version_problem = _rules.version_problem
+sha256_problem = _rules.sha256_problem
 
 
 def is_address(value: object) -> bool:

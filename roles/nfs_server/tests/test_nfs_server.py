@@ -14,16 +14,17 @@ import pytest
 
 
 def _exports(hf_vars):
-    defaults = {"owner": "root", "group": "root", "mode": "0755"}
-    return [
-        {
-            **defaults,
-            "clients": hf_vars["nfs_server_clients"],
-            "options": hf_vars["nfs_server_export_options"],
-            **export,
-        }
-        for export in hf_vars["nfs_server_exports"]
-    ]
+    exports = []
+    for export in hf_vars["nfs_server_exports"]:
+        options = export.get("options", hf_vars["nfs_server_export_options"])
+        # root squashed (the default): a new export directory belongs to the anonymous user
+        squashed = "no_root_squash" not in options
+        owner, group = ("nobody", "nogroup") if squashed else ("root", "root")
+        defaults = {"owner": owner, "group": group, "mode": "0755"}
+        exports.append(
+            {**defaults, "clients": hf_vars["nfs_server_clients"], "options": options, **export}
+        )
+    return exports
 
 
 def _serves(hf_vars, hf_host) -> bool:

@@ -380,6 +380,7 @@ def _unit_items(watch: HostWatch, args: dict[str, Any], res: dict[str, Any]) -> 
 
 
 HOMEFORGE_MODULES = {
+    "apt_signing_key",
     "kernel_params",
     "release_artifact",
     "wireguard_host",
@@ -398,6 +399,10 @@ def _homeforge_items(
             watch.add("file", path=str(args["file"]))
         for key in args.get("params") or {}:
             watch.add("sysctl", key=str(key))
+    elif action == "apt_signing_key":
+        if not args.get("dest"):
+            return "apt_signing_key: no dest in its result"
+        watch.add("file", path=str(args["dest"]))
     elif action == "release_artifact":
         if not args.get("dest"):
             return "release_artifact: no dest in its result"

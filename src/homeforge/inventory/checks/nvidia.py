@@ -3,8 +3,11 @@ shared rule (`auto` is the driver role's own choice of source)."""
 
 from __future__ import annotations
 
+import re
+
+from homeforge.inventory.checks.rules import rule_problems
 from homeforge.inventory.model import Inventory, is_template
-from homeforge.validation import apt_source_problem
+from homeforge.validation import apt_source_problem, https_url_problem
 
 SOURCES = ("nvidia_driver_apt_repository", "nvidia_container_toolkit_apt_repository")
 
@@ -22,4 +25,33 @@ def check_apt_sources(inv: Inventory) -> list[str]:
     return problems
 
 
-CHECKS = [check_apt_sources]
+def _fingerprints_problem(value: object) -> str | None:
+    if not isinstance(value, list) or not value:
+        return "must be a list of key fingerprints (at least one)"
+    for item in value:
+        if not isinstance(item, str) or not re.fullmatch(
+            r"[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64}", re.sub(r"\s+", "", item)
+        ):
+            return "a key fingerprint is 40 (or 64) hexadecimal digits"
+    return None
+
+
+# Where signing keys and Debian's packages come from: https, and keys only with a pinned
+# fingerprint (the module refuses any other key the URL serves).
+RULES = {
+    "nvidia_driver_debian_mirror": https_url_problem,
+    "nvidia_container_toolkit_apt_key_url": https_url_problem,
+    "nvidia_container_toolkit_apt_key_fingerprints": _fingerprints_problem,
+}
+
+
+def check_key_sources(inv: Inventory) -> list[str]:
+    problems = []
+    for host, hvars in inv.hostvars.items():
+        problems += rule_problems(
+            inv, host, hvars, RULES, optional=("nvidia_container_toolkit_apt_key_url",)
+        )
+    return problems
+
+
+CHECKS = [check_apt_sources, check_key_sources]

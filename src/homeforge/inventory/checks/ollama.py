@@ -19,6 +19,8 @@ RULES = {
     "ollama_models_dir": absolute_path_problem,
     "ollama_user": user_name_problem,
     "ollama_gpu_devices": device_list_problem,
+    # Every value of the service's environment lands in ollama.service (Environment=).
+    "ollama_keep_alive": env_value_problem,
 }
 
 

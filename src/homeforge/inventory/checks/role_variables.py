@@ -10,9 +10,10 @@ variable with a role's prefix is reported with the nearest known name.
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
-from homeforge.inventory.model import Inventory, is_template
+from homeforge.inventory.model import Inventory, Vaulted, is_template
 from homeforge.roles import RoleSpec, role_specs, shared_variables
 
 
@@ -38,6 +39,7 @@ def _spec_for(key: str, specs: tuple[RoleSpec, ...], shared: dict) -> tuple[str,
 
 
 _SCALARS = (str, int, float)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _shape_problem(value: Any, option: dict[str, Any]) -> str | None:
@@ -64,6 +66,19 @@ def _shape_problem(value: Any, option: dict[str, Any]) -> str | None:
     return None
 
 
+def _one_line_problems(value: Any, option: dict[str, Any]) -> list[str]:
+    """No role variable of type str (or list of str) holds a multi-line value: each lands in a
+    unit file, a config file, an apt source or a command line, where a newline starts a new
+    setting. Mappings (chart values, K3s config) are written as YAML, which quotes them."""
+    kind = option.get("type", "str")
+    texts = [value] if kind in ("str", "path") else []
+    if kind == "list" and option.get("elements") in ("str", "path"):
+        texts = list(value or [])
+    if any(isinstance(text, str) and _CONTROL.search(text) for text in texts):
+        return ["must be one line, without control characters (newline, tab, ...)"]
+    return []
+
+
 def check_role_variables(inv: Inventory) -> list[str]:
     from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
@@ -84,8 +99,17 @@ def check_role_variables(inv: Inventory) -> list[str]:
                 )
                 problems.append(f"{inv.where(host, key)}: unknown variable{hint}")
                 continue
+            kind = option.get("type", "str")
+            if isinstance(value, Vaulted) and kind in ("list", "dict"):
+                problems.append(
+                    f"{inv.where(host, key)}: a vaulted value is one string; this variable "
+                    f"must be a {kind} (vault its items instead)"
+                )
+                continue
             if is_template(value):
-                continue  # resolved by Ansible at run time; the role's own spec checks it then
+                # Resolved by Ansible at run time (a vaulted secret: decrypted then), when
+                # the role's own spec checks it.
+                continue
             shape = _shape_problem(value, option)
             result = (
                 None
@@ -93,6 +117,8 @@ def check_role_variables(inv: Inventory) -> list[str]:
                 else ArgumentSpecValidator({key: _loose(option)}).validate({key: value})
             )
             messages = [shape] if shape else result.error_messages
+            if not messages:
+                messages = _one_line_problems(value, option)
             if messages and option.get("no_log"):  # a secret's value is never repeated
                 messages = [
                     f"must be a {option.get('type', 'str')} (value not shown: it is secret)"

@@ -61,7 +61,7 @@ def test_ganesha_gets_the_meaning_of_the_kernel_options():
     [
         ({"path": "srv/nfs"}, "path: must be an absolute path"),
         ({"path": "/srv/../etc"}, "'..'"),
-        ({"path": "/"}, "root directory"),
+        ({"path": "/"}, "system directory"),
         ({"path": "/a b"}, "may use only"),
         ({"path": "/a", "clients": ["10.0.0.0/33"]}, "clients: '10.0.0.0/33': not a valid CIDR"),
         ({"path": "/a", "clients": ["*"]}, "clients: '*': not an address, a CIDR or a host name"),
@@ -222,3 +222,48 @@ def test_an_export_without_rw_is_read_only_on_both_backends_as_exports_5_says():
         [{"path": "/a", "options": ["sync", "no_subtree_check"]}], MESH, OPTIONS, "ganesha"
     )
     assert export["ganesha"]["Access_Type"] == "RO"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/root",
+        "/etc",
+        "/etc/ssl",
+        "/var",
+        "/var/lib",
+        "/home",
+        "/usr/share/x",
+        "/srv",
+        "/boot/efi",
+        "//etc/",
+    ],
+)
+def test_system_directories_are_never_exported(path):
+    """Exporting /root used to make it 0755 and hand it to every mesh peer."""
+    with pytest.raises(AnsibleFilterError, match="system directory"):
+        nfs_exports([{"path": path}], MESH, OPTIONS)
+
+
+@pytest.mark.parametrize(
+    "path", ["/srv/nfs/k8s", "/var/lib/exports/models", "/home/nfs/share", "/data"]
+)
+def test_directories_of_their_own_may_be_exported(path):
+    assert nfs_exports([{"path": path}], MESH, OPTIONS)[0]["path"] == path
+
+
+def test_root_is_squashed_by_default_and_new_directories_belong_to_the_anonymous_user():
+    """The role's default options squash root; Ganesha then maps root to 65534 as the
+    kernel server does (its own default, -2, is a uid no directory has)."""
+    from tests.tools.role_render import defaults
+
+    options = defaults("nfs_server")["nfs_server_export_options"]
+    assert "root_squash" in options and "no_root_squash" not in options
+    (export,) = nfs_exports([{"path": "/srv/nfs/k8s"}], MESH, options, "ganesha")
+    assert (export["owner"], export["group"]) == ("nobody", "nogroup")
+    assert export["ganesha"]["Squash"] == "root_squash"
+    assert export["ganesha"]["Anonymous_Uid"] == 65534 == export["ganesha"]["Anonymous_Gid"]
+    assert not export["declared"]
+    (trusted,) = nfs_exports([{"path": "/srv/a", "mode": "0700"}], MESH, OPTIONS)
+    assert (trusted["owner"], trusted["declared"]) == ("root", True)
+    assert "Anonymous_Uid" not in trusted["ganesha"]

@@ -1,0 +1,108 @@
+"""Hostile values in every variable of every role: ``inventory check`` refuses each with one
+line naming the file, the host and the key, and never repeats a secret.
+
+The variables come from the roles' argument specs, so a variable added to a role is covered
+the day it is added."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from homeforge import inventory
+from homeforge.inventory import checks
+from homeforge.roles import role_specs, shared_variables
+
+
+def _options() -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for spec in role_specs():
+        out.update(spec.options)
+    out.update(shared_variables())
+    return out
+
+
+OPTIONS = _options()
+ONE_LINE_KEYS = sorted(
+    key
+    for key, option in OPTIONS.items()
+    if option.get("type", "str") in ("str", "path") and not option.get("choices")
+)
+LIST_KEYS = sorted(
+    key
+    for key, option in OPTIONS.items()
+    if option.get("type") == "list" and option.get("elements") in ("str", "path")
+)
+INJECTION = "x\nExecStartPre=+/bin/sh -c 'id > /tmp/pwned'"
+
+
+def _lines(tmp_path: Path, host_vars: dict) -> list[str]:
+    (tmp_path / "hosts.yml").write_text(
+        yaml.safe_dump({"all": {"hosts": {"h1": {"ansible_host": "192.0.2.10", **host_vars}}}})
+    )
+    return checks.check(inventory.load(tmp_path / "hosts.yml"))
+
+
+def test_every_role_has_string_variables_to_cover():
+    assert len(ONE_LINE_KEYS) > 80 and "ollama_keep_alive" in ONE_LINE_KEYS
+
+
+@pytest.mark.parametrize("key", ONE_LINE_KEYS)
+def test_a_newline_in_any_string_variable_is_refused(tmp_path, key):
+    lines = _lines(tmp_path, {key: INJECTION})
+    mine = [line for line in lines if f"host h1: {key}:" in line]
+    assert mine, lines
+    assert all(
+        line.startswith(str(tmp_path / "hosts.yml")) or line.startswith("hosts.yml")
+        for line in mine
+    )
+    if OPTIONS[key].get("no_log"):
+        assert not any("ExecStartPre" in line for line in lines)
+
+
+@pytest.mark.parametrize("key", LIST_KEYS)
+def test_a_newline_in_any_list_item_is_refused(tmp_path, key):
+    item = 51820 if OPTIONS[key].get("elements") == "int" else INJECTION
+    lines = _lines(tmp_path, {key: [item]})
+    assert [line for line in lines if f"host h1: {key}:" in line], lines
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "why"),
+    [
+        (
+            "nvidia_driver_apt_repository",
+            "deb [trusted=yes] https://mirror.example/debian bookworm main",
+            "trusted=yes",
+        ),
+        (
+            "nvidia_container_toolkit_apt_repository",
+            "deb [allow-insecure=yes] https://m.example/ /",
+            "allow-insecure",
+        ),
+        ("nvidia_driver_apt_repository", "deb [allow-weak=yes] https://m.example/ /", "allow-weak"),
+        (
+            "nvidia_driver_apt_repository",
+            "deb http://deb.debian.org/debian bookworm non-free",
+            "https",
+        ),
+        ("nvidia_driver_debian_mirror", "http://deb.debian.org/debian", "https"),
+        (
+            "nvidia_container_toolkit_apt_key_url",
+            "http://nvidia.github.io/libnvidia-container/gpgkey",
+            "https",
+        ),
+        ("nvidia_container_toolkit_apt_key_fingerprints", ["C95B321B"], "fingerprint"),
+    ],
+)
+def test_apt_sources_and_keys_that_skip_signature_checks_are_refused(tmp_path, key, value, why):
+    lines = [line for line in _lines(tmp_path, {key: value}) if f"host h1: {key}:" in line]
+    assert len(lines) == 1 and why in lines[0], lines
+
+
+def test_a_local_stand_in_repository_may_be_trusted(tmp_path):
+    """A file: source is a directory on the host itself, not the network."""
+    value = "deb [trusted=yes] file:/srv/standin-apt ./"
+    assert _lines(tmp_path, {"nvidia_driver_apt_repository": value}) == []
