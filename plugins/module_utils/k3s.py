@@ -66,8 +66,29 @@ CRITICAL = (
     "supervisor-metrics",
     "agent-token",
 )
-# Set by the roles themselves (a value in k3s_*_config would fight them).
-MANAGED = ("token", "token-file", "server", "cluster-init", "node-name")
+# Set by the roles themselves (a value in k3s_*_config would fight them). The kubeconfig K3s
+# writes holds the cluster admin's key: its mode is the role's (0600), never an inventory's.
+MANAGED = ("token", "token-file", "server", "cluster-init", "node-name", "write-kubeconfig-mode")
+# Flags whose values are secrets (k3s server --help): never shown, logged or diffed. The
+# datastore endpoint carries a database password in its URL.
+SECRET_FLAGS = (
+    "token",
+    "agent-token",
+    "etcd-s3-access-key",
+    "etcd-s3-secret-key",
+    "etcd-s3-session-token",
+    "datastore-endpoint",
+    "vpn-auth",
+)
+
+
+def has_secrets(settings: object) -> bool:
+    """Whether a K3s config mapping holds a secret flag (its tasks then log nothing)."""
+    return isinstance(settings, dict) and any(
+        ALIASES.get(str(key).rstrip("+"), str(key).rstrip("+")) in SECRET_FLAGS for key in settings
+    )
+
+
 VERSION_RE = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+\Z")
 
 
@@ -81,7 +102,11 @@ def config_key_problems(settings: object, kind: str) -> list[tuple[str, str]]:
         key = ALIASES.get(str(raw).rstrip("+"), str(raw).rstrip("+"))
         if key in MANAGED:
             problems.append(
-                (str(raw), "is set by the role (token: k3s_token; server: k3s_api_endpoint)")
+                (
+                    str(raw),
+                    "is set by the role (token: k3s_token; server: k3s_api_endpoint;"
+                    " write-kubeconfig-mode: always 0600)",
+                )
             )
         elif key not in valid:
             other = SERVER_FLAGS if kind == "agent" else AGENT_FLAGS

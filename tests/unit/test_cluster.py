@@ -1,49 +1,12 @@
-"""homeforge cluster: node rows from a NodeList and the kubeconfig rewrite (no cluster needed)."""
+"""homeforge cluster: node rows, storage classes and endpoints (no cluster needed); the
+kubeconfig rebuild is in test_cluster_kubeconfig.py."""
 
 from __future__ import annotations
 
-import pytest
-import yaml
 from click.testing import CliRunner
 
 from homeforge import cluster
 from homeforge.cli import main
-from homeforge.errors import HomeforgeError
-
-K3S_KUBECONFIG = """
-apiVersion: v1
-clusters:
-- cluster:
-    certificate-authority-data: Q0E=
-    server: https://127.0.0.1:6443
-  name: default
-contexts:
-- context:
-    cluster: default
-    user: default
-  name: default
-current-context: default
-kind: Config
-preferences: {}
-users:
-- name: default
-  user:
-    client-certificate-data: Q0VSVA==
-    client-key-data: S0VZ
-"""
-
-
-def test_kubeconfig_gets_the_endpoint_and_its_own_names_and_keeps_the_credentials():
-    out = yaml.safe_load(cluster.rewrite_kubeconfig(K3S_KUBECONFIG, "https://10.0.0.5:6443", "lab"))
-    assert out["clusters"][0] == {
-        "cluster": {"certificate-authority-data": "Q0E=", "server": "https://10.0.0.5:6443"},
-        "name": "lab",
-    }
-    assert out["users"][0]["name"] == "lab" and out["users"][0]["user"]["client-key-data"] == "S0VZ"
-    assert out["contexts"][0] == {"context": {"cluster": "lab", "user": "lab"}, "name": "lab"}
-    assert out["current-context"] == "lab"
-    with pytest.raises(HomeforgeError, match="not the one K3s writes"):
-        cluster.rewrite_kubeconfig("kind: Config\n", "https://x:1", "lab")
 
 
 def test_node_rows_read_roles_readiness_gpus_and_address():

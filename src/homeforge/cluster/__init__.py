@@ -5,9 +5,10 @@ agents group ``agent``. ``status`` asks the first server for its nodes (roles, v
 readiness, allocatable GPUs) and names the inventory's nodes that are missing, then its
 StorageClasses (the default flagged) and HTTPS endpoints (Traefik IngressRoutes, Gateway
 listeners) with the issuer and expiry of the cert-manager Certificate behind each;
-``kubeconfig`` fetches the admin kubeconfig K3s wrote there and writes it on this
-machine (0600, atomically) with the server address rewritten to the API endpoint and
-the cluster, user and context renamed, so several clusters can sit side by side.
+``kubeconfig`` fetches the admin kubeconfig K3s wrote there and writes a new one on this
+machine (0600, atomically) holding only its CA and admin credentials, the server address
+set to the API endpoint and the cluster, user and context renamed, so several clusters
+can sit side by side; a served file with anything else in it is refused.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 
 import yaml
 
-from homeforge.errors import BadInput, HomeforgeError
+from homeforge.cluster import admin_kubeconfig
+from homeforge.errors import BadInput
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, clusterops
 from homeforge.roles import role_default
@@ -237,22 +239,12 @@ def status(inv: Inventory) -> ClusterStatus:
     )
 
 
-def rewrite_kubeconfig(text: str, server: str, name: str) -> str:
-    """K3s's kubeconfig (one cluster/user/context named ``default``, server on 127.0.0.1)
-    with the server address and the names replaced."""
-    try:
-        config = yaml.safe_load(text)
-        cluster = config["clusters"][0]
-        user = config["users"][0]
-        context = config["contexts"][0]
-    except (yaml.YAMLError, KeyError, IndexError, TypeError):
-        raise HomeforgeError("the server's kubeconfig is not the one K3s writes") from None
-    cluster["name"] = user["name"] = context["name"] = name
-    cluster["cluster"]["server"] = server
-    context["context"] = {**context.get("context", {}), "cluster": name, "user": name}
-    config["clusters"], config["users"], config["contexts"] = [cluster], [user], [context]
-    config["current-context"] = name
-    return yaml.safe_dump(config, sort_keys=False)
+def rewrite_kubeconfig(
+    text: str, server: str, name: str, source: str = "the server's kubeconfig"
+) -> str:
+    """K3s's kubeconfig rebuilt with only the CA, the admin certificate and key, the server
+    address and the names (:mod:`homeforge.cluster.admin_kubeconfig`)."""
+    return yaml.safe_dump(admin_kubeconfig.rebuild(text, server, name, source), sort_keys=False)
 
 
 def write_private(path: Path, text: str) -> None:
@@ -273,5 +265,6 @@ def kubeconfig(inv: Inventory, output: Path, context: str) -> dict:
     with Remote(inv) as remote:
         text = remote.call(first, clusterops.k3s_kubeconfig)["text"]
     server = endpoint(inv)
-    write_private(output, rewrite_kubeconfig(text, server, context))
+    source = f"{first} ({inv.address(first)}): {clusterops.KUBECONFIG}"
+    write_private(output, rewrite_kubeconfig(text, server, context, source))
     return {"path": str(output), "server": server, "context": context, "from": first}
