@@ -4,8 +4,8 @@ The Ollama hosts are the inventory's group ``ollama`` (the group playbooks/site.
 gives the ollama role). Listing asks each host's Ollama where its service listens now
 (:func:`homeforge.remote.modelops.ollama_tags`). Seeding copies a model that one host
 has to others without the controller's disk or the upstream registry in between: the
-source offers the model's files for a while (bound to its mesh address when every
-host involved is in the mesh, else its inventory address), each target fetches,
+source offers the model's files for a while (bound to its mesh address: every host
+involved must be in the mesh, as the files and the token travel as HTTP), each target fetches,
 checks and installs them (:mod:`homeforge.remote.modelops`), and its Ollama then lists
 the model with the source's digest, which is checked.
 """
@@ -13,7 +13,6 @@ the model with the source's digest, which is checked.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 from dataclasses import dataclass, field
 
 from homeforge.errors import BadInput
@@ -72,17 +71,18 @@ class SeedResult:
 
 
 def _offer_address(inv: Inventory, remote: Remote, source: str, hosts: list[str]) -> str:
+    """The source's mesh address. Model bytes and the seeding token travel as plain HTTP,
+    so they go only over the WireGuard mesh (encrypted and authenticated host to host):
+    a host outside it is refused, never served over the LAN."""
     settings = MeshSettings.of(inv)
-    if all(settings.is_member(h) for h in hosts):
-        return remote.call(source, hostops.mesh_address, iface=settings.interface)["address"]
-    address = inv.address(source)
-    try:
-        return str(ipaddress.ip_address(address))
-    except ValueError:
+    outside = [h for h in hosts if not settings.is_member(h)]
+    if outside:
         raise BadInput(
-            f"{inv.where(source, 'ansible_host')}: seeding from {source} needs its IP address "
-            f"(not {address!r}) or all hosts in the mesh"
-        ) from None
+            f"{inv.where(outside[0], 'wireguard_group')}: seeding needs every host involved in"
+            f" the WireGuard mesh (group {settings.group}); {', '.join(outside)} is not: the"
+            " model and its token would cross the LAN unencrypted (apply the mesh first)"
+        )
+    return remote.call(source, hostops.mesh_address, iface=settings.interface)["address"]
 
 
 def seed(inv: Inventory, name: str, source: str, targets: list[str]) -> SeedResult:
