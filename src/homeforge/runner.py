@@ -31,7 +31,7 @@ from typing import Any
 
 import yaml
 
-from homeforge import paths
+from homeforge import paths, vault
 from homeforge.errors import BadInput, EnvironmentProblem, HomeforgeError
 from homeforge.inventory.model import Inventory
 
@@ -161,7 +161,7 @@ def unreachable_hosts(inv: Inventory, hosts: list[str], timeout: float = 3.0) ->
         hvars = inv.hostvars[host]
         if hvars.get("ansible_connection", "ssh") not in ("ssh", "paramiko", "smart"):
             return None
-        address, port = inv.address(host), int(hvars.get("ansible_port", 22))
+        address, port = inv.address(host), int(inv.setting(host, "ansible_port", 22))
         try:
             with socket.create_connection((address, port), timeout=timeout):
                 return None
@@ -326,6 +326,7 @@ def run_playbook(
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    request.inventory.require_vault()
     state = paths.state_dir()
     run_dir = new_run_dir(state)
     hosts = request.inventory.select(request.limit)
@@ -339,7 +340,9 @@ def run_playbook(
 
     events = _Collector(on_event, lambda: redact_command_artifacts(run_dir))
     started = time.monotonic()
-    with _terminate_as_exit():
+    # The vault password file lives beside the runs, never in one (runner's artifacts).
+    with _terminate_as_exit(), vault.run_options(request.inventory.vault, state) as (args, env):
+        cmdline += args
         try:
             thread, runner = ansible_runner.run_async(
                 private_data_dir=str(run_dir),
@@ -352,7 +355,7 @@ def run_playbook(
                 forks=forks,
                 verbosity=request.verbosity or None,
                 cmdline=shlex.join(cmdline) if cmdline else None,
-                envvars=ansible_env(state, request.strategy),
+                envvars={**ansible_env(state, request.strategy), **env},
                 # An absolute path: runner would otherwise keep facts per run, defeating the cache.
                 fact_cache=str(state / "facts"),
                 event_handler=events.handle,

@@ -15,6 +15,8 @@ Per host, a SHA-256 over:
 - what earlier runs left in the controller's fact cache for those cross-host variables
   (each host's WireGuard public key and preshared-key fingerprints): a host that comes
   back with a new key changes its peers' digests;
+- a vaulted value as its ciphertext, and a value from a file encrypted whole as that
+  file's ciphertext (no digest needs, or holds, a decrypted secret);
 - extra variables (``-e``), and files on the controller that path-like variables name
   (``*_file``, ``*_dir``, ``*_src``...: an SSH key, a release directory): their size and
   modification time.
@@ -356,8 +358,9 @@ def digests(
             if host in members:
                 host_roles[host] |= every_role if "*" in roles else roles
     keys = cross_host_keys(root)
+    # Variables as sealed_vars gives them: a vaulted value counts as its ciphertext.
     cross = {
-        other: {k: v for k, v in sorted(inv.hostvars[other].items()) if k in keys}
+        other: {k: v for k, v in sorted(inv.sealed_vars(other).items()) if k in keys}
         for other in inv.hosts
     }
     common["groups"] = _sha(_canonical(ordered_groups(inv)))
@@ -370,7 +373,7 @@ def digests(
             if role not in role_digests:
                 role_digests[role] = tree_digest(root / "roles" / role)
             parts[f"role {role}"] = role_digests[role]
-        parts["host variables"] = _sha(host, _canonical(inv.hostvars[host]))
+        parts["host variables"] = _sha(host, _canonical(inv.sealed_vars(host)))
         parts["controller files"] = _sha(_canonical(controller_files(inv.hostvars[host])))
         result[host] = parts
     return result

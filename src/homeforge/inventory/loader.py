@@ -13,8 +13,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from homeforge import vault as vaults
 from homeforge.errors import BadInput, InventoryInvalid
-from homeforge.inventory.model import Inventory, is_template, plain
+from homeforge.inventory.model import Inventory, Vaulted, is_template, plain
 from homeforge.inventory.model import display_path as _display
 from homeforge.inventory.yamlfile import read_text, read_yaml
 
@@ -99,7 +100,7 @@ def _record_yaml_origins(path: Path, data: dict, origins: dict) -> None:
         walk(group, body)
 
 
-def _record_vars_dir_origins(base: Path, origins: dict) -> None:
+def _record_vars_dir_origins(base: Path, origins: dict, vault: vaults.Vault | None) -> None:
     """group_vars/ and host_vars/ beside the inventory, as Ansible reads them."""
     for scope, dirname in (("group", "group_vars"), ("host", "host_vars")):
         vars_dir = base / dirname
@@ -110,7 +111,7 @@ def _record_vars_dir_origins(base: Path, origins: dict) -> None:
             name = entry.name if entry.is_dir() else entry.stem
             for file in files:
                 if file.is_file() and file.suffix in (*YAML_SUFFIXES, ""):
-                    data = read_yaml(file)
+                    data = read_yaml(file, vault)
                     if data is not None and not isinstance(data, dict):
                         raise BadInput(
                             f"{_display(file)}: must be a mapping of variables, "
@@ -138,8 +139,9 @@ def _parsing_settings():
                 os.environ[key] = value
 
 
-def load(path: str | os.PathLike) -> Inventory:
-    """Parse an inventory (YAML or INI file, or a directory) the way Ansible does."""
+def load(path: str | os.PathLike, vault: vaults.Vault | None = None) -> Inventory:
+    """Parse an inventory (YAML or INI file, or a directory) the way Ansible does. Files
+    encrypted whole are decrypted with ``vault``; ``!vault`` values stay encrypted."""
     inv_path = Path(path).expanduser()
     if not inv_path.exists():
         raise BadInput(f"{_display(inv_path)}: inventory not found")
@@ -148,15 +150,15 @@ def load(path: str | os.PathLike) -> Inventory:
     problems: list[str] = []
     for file in _inventory_files(inv_path):
         if file.suffix not in YAML_SUFFIXES:
-            read_text(file)  # INI: Ansible parses it; here only "is it text"
+            read_text(file, vault)  # INI: Ansible parses it; here only "is it text"
         else:
-            data = read_yaml(file)
+            data = read_yaml(file, vault)
             problems += _check_yaml_structure(file, data)
             if isinstance(data, dict) and not problems:
                 _record_yaml_origins(file, data, origins)
     if problems:
         raise InventoryInvalid(problems)
-    _record_vars_dir_origins(inv_path if inv_path.is_dir() else inv_path.parent, origins)
+    _record_vars_dir_origins(inv_path if inv_path.is_dir() else inv_path.parent, origins, vault)
 
     # Ansible does the real parsing, so group_vars precedence and INI work as usual.
     with _parsing_settings():
@@ -166,6 +168,8 @@ def load(path: str | os.PathLike) -> Inventory:
         from ansible.vars.manager import VariableManager
 
         loader = DataLoader()
+        if vault is not None:
+            loader.set_vault_secrets(vault.secrets())
         try:
             manager = InventoryManager(loader=loader, sources=[str(inv_path)])
         except AnsibleError as exc:
@@ -175,6 +179,8 @@ def load(path: str | os.PathLike) -> Inventory:
 
     hostvars: dict[str, dict[str, Any]] = {}
     host_groups: dict[str, list[str]] = {}
+    vaulted: list[tuple[str, str]] = []
+    ciphertexts: dict[str, tuple[str, str]] = {}  # each distinct one, and its first place
     templar = _Templates(loader)
     for host in manager.get_hosts():
         if re.search(r"[\x00-\x1f\x7f]", host.name):
@@ -187,6 +193,10 @@ def load(path: str | os.PathLike) -> Inventory:
         except (AnsibleError, ValueError, OSError) as exc:
             first = (str(getattr(exc, "message", "") or exc).splitlines() or ["?"])[0]
             raise BadInput(f"{_display(inv_path)}: host {host.name}: {first}") from None
+        for key, value in resolved.items():
+            for text in _ciphertexts(value):
+                vaulted.append((host.name, key))
+                ciphertexts.setdefault(text, (host.name, key))
         hostvars[host.name] = {
             k: templar.resolve(k, v, resolved)
             for k, v in resolved.items()
@@ -200,7 +210,41 @@ def load(path: str | os.PathLike) -> Inventory:
         for name, group in manager.groups.items()
         if name not in ("all", "ungrouped")
     }
-    return Inventory(inv_path, hostvars, groups, origins, host_groups, manager)
+    inv = Inventory(inv_path, hostvars, groups, origins, host_groups, manager, vault, vaulted)
+    inv._vault_files = _vault_files(inv_path, origins)
+    if vault is not None:
+        # Before anything runs, the password must open every vaulted value (Ansible
+        # would stop half-way otherwise); the plaintext is dropped at once.
+        for text, (host, key) in ciphertexts.items():
+            vault.decrypt(text, inv.where(host, key))
+    return inv
+
+
+def _ciphertexts(value: Any) -> list[str]:
+    """The ciphertext of each ``!vault`` value in a variable (in a list or mapping too)."""
+    if type(value).__name__ == "EncryptedString":
+        return [str(plain(value))]
+    if isinstance(value, dict):
+        return [text for item in value.values() for text in _ciphertexts(item)]
+    if isinstance(value, (list, tuple)):
+        return [text for item in value for text in _ciphertexts(item)]
+    return []
+
+
+def _vault_files(inv_path: Path, origins: dict) -> dict[Path, str]:
+    """Inventory files encrypted whole, each with its ciphertext's digest. An INI source
+    has no origins recorded, so the inventory itself stands for it."""
+    found: dict[Path, str] = {}
+    for file in {*origins.values(), *_inventory_files(inv_path)}:
+        with contextlib.suppress(OSError):
+            raw = file.read_bytes()
+            if vaults.is_encrypted(raw):
+                found[file] = vaults.fingerprint(raw)
+                if file.suffix not in YAML_SUFFIXES:
+                    found[inv_path] = vaults.fingerprint(
+                        (found.get(inv_path, "") + found[file]).encode()
+                    )
+    return found
 
 
 class _Templates:
@@ -224,7 +268,7 @@ class _Templates:
 
     def resolve(self, key: str, value: Any, variables: dict) -> Any:
         out = plain(value)
-        if not is_template(out) or key in self._secret:
+        if not is_template(out) or key in self._secret or isinstance(out, Vaulted):
             return out
         if not (key in _CONNECTION_KEYS or key.startswith(self._prefixes) or key.endswith("_cidr")):
             return out

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from homeforge import vault as vaults
 from homeforge.errors import BadInput
 from homeforge.inventory.model import display_path
 
@@ -23,12 +24,16 @@ ALIAS_FACTOR = 10
 ALIAS_MARGIN = 100_000
 
 
-def read_text(path: Path) -> str:
-    """A file's text; BadInput naming the file when it is unreadable or not UTF-8 text."""
+def read_text(path: Path, vault: vaults.Vault | None = None) -> str:
+    """A file's text, decrypted with the vault password when it is encrypted whole;
+    BadInput naming the file when it is unreadable, not UTF-8 text, or encrypted and
+    the password is missing or wrong."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise BadInput(f"{display_path(path)}: cannot read: {exc.strerror}") from None
+    if vaults.is_encrypted(raw):
+        raw = vaults.decrypt(vault, raw, display_path(path), what="file")
     if b"\x00" in raw:
         raise BadInput(f"{display_path(path)}: binary file (NUL bytes), not an inventory")
     try:
@@ -70,7 +75,8 @@ class _StrictLoader(yaml.SafeLoader):
 
 
 def _ansible_tag(loader, _suffix, node):
-    """``!vault`` and ``!unsafe`` values: kept as text; Ansible decrypts/handles them."""
+    """``!vault`` and ``!unsafe`` values: kept as text (a vaulted value as its ciphertext:
+    only its place matters here); Ansible handles them."""
     return loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode) else ""
 
 
@@ -121,9 +127,10 @@ def _nodes(root: yaml.Node) -> int:
     return len(seen)
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse one YAML file strictly; BadInput naming file, line and column on a problem."""
-    text = read_text(path)
+def read_yaml(path: Path, vault: vaults.Vault | None = None) -> Any:
+    """Parse one YAML file strictly (decrypted first when encrypted whole); BadInput
+    naming file, line and column on a problem."""
+    text = read_text(path, vault)
     where = display_path(path)
     loader = _StrictLoader(text)
     try:

@@ -76,7 +76,7 @@ class Remote:
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 raise RemoteError(
                     f"{host} ({self.inv.address(host)}): cannot connect over SSH: "
-                    f"{exc or type(exc).__name__}"
+                    f"{ssh.one_line(exc)}"
                 ) from None
         return self._clients[host]
 
@@ -104,7 +104,7 @@ class Remote:
                 rc = stdout.channel.recv_exit_status()
             except (OSError, EOFError, paramiko.SSHException) as exc:
                 self._clients.pop(host, None)
-                raise RemoteError(f"{host}: {argv[0]}: {exc or type(exc).__name__}") from None
+                raise RemoteError(f"{host}: {argv[0]}: {ssh.one_line(exc)}") from None
         return Completed(rc, out, err)
 
     def call(self, host: str, op: Callable[..., dict], timeout: float = 300, **args: Any) -> dict:

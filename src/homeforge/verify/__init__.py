@@ -22,7 +22,7 @@ from pathlib import Path
 
 import yaml
 
-from homeforge import paths
+from homeforge import paths, vault
 from homeforge.errors import BadInput
 from homeforge.inventory import Inventory
 from homeforge.remote.ssh import host_key_problem
@@ -151,6 +151,8 @@ def run(
             return report
         xml = out_dir / f"{host}.xml"
         env = {**os.environ, "HOMEFORGE_INVENTORY": str(inv.path), "HOMEFORGE_VERIFY_HOST": host}
+        if vault_file:  # the suites read the inventory as Ansible does: with the vault
+            env[vault.ENV] = vault_file
         cmd = [
             sys.executable,
             "-m",
@@ -177,7 +179,9 @@ def run(
             report.error = f"pytest ran no checks ({shlex.join(cmd[:3])} ...): {tail[0]}"
         return report
 
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(hosts)))) as pool:
+    private = paths.private_dir(paths.state_dir())
+    workers = max(1, min(workers, len(hosts)))
+    with vault.password_file(inv.vault, private) as vault_file, ThreadPoolExecutor(workers) as pool:
         reports = list(pool.map(one, hosts))
     merge_junit(reports, out_dir)
     return reports

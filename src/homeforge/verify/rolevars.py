@@ -10,14 +10,27 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from homeforge import paths
+from homeforge import paths, vault
 from homeforge.inventory import Inventory, load
 from homeforge.inventory import plain as _plain
 
 
 @cache
 def cached_inventory(path: str) -> Inventory:
-    return load(path)
+    return load(path, vault.from_environment())
+
+
+def _use_vault(loader) -> None:
+    """The vault password ``homeforge verify`` hands over, set up as Ansible's own
+    commands set it, so the variables template (and decrypt) as they do in a run."""
+    from ansible.parsing.vault import VaultSecretsContext
+
+    given = vault.from_environment()
+    if given is None:
+        return
+    loader.set_vault_secrets(given.secrets())
+    if VaultSecretsContext.current(optional=True) is None:
+        VaultSecretsContext.initialize(VaultSecretsContext(given.secrets()))
 
 
 def role_defaults(loader) -> dict[str, Any]:
@@ -34,6 +47,7 @@ def role_vars(inventory_path: str, host: str) -> dict[str, Any]:
     from ansible.vars.manager import VariableManager
 
     loader = DataLoader()
+    _use_vault(loader)
     manager = InventoryManager(loader=loader, sources=[inventory_path])
     target = manager.get_host(host)
     if target is None:

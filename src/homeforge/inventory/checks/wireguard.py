@@ -85,7 +85,8 @@ def _underlay_overlaps(inv: Inventory, settings: MeshSettings, net: Any) -> list
     problems = []
     for host in settings.members:
         try:
-            underlay = ipaddress.ip_address(inv.address(host))
+            # the address as written: a vaulted one is not decrypted for a check
+            underlay = ipaddress.ip_address(str(inv.hostvars[host].get("ansible_host", host)))
         except ValueError:
             continue
         if underlay in net:
