@@ -1,6 +1,7 @@
 """What the ingress_istio role writes, checked against the upstream schemas: HelmCharts
 against helm-controller's CRD, the Gateway and HTTPRoutes against the Gateway API's CRDs,
-Namespaces and the NetworkPolicy with kubernetes-validate at the pinned Kubernetes version,
+the AuthorizationPolicy against Istio's, Namespaces, the ConfigMap and the NetworkPolicy
+with kubernetes-validate at the pinned Kubernetes version,
 each chart's values against Istio's own values files (../shared/charts/istio-*); then the
 role's own checks, run by Ansible, and `homeforge inventory check` on the same mistakes."""
 
@@ -25,6 +26,7 @@ from tests.unit.plugins.support import COLLECTIONS, ROOT
 
 ROLE = "ingress_istio"
 HOST = "ollama.lab.example"
+MESH = "10.77.0.0/24"  # the allow-list's default, wireguard_mesh_cidr's default
 CHARTS = {"istio-base": "base", "istiod": "istiod", "istio-cni": "cni", "ztunnel": "ztunnel"}
 SHARED = {
     "base": "istio-base",
@@ -35,6 +37,8 @@ SHARED = {
 
 
 def _files(**variables) -> dict[str, list[dict]]:
+    # the allow-list's default, as Ansible templates it
+    variables.setdefault("ingress_istio_allowed_cidrs", [MESH])
     return yaml.safe_load(render(ROLE, "objects.yml.j2", ingress_istio_hostname=HOST, **variables))
 
 
@@ -58,10 +62,12 @@ def test_every_object_matches_the_upstream_schemas():
         "istio-ingress": [
             "Namespace",
             "Namespace",
+            "ConfigMap",
             "Gateway",
             "HTTPRoute",
             "HTTPRoute",
             "NetworkPolicy",
+            "AuthorizationPolicy",
         ],
     }
     for objects in files.values():
@@ -187,6 +193,48 @@ def test_the_network_policy_is_seed_000s_with_what_ambient_needs():
     ]
     assert dns["ports"] == [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
     assert https == {"ports": [{"protocol": "TCP", "port": 443}]}
+
+
+def test_the_gateway_serves_only_the_mesh_by_default():
+    objects = _files()["istio-ingress"]
+    kube_schemas.validate_all(objects)
+    policy = _one(objects, "AuthorizationPolicy")
+    assert policy["metadata"] == {
+        "name": "ollama-gateway-allowed-sources",
+        "namespace": "istio-ingress",  # a targetRef must be in the policy's namespace
+        "labels": policy["metadata"]["labels"],
+    }
+    assert policy["spec"] == {
+        "targetRefs": [
+            {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "ollama-gateway"}
+        ],
+        "action": "ALLOW",
+        # the connection's source address (ipBlocks), not X-Forwarded-For (remoteIpBlocks)
+        "rules": [{"from": [{"source": {"ipBlocks": [MESH]}}]}],
+    }
+    # the gateway's Service keeps the client's address, through Istio's Gateway customization
+    gateway = _one(objects, "Gateway")
+    ref = gateway["spec"]["infrastructure"]["parametersRef"]
+    assert ref == {"group": "", "kind": "ConfigMap", "name": "ollama-gateway-options"}
+    options = _one(objects, "ConfigMap", ref["name"])
+    assert options["metadata"]["namespace"] == gateway["metadata"]["namespace"]
+    assert yaml.safe_load(options["data"]["service"]) == {
+        "spec": {"externalTrafficPolicy": "Local"}
+    }
+    mine = ["10.77.0.0/24", "192.168.1.0/24", "2001:db8::/64"]
+    policy = _one(_files(ingress_istio_allowed_cidrs=mine)["istio-ingress"], "AuthorizationPolicy")
+    assert policy["spec"]["rules"][0]["from"][0]["source"]["ipBlocks"] == mine
+    misspelt = copy.deepcopy(policy)
+    misspelt["spec"]["rules"][0]["from"][0]["source"]["ipBlock"] = mine
+    assert any("ipBlock: unknown field" in p for p in kube_schemas.problems(misspelt))
+
+
+def test_a_public_gateway_has_no_policy_and_keeps_its_service_as_istio_makes_it():
+    objects = _files(ingress_istio_public=True)["istio-ingress"]
+    kube_schemas.validate_all(objects)
+    kinds = [o["kind"] for o in objects]
+    assert "AuthorizationPolicy" not in kinds and "ConfigMap" not in kinds
+    assert "infrastructure" not in _one(objects, "Gateway")["spec"]
 
 
 def test_the_service_namespace_joins_the_mesh_and_has_one_owner():
@@ -345,6 +393,24 @@ def test_check_mode_on_a_server_without_k3s_passes_and_writes_nothing(tmp_path):
     assert namespaces == ["istio-ingress"]
     for manifest in objects.values():
         kube_schemas.validate_all(manifest)  # as Ansible itself rendered them
+    policy = _one(objects["istio-ingress"], "AuthorizationPolicy")
+    assert policy["spec"]["rules"][0]["from"][0]["source"]["ipBlocks"] == [MESH]  # templated
+
+
+def test_the_role_refuses_an_empty_allow_list_unless_public(tmp_path):
+    settings = {"ingress_istio_hostname": HOST, "k3s_server_config": {"disable": ["traefik"]}}
+    code, output = _converge_check_mode(tmp_path, ingress_istio_allowed_cidrs=[], **settings)
+    assert code != 0
+    (message,) = _failures(output)
+    assert "ingress_istio_allowed_cidrs CIDRs, at least one unless ingress_istio_public" in message
+    code, output = _converge_check_mode(
+        tmp_path, ingress_istio_allowed_cidrs=["10.77.0.1/24"], **settings
+    )
+    assert code != 0 and len(_failures(output)) == 1  # host bits set: not a network
+    code, output = _converge_check_mode(
+        tmp_path, ingress_istio_allowed_cidrs=[], ingress_istio_public=True, **settings
+    )
+    assert code == 0, output
 
 
 # ---------------------------------------------------------------- homeforge inventory check
@@ -418,17 +484,18 @@ def test_a_bad_host_name_and_other_bad_values_name_file_host_and_key(write):
     )
     on_s1 = [line for line in found if ": host s1: " in line]  # all:vars reach a1 too
     keys = [line.split(": ")[2] for line in on_s1]
+    # the one-line rule of every role string variable speaks first for the hostname
     assert keys == [
+        "ingress_istio_hostname",
         "ingress_istio_service_namespace",
         "ingress_istio_service_port",
         "ingress_istio_chart_repo",
         "ingress_istio_gateway_api_version",
         "ingress_istio_gateway_api_sha256",
-        "ingress_istio_hostname",
         "ingress_istio_cni_bin_dir",
     ]
     assert all(line.startswith(f"{path}: host ") for line in found)
-    assert "control characters" in on_s1[5]
+    assert "control characters" in on_s1[0]
 
 
 def test_the_gateway_and_the_service_need_namespaces_of_their_own(write):
@@ -460,6 +527,49 @@ def test_an_unknown_platform_is_refused_by_the_argument_spec(write):
     assert "must be one of" in on_s1[0]
 
 
+SETTINGS = (
+    "    k3s_server_config: {disable: [traefik]}\n    ingress_istio_hostname: x.lab.example\n"
+)
+
+
+def test_a_bad_or_empty_allow_list_is_one_line_on_the_server(write):
+    settings = SETTINGS
+    path = write(
+        "hosts.yml",
+        CLUSTER.format(vars=settings).replace(
+            "s1: {ansible_host: 192.0.2.10}",
+            "s1: {ansible_host: 192.0.2.10, ingress_istio_allowed_cidrs: [10.77.0.0/24, 10.0.0.1/8]}",
+        ),
+    )
+    assert _check_path(path) == [
+        f"{path}: host s1: ingress_istio_allowed_cidrs: '10.0.0.1/8' is not a valid CIDR"
+        " (10.0.0.1/8 has host bits set)"
+    ]
+    path, found = _check(write, settings + "    ingress_istio_allowed_cidrs: []\n")
+    assert found == [
+        f"{path}: host s1: ingress_istio_allowed_cidrs: empty: list the networks whose clients"
+        " the gateway serves, or set ingress_istio_public: true"
+    ]
+    path, found = _check(
+        write, settings + "    ingress_istio_allowed_cidrs: []\n    ingress_istio_public: true\n"
+    )
+    assert found == []
+
+
+def test_a_public_gateway_is_accepted_with_one_warning(write):
+    settings = SETTINGS
+    path = write("hosts.yml", CLUSTER.format(vars=settings))
+    assert checks.warnings(inventory.load(path)) == []
+    path = write("hosts.yml", CLUSTER.format(vars=settings + "    ingress_istio_public: true\n"))
+    inv = inventory.load(path)
+    assert checks.check(inv) == []
+    assert checks.warnings(inv) == [
+        f"{path}: host s1: ingress_istio_public: true: the gateway serves ollama at x.lab.example"
+        " to every client that reaches it (Ollama's API has no authentication: anyone can pull"
+        " and delete models and use the GPUs)"
+    ]
+
+
 def test_the_role_is_in_the_site_playbook_behind_its_switch():
     site = yaml.safe_load((ROOT / "playbooks" / "site.yml").read_text())
     (play,) = [
@@ -486,10 +596,11 @@ def test_the_molecule_scenario_pins_its_stand_in_release_file():
 
 
 def test_the_ingress_objects_apply_to_any_cluster_not_only_k3s():
-    """Only the charts are K3s's HelmCharts; the ingress file is plain Kubernetes and the
-    Gateway API (what an EKS cluster takes with kubectl apply --server-side)."""
+    """Only the charts are K3s's HelmCharts; the ingress file is plain Kubernetes, the
+    Gateway API and Istio's own policy (what an EKS cluster with Istio takes with kubectl
+    apply --server-side)."""
     groups = {o["apiVersion"].rpartition("/")[0] for o in _files()["istio-ingress"]}
-    assert groups == {"", "gateway.networking.k8s.io", "networking.k8s.io"}
+    assert groups == {"", "gateway.networking.k8s.io", "networking.k8s.io", "security.istio.io"}
 
 
 def test_a_kubernetes_older_than_istio_supports_is_refused_by_the_role_and_the_check(

@@ -1,9 +1,15 @@
 """homeforge inventory check, ingress layer: one line per problem, naming file, host and
-key, for what the ingress_traefik role would otherwise refuse (or write) on a server."""
+key, for what the ingress_traefik role would otherwise refuse (or write) on a server; one
+warning line, and exit status 0, for Ollama published to every client."""
 
 from __future__ import annotations
 
+import json
+
+from click.testing import CliRunner
+
 from homeforge import inventory
+from homeforge.cli import main
 from homeforge.errors import InventoryInvalid
 from homeforge.inventory import checks
 
@@ -155,3 +161,71 @@ def test_an_ingress_that_is_not_a_name_is_one_line(write):
 def test_traefik_disabled_in_a_comma_separated_string_is_seen_too(write):
     path, found = problems_of(write, "    k3s_server_config: {disable: 'servicelb,traefik'}\n")
     assert any(p.startswith(f"{path}: host s1: k3s_server_config: disable: traefik") for p in found)
+
+
+def test_a_bad_network_in_ollamas_allow_list_is_one_line(write):
+    path = write(
+        "hosts.yml",
+        CLUSTER.format(vars="    ingress_traefik_ollama_host: ollama.lab.example\n").replace(
+            "s1: {ansible_host: 192.0.2.10}",
+            "s1: {ansible_host: 192.0.2.10, ingress_traefik_ollama_allowed_cidrs: [10.77.0.0/24,"
+            " lan]}",
+        ),
+    )
+    assert checks.check(inventory.load(path)) == [
+        f"{path}: host s1: ingress_traefik_ollama_allowed_cidrs: 'lan' is not a valid CIDR"
+        " ('lan' does not appear to be an IPv4 or IPv6 network)"
+    ]
+
+
+def test_an_empty_allow_list_needs_ollama_to_be_public(write):
+    host = "    ingress_traefik_ollama_host: ollama.lab.example\n"
+    path, found = problems_of(write, host + "    ingress_traefik_ollama_allowed_cidrs: []\n")
+    assert found == [
+        f"{path}: host s1: ingress_traefik_ollama_allowed_cidrs: empty: list the networks whose"
+        " clients may use Ollama, or set ingress_traefik_ollama_public: true"
+    ]
+    _path, found = problems_of(
+        write,
+        host
+        + "    ingress_traefik_ollama_allowed_cidrs: []\n    ingress_traefik_ollama_public: true\n",
+    )
+    assert found == []
+
+
+def test_a_public_ollama_is_accepted_with_one_warning(write):
+    host = "    ingress_traefik_ollama_host: ollama.example.org\n"
+    path = write("hosts.yml", CLUSTER.format(vars=host))
+    assert checks.warnings(inventory.load(path)) == []
+    path = write(
+        "hosts.yml", CLUSTER.format(vars=host + "    ingress_traefik_ollama_public: yes\n")
+    )
+    inv = inventory.load(path)
+    assert checks.check(inv) == []
+    warning = (
+        f"{path}: host s1: ingress_traefik_ollama_public: true: Ollama at ollama.example.org is"
+        " open to every client that reaches the ingress (its API has no authentication: anyone"
+        " can pull and delete models and use the GPUs)"
+    )
+    assert checks.warnings(inv) == [warning]  # the first server's, where the role writes
+    out = CliRunner().invoke(main, ["inventory", "check", "-i", str(path)])
+    assert out.exit_code == 0
+    lines = [" ".join(line.split()) for line in out.output.splitlines()]
+    assert lines[-1] == f"warning: {warning}"
+    shown = out.output.split("warning:")[0]  # the console may wrap a long path
+    assert "ok (2 hosts" in shown.replace("\n", "") or "ok (2 hosts" in " ".join(shown.split())
+    out = CliRunner().invoke(main, ["inventory", "check", "-i", str(path), "--json"])
+    assert out.exit_code == 0
+    reported = json.loads(out.output.splitlines()[0])
+    assert (reported["ok"], reported["warnings"]) == (True, [warning])
+
+
+def test_the_cas_permitted_domains_are_dns_names(write):
+    path, found = problems_of(
+        write, "    ingress_traefik_ca_permitted_domains: [lab.example, '*.example.org']\n"
+    )
+    assert (
+        f"{path}: host s1: ingress_traefik_ca_permitted_domains: '*.example.org': not a DNS name"
+        in "\n".join(found)
+    )
+    assert not [p for p in found if "'lab.example'" in p]

@@ -78,6 +78,32 @@ def test_the_gateway_route_and_network_policy_front_the_service(host, enabled, h
     assert ports == [int(enabled["ingress_istio_service_port"]), 15008]
 
 
+def test_the_gateway_serves_only_the_allowed_networks_unless_public(host, enabled, hf_host):
+    if not _first_only(host, enabled, hf_host):
+        return
+    objects = _objects(host, "homeforge-istio-ingress.yaml")
+    policies = [o for o in objects if o["kind"] == "AuthorizationPolicy"]
+    if enabled["ingress_istio_public"]:
+        assert policies == []
+        return
+    (policy,) = policies
+    (gateway,) = [o for o in objects if o["kind"] == "Gateway"]
+    assert policy["metadata"]["namespace"] == gateway["metadata"]["namespace"]
+    assert policy["spec"]["targetRefs"] == [
+        {
+            "group": "gateway.networking.k8s.io",
+            "kind": "Gateway",
+            "name": gateway["metadata"]["name"],
+        }
+    ]
+    assert policy["spec"]["action"] == "ALLOW"
+    assert policy["spec"]["rules"] == [
+        {"from": [{"source": {"ipBlocks": enabled["ingress_istio_allowed_cidrs"]}}]}
+    ]
+    options = gateway["spec"]["infrastructure"]["parametersRef"]["name"]
+    assert any(o["kind"] == "ConfigMap" and o["metadata"]["name"] == options for o in objects)
+
+
 def test_the_gateway_api_file_is_the_pinned_one_and_holds_only_crds(host, enabled, hf_host):
     if not _first_only(host, enabled, hf_host):
         return

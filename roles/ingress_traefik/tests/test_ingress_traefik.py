@@ -18,6 +18,7 @@ KINDS = {
     "homeforge-ingress-issuer.yaml": ["ClusterIssuer"],
 }
 ROUTE_KINDS = ["Certificate", "Middleware", "IngressRoute", "IngressRoute"]
+RESTRICTED_ROUTE_KINDS = ["Certificate", "Middleware", *ROUTE_KINDS[1:]]  # + the allow-list
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,13 @@ def _objects(host, name: str) -> list[dict]:
     assert manifest.exists, name
     assert (manifest.mode, manifest.user, manifest.group) == (0o600, "root", "root"), name
     return [o for o in yaml.safe_load_all(manifest.content_string) if o]
+
+
+def _ollama_restricted(hf_vars) -> bool:
+    return (
+        bool(hf_vars["ingress_traefik_ollama_host"])
+        and not hf_vars["ingress_traefik_ollama_public"]
+    )
 
 
 def _route_hosts(hf_vars) -> list[str]:
@@ -72,7 +80,11 @@ def test_each_route_has_a_certificate_an_https_route_and_a_redirect(host, enable
         return
     objects = _objects(host, "homeforge-ingress-routes.yaml")
     hosts = _route_hosts(enabled)
-    assert [o["kind"] for o in objects] == ROUTE_KINDS * len(hosts)
+    expected = []  # Ollama's route comes first, with its allow-list unless public
+    for index in range(len(hosts)):
+        restricted = index == 0 and _ollama_restricted(enabled)
+        expected += RESTRICTED_ROUTE_KINDS if restricted else ROUTE_KINDS
+    assert [o["kind"] for o in objects] == expected
     certificates = [o for o in objects if o["kind"] == "Certificate"]
     assert [c["spec"]["dnsNames"] for c in certificates] == [[h] for h in hosts]
     issuer = _objects(host, "homeforge-ingress-issuer.yaml")[0]["metadata"]["name"]
@@ -84,7 +96,32 @@ def test_each_route_has_a_certificate_an_https_route_and_a_redirect(host, enable
         if route["spec"]["entryPoints"] == ["websecure"]:
             assert route["spec"]["tls"]["secretName"].endswith("-tls")
         else:
-            assert route["spec"]["routes"][0]["middlewares"][0]["name"].endswith("-redirect-https")
+            assert route["spec"]["routes"][0]["middlewares"][-1]["name"].endswith("-redirect-https")
+
+
+def test_ollama_serves_only_the_allowed_networks_unless_public(host, enabled, hf_host):
+    if hf_host != _first_server(enabled) or not enabled["ingress_traefik_ollama_host"]:
+        return
+    objects = _objects(host, "homeforge-ingress-routes.yaml")
+    allow = [o for o in objects if o["metadata"]["name"] == "ollama-allowed-sources"]
+    routes = [
+        o
+        for o in objects
+        if o["kind"] == "IngressRoute" and o["metadata"]["name"] in ("ollama", "ollama-http")
+    ]
+    first = [r["spec"]["routes"][0].get("middlewares", [{}])[0].get("name") for r in routes]
+    values = yaml.safe_load(
+        _objects(host, "homeforge-traefik-config.yaml")[0]["spec"]["valuesContent"]
+    )
+    if enabled["ingress_traefik_ollama_public"]:
+        assert allow == [] and "ollama-allowed-sources" not in first
+        return
+    (middleware,) = allow
+    assert middleware["spec"] == {
+        "ipAllowList": {"sourceRange": enabled["ingress_traefik_ollama_allowed_cidrs"]}
+    }
+    assert first == ["ollama-allowed-sources"] * 2
+    assert values["service"]["spec"]["externalTrafficPolicy"] == "Local"
 
 
 def test_the_issuer_is_the_one_asked_for(host, enabled, hf_host):
@@ -112,6 +149,22 @@ def test_the_homelab_ca_key_is_private_and_its_certificate_is_a_ca(host, enabled
     assert (key.mode, key.user, key.group) == (0o600, "root", "root")
     text = host.check_output(f"openssl x509 -in {ca_dir}/ca.crt -noout -text")
     assert "CA:TRUE" in text and "Certificate Sign" in text
+    # it may sign only for the permitted domains (the routes' parent domains by default)
+    constraints = host.check_output(f"openssl x509 -in {ca_dir}/ca.crt -noout -ext nameConstraints")
+    assert "X509v3 Name Constraints: critical" in constraints
+    domains = (
+        enabled["ingress_traefik_ca_permitted_domains"]
+        or [name.partition(".")[2] or name for name in _route_hosts(enabled)]
+        or ["invalid"]
+    )
+    permitted = constraints.split("Excluded:")[0]
+    assert sorted(line.strip()[4:] for line in permitted.splitlines() if "DNS:" in line) == sorted(
+        set(domains)
+    )
+    assert "IP:0.0.0.0/0.0.0.0" in constraints.split("Excluded:")[1]
+    made_with = host.file(f"{ca_dir}/ca.cnf")
+    assert (made_with.mode, made_with.user) == (0o644, "root")
+    assert "nameConstraints = critical, " in made_with.content_string
     # the certificate's public key is the key's (compared as public keys: nothing secret printed)
     from_key = host.check_output(f"openssl pkey -in {ca_dir}/ca.key -pubout")
     from_cert = host.check_output(f"openssl x509 -in {ca_dir}/ca.crt -noout -pubkey")

@@ -64,8 +64,12 @@ def apply(playbook, inventory_path, as_json, extra_vars, full, **options):
 
     Hosts whose last clean converge had the same inputs, and where nothing it manages
     has changed since, are probed and left out ("unchanged (probe)"); --full runs all."""
+    from homeforge.inventory.checks import warnings
+
     playbook_path = paths.resolve_playbook(playbook)
     inv = checked_inventory(inventory_path)
+    for line in warnings(inv):  # allowed, but worth knowing (a service open to every client)
+        display.warning(line)
     request = runner.ApplyRequest(playbook_path, inv, extra_vars=list(extra_vars), **options)
     finish(converge(request, as_json, full=full).ok)
 
@@ -74,6 +78,7 @@ def converge(request: runner.ApplyRequest, as_json: bool, full: bool = False) ->
     """Preflight (every host reachable), probe (the fast path), run the hosts that need it
     with live progress or JSON events, stamp the hosts that converged cleanly, recap."""
     hosts = request.inventory.select(request.limit)
+    request.inventory.require_vault()
     runner.require_reachable(request.inventory, hosts)
     # A run limited by tags is partial: it may run but never vouch for a host.
     partial = bool(request.tags or request.skip_tags)

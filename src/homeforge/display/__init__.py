@@ -22,6 +22,10 @@ def error(message: str) -> None:
     err_console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
 
 
+def warning(message: str) -> None:
+    err_console.print(Text(f"warning: {message}", style="yellow"), soft_wrap=True)
+
+
 def problem_lines(lines: list[str]) -> None:
     for line in lines:
         err_console.print(Text(line, style="red"), soft_wrap=True)

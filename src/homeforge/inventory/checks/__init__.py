@@ -3,7 +3,9 @@
 Each line reads ``FILE: host HOST: KEY: what is wrong`` so an operator can go
 straight to the place to fix. ``homeforge apply`` runs the same checks first and
 applies nothing when one fails. Checks are grouped by domain, one module each;
-a new role adds its module here (its ``CHECKS`` list) and nothing else.
+a new role adds its module here (its ``CHECKS`` list) and nothing else. A domain's
+``WARNINGS`` list names what is allowed but should be said (a service opened to every
+client): ``warnings()`` gives those lines, in the same form; they fail nothing.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from homeforge.errors import InventoryInvalid
 from homeforge.inventory.checks import (
     cidrs,
     ebs,
+    eks,
     hosts,
     ingress,
     istio,
@@ -27,6 +30,7 @@ from homeforge.inventory.checks import (
 )
 from homeforge.inventory.loader import load
 from homeforge.inventory.model import Inventory
+from homeforge.vault import Vault
 
 DOMAINS = (
     hosts,
@@ -41,6 +45,7 @@ DOMAINS = (
     ingress,
     istio,
     ebs,
+    eks,
 )
 
 
@@ -60,6 +65,13 @@ def check(inv: Inventory) -> list[str]:
     return problems
 
 
+def warnings(inv: Inventory) -> list[str]:
+    """What the inventory allows but an operator should know, one line each."""
+    return [
+        line for domain in DOMAINS for fn in getattr(domain, "WARNINGS", ()) for line in fn(inv)
+    ]
+
+
 def _place(line: str) -> str | None:
     """``FILE: host HOST: KEY`` of a problem line, None when it names no host's key."""
     parts = line.split(": ", 3)
@@ -68,9 +80,9 @@ def _place(line: str) -> str | None:
     return None
 
 
-def load_and_check(path: str | os.PathLike) -> Inventory:
+def load_and_check(path: str | os.PathLike, vault: Vault | None = None) -> Inventory:
     """Load, then check; InventoryInvalid with every problem when there is one."""
-    inv = load(path)
+    inv = load(path, vault)
     problems = check(inv)
     if problems:
         raise InventoryInvalid(problems)

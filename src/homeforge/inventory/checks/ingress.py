@@ -1,7 +1,9 @@
 """The ingress layer: which one (``homeforge_ingress``), and the Traefik role's settings
 that reach the objects K3s applies: host names, Kubernetes names, ports, the ACME
-account's address and directory, the CA's paths (rules in plugins/module_utils/validation.py,
-which the role applies again before writing)."""
+account's address and directory, the CA's paths and permitted domains, who may use
+Ollama's route (rules in plugins/module_utils/validation.py, which the role applies again
+before writing; the allow-list's CIDRs are checked with every ``*_cidrs`` variable).
+Publishing Ollama to everyone is allowed, with a warning."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from typing import Any
 
 from homeforge.cluster import server_group
 from homeforge.inventory.checks.istio import k3s_disabled
-from homeforge.inventory.checks.rules import rule_problems
+from homeforge.inventory.checks.rules import is_true, list_problems, rule_problems
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.validation import (
     absolute_path_problem,
@@ -18,6 +20,7 @@ from homeforge.validation import (
     https_url_problem,
     kube_name_problem,
     port_problem,
+    version_problem,
 )
 
 # homeforge_ingress: the value, and the role site.yml then runs on the K3s servers.
@@ -29,6 +32,8 @@ RULES = {
     "ingress_traefik_cert_manager_namespace": kube_name_problem,
     "ingress_traefik_ca_dir": absolute_path_problem,
     "ingress_traefik_ca_export_path": absolute_path_problem,
+    "ingress_traefik_cert_manager_repo": https_url_problem,
+    "ingress_traefik_cert_manager_chart_version": version_problem,
 }
 OPTIONAL_RULES = {  # empty means "not used"
     "ingress_traefik_acme_email": email_problem,
@@ -71,6 +76,9 @@ def check_traefik_settings(inv: Inventory) -> list[str]:
                 f"{inv.where(host, 'ingress_traefik_ca_days')}: {days}: must be 1 or more days"
             )
         problems += _route_problems(inv, host, hvars.get("ingress_traefik_routes"))
+        problems += list_problems(
+            inv, host, "ingress_traefik_ca_permitted_domains", dns_name_problem
+        )
     return problems
 
 
@@ -122,7 +130,36 @@ def check_traefik_on_the_servers(inv: Inventory) -> list[str]:
                 f"{inv.where(host, 'k3s_server_config')}: disable: traefik, but homeforge_ingress"
                 " is traefik (the role configures K3s's bundled Traefik)"
             )
+        allowed = hvars.get("ingress_traefik_ollama_allowed_cidrs")
+        if (
+            allowed == []
+            and hvars.get("ingress_traefik_ollama_host")
+            and not is_true(hvars.get("ingress_traefik_ollama_public", False))
+        ):
+            problems.append(
+                f"{inv.where(host, 'ingress_traefik_ollama_allowed_cidrs')}: empty: list the networks"
+                " whose clients may use Ollama, or set ingress_traefik_ollama_public: true"
+            )
     return problems
 
 
+def warn_traefik_ollama_public(inv: Inventory) -> list[str]:
+    """Ollama's route open to everyone, on the first server (where the role writes it)."""
+    first = next(iter(inv.group_members(server_group(inv))), None)
+    hvars = inv.hostvars.get(first, {}) if first else {}
+    host_name = hvars.get("ingress_traefik_ollama_host")
+    if (
+        hvars.get("homeforge_ingress") != "traefik"
+        or not host_name
+        or not is_true(hvars.get("ingress_traefik_ollama_public", False))
+    ):
+        return []
+    return [
+        f"{inv.where(first, 'ingress_traefik_ollama_public')}: true: Ollama at {host_name} is open"
+        " to every client that reaches the ingress (its API has no authentication: anyone can"
+        " pull and delete models and use the GPUs)"
+    ]
+
+
 CHECKS = [check_ingress_choice, check_traefik_settings, check_traefik_on_the_servers]
+WARNINGS = [warn_traefik_ollama_public]

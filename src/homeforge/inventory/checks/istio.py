@@ -1,14 +1,16 @@
 """The Istio ingress role's settings that reach the objects K3s applies (host name,
 Kubernetes names, port, URLs, paths, the pinned digest), and what it needs on the K3s
-servers it runs on: a host name, and K3s's bundled Traefik disabled (rules in
-plugins/module_utils/validation.py, which the role applies again before writing)."""
+servers it runs on: a host name, K3s's bundled Traefik disabled, an allow-list of clients
+unless the gateway is public (rules in plugins/module_utils/validation.py, which the role
+applies again before writing; the allow-list's CIDRs are checked with every ``*_cidrs``
+variable). A public gateway is allowed, with a warning."""
 
 from __future__ import annotations
 
 import re
 
 from homeforge.cluster import server_group
-from homeforge.inventory.checks.rules import rule_problems
+from homeforge.inventory.checks.rules import is_true, rule_problems
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.roles import role_default
 from homeforge.validation import (
@@ -98,6 +100,12 @@ def check_istio_on_the_servers(inv: Inventory) -> list[str]:
                 f"{inv.where(host, 'k3s_server_config')}: disable: must contain traefik when"
                 " homeforge_ingress is istio (K3s's bundled Traefik holds ports 80 and 443)"
             )
+        public = is_true(hvars.get("ingress_istio_public", False))
+        if hvars.get("ingress_istio_allowed_cidrs") == [] and not public:
+            problems.append(  # an AuthorizationPolicy with no ipBlocks would match everyone
+                f"{inv.where(host, 'ingress_istio_allowed_cidrs')}: empty: list the networks whose"
+                " clients the gateway serves, or set ingress_istio_public: true"
+            )
         gateway = hvars.get("ingress_istio_gateway_namespace", "istio-ingress")
         if gateway == hvars.get("ingress_istio_service_namespace", "ml"):
             problems.append(
@@ -107,4 +115,20 @@ def check_istio_on_the_servers(inv: Inventory) -> list[str]:
     return problems
 
 
+def warn_istio_public(inv: Inventory) -> list[str]:
+    """The gateway open to everyone, on the first server (where the role writes it)."""
+    first = next(iter(inv.group_members(server_group(inv))), None)
+    hvars = inv.hostvars.get(first, {}) if first else {}
+    if hvars.get("homeforge_ingress") != "istio" or not is_true(hvars.get("ingress_istio_public")):
+        return []
+    service = hvars.get("ingress_istio_service_name", "ollama")
+    return [
+        f"{inv.where(first, 'ingress_istio_public')}: true: the gateway serves {service} at"
+        f" {hvars.get('ingress_istio_hostname') or '(no host name)'} to every client that reaches"
+        " it (Ollama's API has no authentication: anyone can pull and delete models and use the"
+        " GPUs)"
+    ]
+
+
 CHECKS = [check_istio_settings, check_istio_on_the_servers]
+WARNINGS = [warn_istio_public]
