@@ -18,15 +18,18 @@ moment before their manifest lands.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import http.client
+import io
 import json
 import os
 import re
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -40,6 +43,7 @@ MANIFEST_REL = re.compile(
     r"manifests/[A-Za-z0-9.:_-]+/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+\Z"
 )
 SEED_DIR = ".homeforge-seed"
+MANIFEST_LIMIT = 4 << 20  # Ollama's manifests are a few KiB
 
 
 class OpError(Exception):
@@ -71,12 +75,175 @@ def _blobs_of(raw):
     return blobs
 
 
+# --------------------------------------------------------------------------- paths other users can change
+# Root never follows a link another user could have placed. A path is opened one name at a
+# time from "/"; a symbolic link is followed only when it is root's and sits in a directory
+# only root can change. Files are made with O_EXCL|O_NOFOLLOW beside their final name,
+# given their mode and owner through the descriptor, then renamed into place.
+
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def _root_only(st):
+    """Only root can add, rename or remove entries in a directory with this stat."""
+    return st.st_uid == 0 and (not st.st_mode & 0o022 or bool(st.st_mode & stat.S_ISVTX))
+
+
+def _open_root():
+    fd = os.open("/", DIR_FLAGS)
+    return fd, _root_only(os.fstat(fd))
+
+
+def _walk(path, want_dir=True, make=None, start=None):
+    """Open ``path`` as above: ``(dir_fd, name, trusted)``. A directory is ``dir_fd`` itself
+    (``name`` None); a file is ``name`` in ``dir_fd`` (it may not exist yet). ``trusted``:
+    only root can change ``dir_fd``. ``make``: ``(mode, ids)`` creates missing directories,
+    each given to ``ids``. ``start``: ``(fd, trusted)`` a relative ``path`` begins at."""
+    if start is None and not path.startswith("/"):
+        raise OpError("not an absolute path: %r" % (path,))
+    stack = [_open_root() if start is None else (os.dup(start[0]), start[1])]
+    names, hops = path.split("/"), 0
+    try:
+        while True:
+            names = [n for n in names if n not in ("", ".")]
+            fd, trusted = stack[-1]
+            if not names:
+                if not want_dir:
+                    raise OpError("%s: not a file" % path)
+                return stack.pop()[0], None, trusted
+            name, names = names[0], names[1:]
+            if name == "..":
+                if len(stack) > 1:
+                    os.close(stack.pop()[0])
+                continue
+            last_file = not names and not want_dir
+            try:
+                st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                if last_file:
+                    return stack.pop()[0], name, trusted
+                if make is None:
+                    raise FileNotFoundError(2, "No such file or directory", path) from None
+                os.mkdir(name, make[0], dir_fd=fd)
+                st = None
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                if not (trusted and st.st_uid == 0):
+                    raise OpError(
+                        "%s: %s is a symbolic link in a directory another user can change; "
+                        "not followed" % (path, name)
+                    )
+                hops += 1
+                if hops > 40:
+                    raise OpError("%s: too many levels of symbolic links" % path)
+                target = os.readlink(name, dir_fd=fd)
+                if target.startswith("/"):
+                    while stack:
+                        os.close(stack.pop()[0])
+                    stack.append(_open_root())
+                names = target.split("/") + names
+                continue
+            if last_file:
+                return stack.pop()[0], name, trusted
+            sub = os.open(name, DIR_FLAGS, dir_fd=fd)
+            stack.append((sub, False))
+            if st is None:
+                if make[1]:
+                    os.fchown(sub, *make[1])
+                os.fchmod(sub, make[0])
+            stack[-1] = (sub, trusted and _root_only(os.fstat(sub)))
+    finally:
+        for fd, _trusted in stack:
+            os.close(fd)
+
+
+def _open_file(dir_fd, name, trusted, flags=os.O_RDONLY):
+    """A regular file ``name`` in ``dir_fd``, never through a link; in a directory another
+    user can change, not one with other hard links (it could be any file of the disk)."""
+    try:
+        fd = os.open(name, flags | FILE_FLAGS, 0o600, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OpError("%s is a symbolic link; not followed" % name) from None
+        raise
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_nlink > 1 and not trusted):
+        os.close(fd)
+        raise OpError("%s: not a regular file with a single link; not used" % name)
+    return fd
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _replace_at(dir_fd, name, data, mode, ids=None):
+    """Write ``name`` in ``dir_fd`` whole: a new file (O_EXCL, never through a link) given
+    its mode and owner through its descriptor, then renamed over the old one."""
+    tmp = ".homeforge-%s.tmp" % os.urandom(8).hex()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | FILE_FLAGS, 0o600, dir_fd=dir_fd)
+    try:
+        _write_all(fd, data)
+        os.fsync(fd)
+        if ids:
+            os.fchown(fd, *ids)
+        os.fchmod(fd, mode)
+        os.close(fd)
+        fd = None
+        os.rename(tmp, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        if fd is not None:
+            os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+
+
+def _models(models_dir):
+    """The models directory, opened as :func:`_walk` allows: ``(fd, trusted)``."""
+    try:
+        fd, _name, trusted = _walk(models_dir)
+    except FileNotFoundError:
+        raise OpError("%s: no such models directory" % models_dir) from None
+    return fd, trusted
+
+
+def _read_below(start, rel, limit):
+    """The file ``rel`` below ``start`` (``(fd, trusted)``), at most ``limit`` bytes."""
+    dir_fd, name, trusted = _walk(rel, want_dir=False, start=start)
+    try:
+        fd = _open_file(dir_fd, name, trusted)
+    finally:
+        os.close(dir_fd)
+    with os.fdopen(fd, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OpError("%s: larger than %d bytes; refused" % (rel, limit))
+    return data
+
+
+def _blob_name(blob):
+    return blob["digest"].replace(":", "-")
+
+
+def _size_at(dir_fd, name):
+    """The size of the regular file ``name`` in ``dir_fd`` (a link is no file), else None."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
 def _listen_address():
     done = subprocess.run(
         ["systemctl", "show", "--property=Environment", "--value", "ollama.service"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
+        universal_newlines=True,
+        timeout=30,
     )
     found = re.findall(r"(?:^|\s)OLLAMA_HOST=(\S+)", done.stdout)
     listen = re.sub(r"^https?://", "", found[-1] if found else "127.0.0.1:11434")
@@ -156,20 +323,33 @@ def pull_progress(path, reset=False):
 # --------------------------------------------------------------------------- seeding: source
 
 
-def seed_offer(models_dir, manifest_rel, listen, idle=300):
-    """Serve one model's files from this host for a while; the URL, token and file list."""
-    path = _manifest_path(models_dir, manifest_rel)
+def _offered(models_dir, manifest_rel):
+    """The model's manifest (read as :func:`_walk` allows), its blobs, and the blobs
+    directory ``(fd, trusted)``; refused when a blob is not a regular file of its size."""
+    _manifest_path(models_dir, manifest_rel)
+    models = _models(models_dir)
     try:
-        raw = _read(path)
-    except OSError:
-        raise OpError("%s: no such model here" % manifest_rel) from None
-    blobs = _blobs_of(raw)
+        try:
+            raw = _read_below(models, manifest_rel, MANIFEST_LIMIT)
+        except FileNotFoundError:
+            raise OpError("%s: no such model here" % manifest_rel) from None
+        blobs = _blobs_of(raw)
+        blob_dir = _walk("blobs", start=models)
+    finally:
+        os.close(models[0])
     for blob in blobs:
-        have = os.path.join(models_dir, "blobs", blob["digest"].replace(":", "-"))
-        if not os.path.isfile(have) or os.path.getsize(have) != blob["size"]:
+        if _size_at(blob_dir[0], _blob_name(blob)) != blob["size"]:
+            os.close(blob_dir[0])
             raise OpError(
                 "%s: blob %s is missing or incomplete here" % (manifest_rel, blob["digest"])
             )
+    return raw, blobs, (blob_dir[0], blob_dir[2])
+
+
+def seed_offer(models_dir, manifest_rel, listen, idle=300):
+    """Serve one model's files from this host for a while; the URL, token and file list."""
+    raw, blobs, blob_dir = _offered(models_dir, manifest_rel)
+    os.close(blob_dir[0])
     with socket.socket(socket.AF_INET6 if ":" in listen else socket.AF_INET) as probe:
         probe.bind((listen, 0))
         port = probe.getsockname()[1]
@@ -222,14 +402,18 @@ def seed_server(models_dir, manifest_rel, listen, port, token, idle):
     import socketserver
     import threading
 
-    path = _manifest_path(models_dir, manifest_rel)
-    raw = _read(path)
-    files = {"/manifest": path}
-    for blob in _blobs_of(raw):
-        files["/blobs/" + blob["digest"]] = os.path.join(
-            models_dir, "blobs", blob["digest"].replace(":", "-")
-        )
+    raw, blobs, blob_dir = _offered(models_dir, manifest_rel)
+    files = {"/manifest": None}
+    files.update(("/blobs/" + blob["digest"], _blob_name(blob)) for blob in blobs)
     last = [time.time()]
+
+    def open_served(name):
+        """The manifest as read at the start, or a blob opened now, never through a
+        link (the models directory is the Ollama user's): ``(file, size)``."""
+        if name is None:
+            return io.BytesIO(raw), len(raw)
+        handle = os.fdopen(_open_file(blob_dir[0], name, blob_dir[1]), "rb")
+        return handle, os.fstat(handle.fileno()).st_size
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -240,19 +424,24 @@ def seed_server(models_dir, manifest_rel, listen, port, token, idle):
         def do_GET(self):
             last[0] = time.time()
             given = self.headers.get("X-Homeforge-Token", "")
-            target = files.get(self.path)
-            if not hmac.compare_digest(given, token) or target is None:
-                self.send_response(403 if target else 404)
+            known = self.path in files
+            allowed = known and hmac.compare_digest(given, token)
+            opened = None
+            if allowed:
+                with contextlib.suppress(OpError, OSError):
+                    opened = open_served(files[self.path])
+            if opened is None:
+                self.send_response(403 if known and not allowed else 404)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
-            size = os.path.getsize(target)
+            handle, size = opened
             ranged = re.match(r"bytes=(\d+)-\Z", self.headers.get("Range", ""))
             start = min(int(ranged.group(1)), size) if ranged else 0
             self.send_response(206 if start else 200)
             self.send_header("Content-Length", str(size - start))
             self.end_headers()
-            with open(target, "rb") as handle:
+            with handle:
                 handle.seek(start)
                 with contextlib.suppress(OSError):  # the client went away
                     shutil.copyfileobj(handle, self.wfile, CHUNK)
@@ -296,11 +485,11 @@ def _get(url, token, start=0):
         raise OpError("%s: %s" % (url, getattr(exc, "reason", exc))) from None
 
 
-def _sha256(path):
+def _sha256_fd(fd):
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(chunk)
+    os.lseek(fd, 0, os.SEEK_SET)
+    for chunk in iter(lambda: os.read(fd, CHUNK), b""):
+        digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -316,98 +505,148 @@ def _owner(owner):
         raise OpError("no user/group %r on this host" % owner) from None
 
 
-def _fetch_blob(url, token, blob, final, staging, ids):
-    part = os.path.join(staging, blob["digest"].replace(":", "-") + ".part")
-    have = os.path.getsize(part) if os.path.isfile(part) else 0
-    if have > blob["size"]:
-        os.unlink(part)
-        have = 0
+def _open_part(staging, part, size):
+    """The blob's partial file: kept when it is a regular file with a single link, no
+    larger than the blob; anything else there (a link, a FIFO) is removed, not followed,
+    and a new file made (O_EXCL)."""
+    try:
+        st = os.stat(part, dir_fd=staging, follow_symlinks=False)
+    except FileNotFoundError:
+        st = None
+    if st is not None and (not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size > size):
+        os.unlink(part, dir_fd=staging)
+        st = None
+    flags = os.O_RDWR | (os.O_CREAT | os.O_EXCL if st is None else 0)
+    return _open_file(staging, part, False, flags)
+
+
+def _receive(response, fd, have, size):
+    """Append the response's body at ``have``, never past the declared ``size``: the
+    bytes written, and whether the source offered more than that."""
+    declared = response.headers.get("Content-Length") or ""
+    if declared.isdigit() and int(declared) > size - have:
+        return 0, True
+    os.lseek(fd, have, os.SEEK_SET)
     got = 0
-    if have < blob["size"]:
-        response = _get("%s/blobs/%s" % (url, blob["digest"]), token, have)
-        if have and response.status != 206:
-            have = 0
-        with open(part, "ab" if have else "wb") as handle:
+    while have + got < size:
+        chunk = response.read(min(CHUNK, size - have - got))
+        if not chunk:
+            return got, False
+        _write_all(fd, chunk)
+        got += len(chunk)
+    return got, bool(response.read(1))
+
+
+def _fetch_blob(url, token, blob, blob_dir, staging, ids):
+    """One blob into ``staging`` (``.part``, resumed where an earlier try stopped), its
+    digest checked, then renamed into the blobs directory; the bytes transferred."""
+    name, size = _blob_name(blob), blob["size"]
+    part = name + ".part"
+    fd = _open_part(staging, part, size)
+    try:
+        have, got, more = os.fstat(fd).st_size, 0, False
+        if have < size:
+            response = _get("%s/blobs/%s" % (url, blob["digest"]), token, have)
+            if have and response.status != 206:
+                os.ftruncate(fd, 0)
+                have = 0
             try:
-                for chunk in iter(lambda: response.read(CHUNK), b""):
-                    handle.write(chunk)
-                    got += len(chunk)
+                got, more = _receive(response, fd, have, size)
             except (http.client.HTTPException, OSError) as exc:
                 raise OpError(
                     "blob %s: the transfer broke off after %d bytes (%s); "
-                    "run the seed again to resume" % (blob["digest"], have + got, exc)
+                    "run the seed again to resume" % (blob["digest"], os.fstat(fd).st_size, exc)
                 ) from None
-    if _sha256(part) != blob["digest"].split(":", 1)[1]:
-        os.unlink(part)
-        raise OpError(
-            "blob %s: digest mismatch; discarded, the model is not installed" % blob["digest"]
-        )
-    if ids:
-        os.chown(part, *ids)
-    os.chmod(part, 0o644)
-    os.replace(part, final)
+            if not more and have + got < size:
+                raise OpError(
+                    "blob %s: the transfer broke off after %d of %d bytes; "
+                    "run the seed again to resume" % (blob["digest"], have + got, size)
+                )
+        if more or _sha256_fd(fd) != blob["digest"].split(":", 1)[1]:
+            os.unlink(part, dir_fd=staging)
+            why = "more than its declared %d bytes" % size if more else "digest mismatch"
+            raise OpError(
+                "blob %s: %s; discarded, the model is not installed" % (blob["digest"], why)
+            )
+        if ids:
+            os.fchown(fd, *ids)
+        os.fchmod(fd, 0o644)
+    finally:
+        os.close(fd)
+    os.replace(part, name, src_dir_fd=staging, dst_dir_fd=blob_dir)
     return got
 
 
-def _make_dirs(directory, top, ids):
-    """Create ``directory`` below ``top``, each new level owned like the models (Ollama
-    must be able to delete a model it did not pull)."""
-    missing = []
-    while not os.path.isdir(directory) and directory != top:
-        missing.append(directory)
-        directory = os.path.dirname(directory)
-    for path in reversed(missing):
-        os.mkdir(path, 0o755)
-        if ids:
-            os.chown(path, *ids)
+def _manifest_from(url, token):
+    """The offered manifest, at most MANIFEST_LIMIT bytes (more is refused)."""
+    response = _get(url + "/manifest", token)
+    try:
+        raw = response.read(MANIFEST_LIMIT + 1)
+    except (http.client.HTTPException, OSError) as exc:
+        raise OpError("%s/manifest: %s" % (url, exc)) from None
+    if len(raw) > MANIFEST_LIMIT:
+        raise OpError("the offered manifest is larger than %d bytes; refused" % MANIFEST_LIMIT)
+    return raw
+
+
+def _install_manifest(models, manifest_rel, raw, ids):
+    """Write the manifest in place, its directories made as the models' owner's; whether
+    it changed."""
+    directory, name = manifest_rel.rsplit("/", 1)
+    dir_fd, _name, trusted = _walk(directory, make=(0o755, ids), start=models)
+    try:
+        try:
+            fd = _open_file(dir_fd, name, trusted)
+        except (OpError, OSError):
+            old = None
+        else:
+            with os.fdopen(fd, "rb") as handle:
+                old = handle.read(MANIFEST_LIMIT + 1)
+        _replace_at(dir_fd, name, raw, 0o644, ids)
+    finally:
+        os.close(dir_fd)
+    return old != raw
 
 
 def seed_fetch(
     models_dir, url, token, manifest_rel, manifest_digest, blobs, owner="", name="", origin=""
 ):
     """Fetch an offered model: blobs checked one by one, the manifest last and atomically;
-    then ``origin`` ("seeded from HOST") recorded for ``name`` (the name Ollama lists)."""
-    path = _manifest_path(models_dir, manifest_rel)
+    then ``origin`` ("seeded from HOST") recorded for ``name`` (the name Ollama lists).
+    Every write below the models directory (the Ollama user's) goes through :func:`_walk`,
+    :func:`_open_file` and :func:`_replace_at`: nothing there is followed as a link."""
+    _manifest_path(models_dir, manifest_rel)
     ids = _owner(owner)
-    blob_dir = os.path.join(models_dir, "blobs")
-    staging = os.path.join(models_dir, SEED_DIR)
-    for directory in (blob_dir, staging):
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o750)
-            if ids:
-                os.chown(directory, *ids)
-    missing = []
     for blob in blobs:
         if not DIGEST.match(blob.get("digest", "")):
             raise OpError("malformed blob digest: %r" % (blob.get("digest"),))
-        final = os.path.join(blob_dir, blob["digest"].replace(":", "-"))
-        if not (os.path.isfile(final) and os.path.getsize(final) == blob["size"]):
-            missing.append((blob, final))
-    need = sum(b["size"] for b, _ in missing)
-    free = shutil.disk_usage(models_dir).free
-    if need > free:
-        raise OpError(
-            "not enough free space in %s: the model needs %d more bytes, %d are free; nothing changed"
-            % (models_dir, need, free)
-        )
-    transferred = 0
-    for blob, final in missing:
-        transferred += _fetch_blob(url, token, blob, final, staging, ids)
-    raw = _get(url + "/manifest", token).read()
-    if hashlib.sha256(raw).hexdigest() != manifest_digest:
-        raise OpError("manifest digest mismatch; the model is not installed")
-    directory = os.path.dirname(path)
-    _make_dirs(directory, models_dir, ids)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".homeforge-")
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(raw)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o644)
-    if ids:
-        os.chown(tmp, *ids)
-    changed = not (os.path.isfile(path) and _read(path) == raw)
-    os.replace(tmp, path)
+        if not isinstance(blob.get("size"), int) or blob["size"] < 0:
+            raise OpError("malformed blob size: %r" % (blob.get("size"),))
+    models = _models(models_dir)
+    fds = [models[0]]
+    try:
+        blob_dir = _walk("blobs", make=(0o750, ids), start=models)[0]
+        fds.append(blob_dir)
+        staging = _walk(SEED_DIR, make=(0o750, ids), start=models)[0]
+        fds.append(staging)
+        missing = [b for b in blobs if _size_at(blob_dir, _blob_name(b)) != b["size"]]
+        need = sum(b["size"] for b in missing)
+        free = shutil.disk_usage(models_dir).free
+        if need > free:
+            raise OpError(
+                "not enough free space in %s: the model needs %d more bytes, %d are free; "
+                "nothing changed" % (models_dir, need, free)
+            )
+        transferred = 0
+        for blob in missing:
+            transferred += _fetch_blob(url, token, blob, blob_dir, staging, ids)
+        raw = _manifest_from(url, token)
+        if hashlib.sha256(raw).hexdigest() != manifest_digest:
+            raise OpError("manifest digest mismatch; the model is not installed")
+        changed = _install_manifest(models, manifest_rel, raw, ids)
+    finally:
+        for fd in fds:
+            os.close(fd)
     if name and origin and (changed or missing or name not in _origins()):
         _record_origin(name, manifest_digest, origin)
     return {
@@ -439,6 +678,6 @@ def serve(request):
         result = OPS[request["op"]](**request.get("args", {}))
         print(json.dumps({"ok": True, "result": result}))
         return 0
-    except (OpError, OSError, ValueError, KeyError, TypeError) as exc:
+    except (OpError, OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:
         print(json.dumps({"ok": False, "error": str(exc) or type(exc).__name__}))
         return 1

@@ -74,9 +74,17 @@ def _file_state(path):
     if not stat.S_ISREG(st.st_mode):
         return "special %o %s" % (stat.S_IFMT(st.st_mode), owner)
     if st.st_size <= SMALL_FILE:
-        digest = hashlib.sha256()
-        with open(path, "rb") as handle:
-            digest.update(handle.read())
+        # the file the lstat saw, never a link or FIFO put in its place since (a watched
+        # file may sit in a directory another user owns)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError:
+            return "changed while read"
+        with os.fdopen(fd, "rb") as handle:
+            now = os.fstat(fd)
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(now.st_mode):
+                return "changed while read"
+            digest = hashlib.sha256(handle.read(SMALL_FILE + 1))
         return "file %s %s" % (digest.hexdigest(), owner)
     return "file %d %d %d %d %s" % (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, owner)
 
