@@ -11,7 +11,7 @@ short_description: One C(Environment=) line of a systemd unit, quoted, or an err
 description:
   - Renders C(Environment="NAME=VALUE") for a unit file or a drop-in. The name must be an
     environment variable name and the value must pass the collection's C(env_value) rule
-    (one line: no newline, carriage return or other control character), whatever checks the
+    (one line, so no newline, carriage return or other control character), whatever checks the
     caller ran before; otherwise the template fails and nothing is written.
   - Inside the quotes systemd reads C(\\) and C(") as C-style escapes and C(%) as a
     specifier, so those are escaped (systemd.syntax(7), systemd.unit(5) "Specifiers").
@@ -28,8 +28,9 @@ options:
 """
 
 EXAMPLES = r"""
-# Environment="OLLAMA_KEEP_ALIVE=5m"
-{{ ollama_keep_alive | homeforge.homelab.systemd_environment('OLLAMA_KEEP_ALIVE') }}
+- name: One Environment= line of a unit (Environment="OLLAMA_KEEP_ALIVE=5m")
+  ansible.builtin.debug:
+    msg: "{{ ollama_keep_alive | homeforge.homelab.systemd_environment('OLLAMA_KEEP_ALIVE') }}"
 """
 
 RETURN = r"""

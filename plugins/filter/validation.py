@@ -24,7 +24,7 @@ options:
       The rule - address, inventory_name, interface_name, cidr, port, unit_name, env_name,
       env_value, url_suffix, absolute_path, bind_value, listen, user_name, device_list,
       apt_source, dns_name, kube_name, email, https_url, iam_role_arn, kms_key_arn, aws_region,
-      eks_cluster_name or eks_addon_version.
+      eks_cluster_name, eks_addon_version, version or sha256.
     type: str
     required: true
 """

@@ -11,7 +11,7 @@ short_description: Install an apt repository's signing key only when its fingerp
 description:
   - Downloads an OpenPGP public key (armored or binary) from an https O(url) and writes it to
     O(dest) for an apt source's C(signed-by=) option, but only when every primary key in it has
-    one of the O(fingerprints): whoever answers the URL cannot slip in a key of their own.
+    one of the O(fingerprints), so whoever answers the URL cannot slip in a key of their own.
   - Fingerprints are computed from the key packets themselves (RFC 4880 section 12.2 for v4
     keys, RFC 9580 section 5.5.4 for v6 keys), so the host needs no gpg.
   - A key already at O(dest) whose keys all match is left alone and nothing is downloaded, so

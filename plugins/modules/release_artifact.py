@@ -18,6 +18,10 @@ description:
     keeps a record of the digest it holds, so a converged host is not changed and nothing is
     downloaded again. A mismatch, a missing checksum line or a broken download fails with
     nothing installed.
+  - As O(dest) is replaced whole on a new digest, it must be an absolute path without C(..),
+    at or under one of O(allowed_prefixes) (also once symbolic links are resolved), and never
+    a system directory (C(/), C(/etc), C(/usr), C(/usr/local/lib), C(/var/lib), ...).
+    Downloads are C(https) only. Anything else fails before anything is read or written.
 version_added: "0.1.0"
 author: homeforge maintainers (!UNKNOWN)
 extends_documentation_fragment:
@@ -35,13 +39,13 @@ options:
     type: str
     required: true
   url:
-    description: Where to download the file; mutually exclusive with O(src).
+    description: Where to download the file (an C(https) URL); mutually exclusive with O(src).
     type: str
   src:
     description: The file on the host; mutually exclusive with O(url).
     type: path
   checksums_url:
-    description: The release's checksum list (e.g. C(sha256sum.txt)) to download.
+    description: The release's checksum list (e.g. C(sha256sum.txt)) to download (C(https)).
     type: str
   checksums_src:
     description: The release's checksum list, on the host.
@@ -56,6 +60,19 @@ options:
     description: The directory to install into (created; replaced as a whole on a new digest).
     type: path
     required: true
+  allowed_prefixes:
+    description:
+      - The directories O(dest) may be, or lie under. The default holds the places the
+        collection's roles install releases to; a role with a configurable install root passes
+        that root.
+    type: list
+    elements: path
+    default:
+      - /usr/local/lib/k3s
+      - /usr/local/lib/nodeadm
+      - /usr/local/lib/ollama
+      - /var/lib/homeforge
+      - /var/lib/rancher/k3s/agent/images
   extract:
     description: Unpack the archive into O(dest); C(false) copies the file as O(dest)/O(name).
     type: bool
@@ -71,12 +88,20 @@ options:
 """
 
 EXAMPLES = r"""
-- name: Ollama from its GitHub release, checked against the release's sha256sum.txt
+- name: Ollama from its GitHub release, checked against its published sha256 (pinned here)
   homeforge.homelab.release_artifact:
     name: ollama-linux-amd64.tgz
     url: https://github.com/ollama/ollama/releases/download/v0.12.3/ollama-linux-amd64.tgz
-    checksums_url: https://github.com/ollama/ollama/releases/download/v0.12.3/sha256sum.txt
+    sha256: 649ac33e3e22304f650207e4f6379dbc2c2397d840593caf5bba6605c2886229
     dest: /usr/local/lib/ollama/0.12.3
+
+- name: An airgap copy checked against the checksum list beside it, under a root of one's own
+  homeforge.homelab.release_artifact:
+    name: ollama-linux-amd64.tgz
+    src: /var/cache/homeforge/ollama/0.12.3/ollama-linux-amd64.tgz
+    checksums_src: /var/cache/homeforge/ollama/0.12.3/sha256sum.txt
+    dest: /opt/ollama/0.12.3
+    allowed_prefixes: [/opt/ollama]
 """
 
 RETURN = r"""
@@ -100,8 +125,84 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
+from ansible_collections.homeforge.homelab.plugins.module_utils.validation import (
+    absolute_path_problem,
+    https_url_problem,
+)
 
 RECORD = ".homeforge-artifact.json"
+DEFAULT_PREFIXES = [
+    "/usr/local/lib/k3s",
+    "/usr/local/lib/nodeadm",
+    "/usr/local/lib/ollama",
+    "/var/lib/homeforge",
+    "/var/lib/rancher/k3s/agent/images",
+]
+# Never a destination, whatever the allowed prefixes say: the destination is renamed away
+# and deleted when a new release is installed.
+SYSTEM_DIRS = frozenset(
+    (
+        "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib32", "/lib64", "/libx32",
+        "/media", "/mnt", "/opt", "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp",
+        "/usr", "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib32", "/usr/lib64",
+        "/usr/libexec", "/usr/local", "/usr/local/bin", "/usr/local/etc", "/usr/local/include",
+        "/usr/local/lib", "/usr/local/sbin", "/usr/local/share", "/usr/sbin", "/usr/share",
+        "/usr/src", "/var", "/var/backups", "/var/cache", "/var/lib", "/var/local", "/var/log",
+        "/var/mail", "/var/opt", "/var/run", "/var/spool", "/var/tmp",
+    )
+)  # fmt: skip
+
+
+def _under(path, prefix):
+    return path == prefix or path.startswith(prefix.rstrip("/") + "/")
+
+
+def _clean(path):
+    """An absolute path without '..' and '.', normalised; None when it is not one."""
+    if not isinstance(path, str) or not path.startswith("/"):
+        return None
+    if ".." in path.split("/") or "." in path.split("/"):
+        return None
+    return "/" + os.path.normpath(path).lstrip("/")
+
+
+def dest_problem(dest, prefixes):
+    """Why ``dest`` may not be replaced by a release, or None."""
+    problem = absolute_path_problem(dest)  # the shared rule: no '..', no control characters
+    if problem:
+        return problem
+    path = _clean(dest)
+    if path is None:
+        return "must be an absolute path without '.' or '..' components"
+    allowed = [_clean(prefix) for prefix in prefixes]
+    if None in allowed:
+        return "allowed_prefixes must be absolute paths without '.' or '..' components"
+    if path in SYSTEM_DIRS:
+        return "is a system directory, which a release never replaces"
+    if not any(_under(path, prefix) for prefix in allowed):
+        return f"is outside the allowed prefixes ({', '.join(allowed)})"
+    real = os.path.realpath(path)  # a link on the way must not lead elsewhere
+    if real in SYSTEM_DIRS:
+        return f"resolves to {real}, a system directory, which a release never replaces"
+    if not any(_under(real, os.path.realpath(prefix)) for prefix in allowed):
+        return f"resolves to {real}, outside the allowed prefixes ({', '.join(allowed)})"
+    return None
+
+
+def _refuse_bad_input(module):
+    """Fail before anything is read or written when the destination or a URL is unsafe."""
+    params = module.params
+    if "/" in params["name"] or params["name"] in ("", ".", ".."):
+        module.fail_json(msg="name is a file name, not a path")
+    problem = dest_problem(params["dest"], params["allowed_prefixes"])
+    if problem:
+        module.fail_json(msg=f"dest {json.dumps(params['dest'])}: {problem}; nothing changed")
+    params["dest"] = _clean(params["dest"])
+    for key in ("url", "checksums_url"):
+        if params[key] is not None:
+            problem = https_url_problem(params[key])
+            if problem:
+                module.fail_json(msg=f"{key} {json.dumps(params[key])}: {problem}; nothing changed")
 
 
 def _download(module, url, target):
@@ -239,6 +340,7 @@ def main():
             "checksums_src": {"type": "path"},
             "sha256": {"type": "str"},
             "dest": {"type": "path", "required": True},
+            "allowed_prefixes": {"type": "list", "elements": "path", "default": DEFAULT_PREFIXES},
             "extract": {"type": "bool", "default": True},
             "mode": {"type": "str", "default": "0755"},
             "timeout": {"type": "int", "default": 600},
@@ -247,8 +349,7 @@ def main():
         required_one_of=[("url", "src"), ("checksums_url", "checksums_src", "sha256")],
         supports_check_mode=True,
     )
-    if "/" in module.params["name"] or module.params["name"] in ("", ".", ".."):
-        module.fail_json(msg="name is a file name, not a path")
+    _refuse_bad_input(module)
     module.exit_json(**run(module))
 
 

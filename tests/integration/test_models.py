@@ -54,6 +54,7 @@ def fleet(tmp_path_factory):
         yaml.safe_dump(
             {
                 "ollama_artifacts_dir": str(release),
+                "ollama_version": "0.12.3-standin",  # the stand-in's own (tests/standins/ollama)
                 "ollama_extra_env": {"OLLAMA_STANDIN_REGISTRY": f"http://{registry}:5000"},
             }
         )

@@ -106,3 +106,56 @@ def test_a_local_stand_in_repository_may_be_trusted(tmp_path):
     """A file: source is a directory on the host itself, not the network."""
     value = "deb [trusted=yes] file:/srv/standin-apt ./"
     assert _lines(tmp_path, {"nvidia_driver_apt_repository": value}) == []
+
+
+def test_the_k3s_ansible_hint_never_shows_a_secret_and_never_suggests_a_token_in_the_config(
+    tmp_path,
+):
+    args = (
+        "--token TOKENVALUE1 --agent-token AGENTSECRET2 --etcd-s3-secret-key S3SECRET3"
+        " --disable traefik"
+    )
+    lines = _lines(tmp_path, {"extra_server_args": args, "token": "TOPSECRET4"})
+    text = "\n".join(lines)
+    for secret in ("TOKENVALUE1", "AGENTSECRET2", "S3SECRET3", "TOPSECRET4"):
+        assert secret not in text
+    (hint,) = [line for line in lines if "extra_server_args" in line]
+    assert '"disable": "traefik"' in hint and '"agent-token": "<secret: vault it>"' in hint
+    assert '"token"' not in hint and "goes to k3s_token" in hint
+
+
+def test_the_kubeconfig_mode_is_the_roles(tmp_path):
+    (tmp_path / "hosts.yml").write_text(
+        yaml.safe_dump(
+            {
+                "server": {
+                    "hosts": {
+                        "s1": {
+                            "ansible_host": "192.0.2.10",
+                            "k3s_server_config": {"write-kubeconfig-mode": "0644"},
+                        }
+                    }
+                }
+            }
+        )
+    )
+    lines = checks.check(inventory.load(tmp_path / "hosts.yml"))
+    assert any("write-kubeconfig-mode" in line and "0600" in line for line in lines), lines
+
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[2] / "inventories").glob("*/hosts.yml"))
+
+
+def test_the_examples_cover_the_three_worlds():
+    names = {path.parent.name for path in EXAMPLES}
+    assert {"homelab", "eks-hybrid", "k3s-ec2"} <= names
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
+def test_each_example_inventory_passes_and_a_hostile_value_in_it_does_not(path, tmp_path):
+    assert checks.check(inventory.load(path)) == []
+    data = yaml.safe_load(path.read_text())
+    data["all"]["vars"]["ollama_keep_alive"] = "5m\nExecStartPre=+/bin/id"
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(data))
+    lines = checks.check(inventory.load(tmp_path / "hosts.yml"))
+    assert lines and all("ollama_keep_alive" in line for line in lines), lines

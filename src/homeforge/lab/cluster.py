@@ -84,6 +84,9 @@ def _build(argv: list[str]) -> None:
 
 
 MODEL = "tiny:1b"  # the synthetic model of the stand-in registry (tests/standins/ollama)
+# The stand-in release's own version (its VERSION): the role holds a real release's version
+# to that release's pinned digest, which the stand-in's archive does not have.
+OLLAMA_STANDIN_VERSION = "0.12.3-standin"
 MODEL_SIZE = 32_000_000
 REGISTRY_PORT = 5000
 
@@ -173,6 +176,19 @@ def recap(lab) -> list[tuple[str, str]]:
     ]
 
 
+def _ollama_vars(lab, artifacts: str, real: bool) -> dict:
+    """The ollama group's variables: the release, and for the stand-in its own version and
+    the stand-in registry on lab-1."""
+    if real:
+        return {"ollama_artifacts_dir": artifacts}
+    registry = f"http://{lab.hosts[0].address}:{REGISTRY_PORT}"
+    return {
+        "ollama_artifacts_dir": artifacts,
+        "ollama_version": OLLAMA_STANDIN_VERSION,
+        "ollama_extra_env": {"OLLAMA_STANDIN_REGISTRY": registry},
+    }
+
+
 def prepare(lab, state: Path, log=print) -> dict:
     """Plant the stand-ins on the hosts; return the inventory's groups for the cluster,
     storage, ingress and Ollama."""
@@ -210,10 +226,7 @@ def prepare(lab, state: Path, log=print) -> dict:
             podman.run("cp", f"{tree}/.", f"{gpu_host.container}:/")
     source = f"deb [trusted=yes] file:{STANDIN_APT} ./"
     log(f"{lab.hosts[0].name}: NFS server (NFS-Ganesha, real) for the cluster's volumes")
-    ollama_vars = {"ollama_artifacts_dir": ollama_artifacts}
-    if not ollama_real:
-        registry = f"http://{lab.hosts[0].address}:{REGISTRY_PORT}"
-        ollama_vars["ollama_extra_env"] = {"OLLAMA_STANDIN_REGISTRY": registry}
+    ollama_vars = _ollama_vars(lab, ollama_artifacts, ollama_real)
     return {
         # Ollama on every host (host mode); lab-1 pulls the model once, `homeforge models
         # seed` copies it to the others

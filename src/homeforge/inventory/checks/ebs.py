@@ -6,6 +6,7 @@ for the host the role runs for: the first of group ``eks`` (the add-on) or the f
 from __future__ import annotations
 
 from homeforge.cluster import server_group
+from homeforge.inventory.checks.rules import rule_problems
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.module_utils import load
 from homeforge.roles import role_default
@@ -14,7 +15,9 @@ from homeforge.validation import (
     aws_region_problem,
     eks_addon_version_problem,
     eks_cluster_name_problem,
+    https_url_problem,
     iam_role_arn_problem,
+    version_problem,
 )
 
 STORAGE = "homeforge_storage"
@@ -100,4 +103,18 @@ def _class_problems(inv: Inventory, host: str) -> list[str]:
     return [f"{where}: {problem}" for problem in rules.storage_class_problems(classes)]
 
 
-CHECKS = [check_storage_choice, check_ebs]
+# The chart (ebs_csi_install helm): where it comes from, on every host that sets it.
+CHART_RULES = {
+    "ebs_csi_chart_version": version_problem,
+    "ebs_csi_chart_repo": https_url_problem,
+}
+
+
+def check_ebs_chart(inv: Inventory) -> list[str]:
+    problems = []
+    for host, hvars in inv.hostvars.items():
+        problems += rule_problems(inv, host, hvars, CHART_RULES)
+    return problems
+
+
+CHECKS = [check_storage_choice, check_ebs, check_ebs_chart]

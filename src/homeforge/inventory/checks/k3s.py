@@ -9,9 +9,15 @@ import shlex
 import yaml
 
 from homeforge.cluster import server_group
-from homeforge.inventory.model import Inventory, is_template
+from homeforge.inventory.checks.rules import digest_map_problem, rule_problems
+from homeforge.inventory.model import Inventory, Vaulted, is_template
 from homeforge.module_utils import load
-from homeforge.validation import address_problem
+from homeforge.validation import (
+    absolute_path_problem,
+    address_problem,
+    https_url_problem,
+    version_problem,
+)
 
 EXCLUSIVE_GROUPS = (("server", "agent"),)
 
@@ -93,7 +99,8 @@ def _differing(inv: Inventory, cluster: list[str], keys: tuple[str, ...]) -> lis
     for key in keys:
         values = {}
         for host in cluster:
-            if key in inv.hostvars[host]:
+            # A vaulted value's content is unknown (two ciphertexts of one token differ).
+            if key in inv.hostvars[host] and not isinstance(inv.hostvars[host][key], Vaulted):
                 values.setdefault(repr(inv.hostvars[host][key]), host)
         if len(values) > 1:
             hosts = sorted(values.values())
@@ -147,20 +154,44 @@ def _instead(name: str, value) -> str:
     target = K3S_ANSIBLE[name]
     if name == "token":
         return f"{target} (in a vault, as the token is a secret)"
+    if isinstance(value, Vaulted):
+        return f"{target} (the same vaulted value)"
     try:
         if name.startswith("extra_") and isinstance(value, str):
             value = flags_to_config(value)
         elif name.endswith("_config_yaml") and isinstance(value, str):
             value = yaml.safe_load(value)
     except (ValueError, yaml.YAMLError) as exc:
-        return f"{target} (its value could not be read: {str(exc).splitlines()[0]})"
-    shown = json.dumps(value, separators=(", ", ": "))
+        # the parser's message may quote the value, which may hold a secret
+        return f"{target} (its value could not be read: {type(exc).__name__})"
+    notes = []
+    if isinstance(value, dict):
+        value, notes = _without_secrets(value)
+    shown = json.dumps(value, separators=(", ", ": ")) + "".join(notes)
     extra = ""
     if name == "airgap_dir":
         extra = (
             " (the directory also needs the release's sha256sum-<arch>.txt: every file is checked)"
         )
     return f"{target}: {shown}{extra}"
+
+
+def _without_secrets(config: dict) -> tuple[dict, list[str]]:
+    """The converted config with every secret's value masked, the role-managed keys left out,
+    and a note for each (the token goes to k3s_token, never into k3s_*_config)."""
+    k3s = load("k3s")
+    shown, notes = {}, []
+    for key, value in config.items():
+        flag = k3s.ALIASES.get(str(key).rstrip("+"), str(key).rstrip("+"))
+        if flag == "token":
+            notes.append(f"; its {key} goes to k3s_token (in a vault)")
+        elif flag in k3s.MANAGED:
+            notes.append(f"; leave out {key} (homeforge sets it)")
+        elif flag in k3s.SECRET_FLAGS:
+            shown[key] = "<secret: vault it>"
+        else:
+            shown[key] = value
+    return shown, notes
 
 
 def check_k3s_ansible_variables(inv: Inventory) -> list[str]:
@@ -183,4 +214,21 @@ def check_k3s_ansible_variables(inv: Inventory) -> list[str]:
     return problems
 
 
-CHECKS = [check_groups, check_cluster_settings, check_k3s_ansible_variables]
+# Where the release comes from and what it is checked against; the version also names
+# the directory it is installed to (the cluster's nodes get K3s's own form checked above).
+RELEASE_RULES = {
+    "k3s_version": version_problem,
+    "k3s_release_url": https_url_problem,
+    "k3s_sha256": digest_map_problem,
+    "k3s_artifacts_dir": absolute_path_problem,
+}
+
+
+def check_k3s_release(inv: Inventory) -> list[str]:
+    problems = []
+    for host, hvars in inv.hostvars.items():
+        problems += rule_problems(inv, host, hvars, RELEASE_RULES, ("k3s_artifacts_dir",))
+    return problems
+
+
+CHECKS = [check_groups, check_cluster_settings, check_k3s_ansible_variables, check_k3s_release]

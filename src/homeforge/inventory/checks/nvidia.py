@@ -1,5 +1,6 @@
 """The NVIDIA roles' apt source lines, which are written into sources.list.d, by the
-shared rule (`auto` is the driver role's own choice of source)."""
+shared rule (`auto` is the driver role's own choice of source), where their signing key,
+packages and chart come from, and the versions they pin."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import re
 
 from homeforge.inventory.checks.rules import rule_problems
 from homeforge.inventory.model import Inventory, is_template
-from homeforge.validation import apt_source_problem, https_url_problem
+from homeforge.validation import apt_source_problem, https_url_problem, version_problem
 
 SOURCES = ("nvidia_driver_apt_repository", "nvidia_container_toolkit_apt_repository")
 
@@ -42,6 +43,9 @@ RULES = {
     "nvidia_driver_debian_mirror": https_url_problem,
     "nvidia_container_toolkit_apt_key_url": https_url_problem,
     "nvidia_container_toolkit_apt_key_fingerprints": _fingerprints_problem,
+    "nvidia_device_plugin_repo": https_url_problem,
+    "nvidia_container_toolkit_version": version_problem,
+    "nvidia_device_plugin_chart_version": version_problem,
 }
 
 

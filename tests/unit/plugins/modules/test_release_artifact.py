@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
+
+import pytest
 
 
 def _release(tmp_path, content=b"#!/bin/sh\necho ollama\n"):
@@ -29,6 +32,7 @@ def _args(rel, dest):
         "src": str(rel / "ollama-linux-amd64.tgz"),
         "checksums_src": str(rel / "sha256sum.txt"),
         "dest": str(dest),
+        "allowed_prefixes": [str(dest.parent)],
     }
 
 
@@ -87,7 +91,13 @@ def test_a_pinned_sha256_stands_for_a_checksum_list(run_module, tmp_path):
     binary = tmp_path / "nodeadm"
     binary.write_bytes(b"#!/bin/sh\necho nodeadm\n")
     digest = hashlib.sha256(binary.read_bytes()).hexdigest()
-    args = {"name": "nodeadm", "src": str(binary), "dest": str(tmp_path / "lib"), "extract": False}
+    args = {
+        "name": "nodeadm",
+        "src": str(binary),
+        "dest": str(tmp_path / "lib"),
+        "extract": False,
+        "allowed_prefixes": [str(tmp_path)],
+    }
     wrong = run_module("release_artifact", {**args, "sha256": "1" * 64})
     assert wrong["failed"] and "does not match the release's" in wrong["msg"]
     assert not (tmp_path / "lib").exists()
@@ -96,3 +106,88 @@ def test_a_pinned_sha256_stands_for_a_checksum_list(run_module, tmp_path):
     done = run_module("release_artifact", {**args, "sha256": digest.upper()})
     assert done["changed"] and (tmp_path / "lib" / "nodeadm").stat().st_mode & 0o777 == 0o755
     assert not run_module("release_artifact", {**args, "sha256": digest})["changed"]
+
+
+# ------------------------------------------------------------ where a release may go
+
+
+@pytest.mark.parametrize(
+    ("dest", "why"),
+    [
+        ("/etc", "system directory"),
+        ("/", "system directory"),
+        ("/usr/local/lib", "system directory"),
+        ("/opt/x/../../etc", "'..'"),
+        ("/usr/local/lib/ollama/../../../etc", "'..'"),
+        ("lib/ollama/0.12.3", "absolute path"),
+        ("/usr/local/lib/ollama/./x", "'.'"),
+        ("/usr/local/lib/ollama/0.12.3\n", "control characters"),
+    ],
+)
+def test_a_destination_that_is_not_a_release_directory_is_refused(run_module, tmp_path, dest, why):
+    rel, _digest = _release(tmp_path)
+    args = {**_args(rel, tmp_path / "unused"), "dest": dest, "allowed_prefixes": ["/"]}
+    refused = run_module("release_artifact", args)
+    assert refused["failed"] and why in refused["msg"] and "nothing changed" in refused["msg"]
+    assert refused["msg"].startswith(f"dest {json.dumps(dest)}: ") and "\n" not in refused["msg"]
+    assert not list(tmp_path.glob("**/.incoming-*"))
+
+
+def test_a_destination_outside_the_allowed_prefixes_is_refused(run_module, tmp_path):
+    rel, _digest = _release(tmp_path)
+    args = _args(rel, tmp_path / "lib" / "0.12.3")
+    del args["allowed_prefixes"]  # the default: where the collection's roles install
+    refused = run_module("release_artifact", args)
+    assert refused["failed"] and "outside the allowed prefixes" in refused["msg"]
+    assert "/usr/local/lib/ollama" in refused["msg"] and not (tmp_path / "lib").exists()
+
+
+def test_a_link_on_the_way_out_of_the_prefix_is_refused_and_its_target_kept(run_module, tmp_path):
+    rel, _digest = _release(tmp_path)
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "0.12.3").mkdir(parents=True)
+    (elsewhere / "0.12.3" / "keep").write_text("mine")
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "ollama").symlink_to(elsewhere)
+    args = {**_args(rel, allowed / "ollama" / "0.12.3"), "allowed_prefixes": [str(allowed)]}
+    refused = run_module("release_artifact", args)
+    assert refused["failed"] and f"resolves to {elsewhere}/0.12.3" in refused["msg"]
+    assert (elsewhere / "0.12.3" / "keep").read_text() == "mine"
+    (allowed / "etc").symlink_to("/etc")
+    args = {**_args(rel, allowed / "etc"), "allowed_prefixes": [str(allowed)]}
+    refused = run_module("release_artifact", args)
+    assert refused["failed"] and "resolves to /etc, a system directory" in refused["msg"]
+
+
+@pytest.mark.parametrize("key", ["url", "checksums_url"])
+def test_a_download_that_is_not_https_is_refused(run_module, tmp_path, key):
+    dest = tmp_path / "lib" / "x"
+    args = {
+        "name": "k3s",
+        "url": "https://github.com/k3s-io/k3s/releases/download/v1.31.4+k3s1/k3s",
+        "checksums_url": "https://github.com/k3s-io/k3s/releases/download/v1.31.4+k3s1/sha256sum-amd64.txt",
+        "dest": str(dest),
+        "allowed_prefixes": [str(tmp_path)],
+        "extract": False,
+    }
+    args[key] = args[key].replace("https://", "http://")
+    refused = run_module("release_artifact", args)
+    assert refused["failed"] and refused["msg"].startswith(f'{key} "http://')
+    assert "https" in refused["msg"] and not (tmp_path / "lib").exists()
+
+
+def test_the_default_prefixes_hold_every_destination_the_roles_use():
+    """Each role's release_artifact dest (with its default variables) passes the rule."""
+    from ansible_collections.homeforge.homelab.plugins.modules import release_artifact as module
+
+    for dest in (
+        "/usr/local/lib/k3s/v1.31.4+k3s1",
+        "/var/lib/rancher/k3s/agent/images",
+        "/usr/local/lib/nodeadm/v1.0.19",
+        "/var/lib/homeforge/gateway-api/v1.5.0",
+        "/usr/local/lib/ollama/0.12.3",
+    ):
+        assert module.dest_problem(dest, module.DEFAULT_PREFIXES) is None, dest
+    assert module.dest_problem("/usr/local/lib/other", module.DEFAULT_PREFIXES)
+    assert module.dest_problem("/usr/local/lib/k3s/", ["/usr/local/lib/k3s"]) is None

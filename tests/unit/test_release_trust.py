@@ -1,0 +1,382 @@
+"""Release downloads and install paths: versions, install roots and download URLs pass the
+shared rules in ``homeforge inventory check`` and again in the roles; a download is
+checked against a SHA-256 pinned in the role or given by the inventory, never against a
+checksum list fetched from where the release comes from; the stand-in releases of the
+lab and molecule have versions of their own, so the pinned digests never meet them."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from homeforge.cli import main
+from homeforge.lab import cluster as lab_cluster
+from homeforge.validation import version_problem
+from tests.unit.plugins.support import COLLECTIONS
+from tests.unit.test_lab_cluster import _lab, planted  # noqa: F401 (a fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), "")
+HEX = "ab" * 32
+
+
+def check_cli(write, hostvars: dict) -> tuple[int, list[str]]:
+    path = write("inv/hosts.yml", yaml.safe_dump({"all": {"hosts": {"h1": hostvars}}}))
+    result = CliRunner().invoke(main, ["inventory", "check", "-i", str(path)])
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if ": host h1: " in line]
+    return result.exit_code, lines
+
+
+# ------------------------------------------------------------------ inventory check
+
+VERSIONS = (
+    "k3s_version",
+    "ollama_version",
+    "ollama_k8s_chart_version",
+    "eks_node_nodeadm_version",
+    "ebs_csi_chart_version",
+    "nvidia_container_toolkit_version",
+    "nvidia_device_plugin_chart_version",
+    "ingress_traefik_cert_manager_chart_version",
+)
+
+
+@pytest.mark.parametrize("key", VERSIONS)
+@pytest.mark.parametrize("version", ["../../etc", "../../../../etc", "1.0\n", "1.0/x"])
+def test_a_hostile_version_is_one_line_naming_the_key(write, key, version):
+    code, lines = check_cli(write, {"ansible_host": "192.0.2.1", key: version})
+    assert code == 2
+    assert len([line for line in lines if f"host h1: {key}:" in line]) == 1, lines
+
+
+URLS = {
+    "k3s_release_url": "http://github.com/k3s-io/k3s/releases/download/v1.31.4+k3s1",
+    "ollama_release_url": "http://github.com/ollama/ollama/releases/download/v0.12.3",
+    "ollama_k8s_chart_repo": "http://otwld.github.io/ollama-helm/",
+    "ebs_csi_chart_repo": "http://kubernetes-sigs.github.io/aws-ebs-csi-driver",
+    "nvidia_device_plugin_repo": "http://nvidia.github.io/k8s-device-plugin",
+    "ingress_traefik_cert_manager_repo": "http://charts.jetstack.io",
+    "eks_node_nodeadm_url": "http://hybrid-assets.eks.amazonaws.com/releases/v1.0.19/bin/linux/{arch}/nodeadm",
+}
+
+
+@pytest.mark.parametrize("key", sorted(URLS))
+def test_a_plain_http_download_url_is_refused(write, key):
+    code, lines = check_cli(write, {"ansible_host": "192.0.2.1", key: URLS[key]})
+    assert code == 2
+    assert [line for line in lines if f"host h1: {key}:" in line and "https URL" in line], lines
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("ollama_install_root", "usr/local/lib/ollama"),
+        ("ollama_install_root", "/usr/local/lib/../../etc"),
+        ("ollama_artifacts_dir", "releases/ollama"),
+        ("k3s_artifacts_dir", "/srv/../etc"),
+        ("eks_node_artifacts_dir", "nodeadm"),
+        ("k3s_sha256", {"amd64": "not-a-digest"}),
+        ("k3s_sha256", {"x86_64": HEX}),
+        ("k3s_sha256", HEX),
+        ("ollama_sha256", {"arm64": HEX[:-1]}),
+        ("eks_node_nodeadm_sha256", "abc"),
+        ("eks_node_kubernetes_version", 1.30),  # read as 1.3
+    ],
+)
+def test_install_roots_and_digests_pass_their_rules(write, key, value):
+    code, lines = check_cli(write, {"ansible_host": "192.0.2.1", key: value})
+    assert code == 2
+    assert len([line for line in lines if f"host h1: {key}:" in line]) == 1, lines
+
+
+def test_good_release_settings_pass(write):
+    code, lines = check_cli(
+        write,
+        {
+            "ansible_host": "192.0.2.1",
+            "k3s_version": "v1.34.3+k3s1",
+            "k3s_sha256": {"amd64": HEX, "arm64": HEX.upper()},
+            "k3s_release_url": "https://mirror.example.org/k3s/v1.34.3+k3s1",
+            "k3s_artifacts_dir": "",
+            "ollama_version": "0.12.3-standin",
+            "ollama_sha256": {"amd64": HEX},
+            "ollama_install_root": "/opt/ollama",
+            "ollama_artifacts_dir": "/srv/releases/ollama",
+            "eks_node_nodeadm_version": "v1.0.19",
+            "eks_node_kubernetes_version": "1.31",
+            "eks_node_nodeadm_sha256": HEX,
+            "eks_node_nodeadm_url": "https://mirror.example.org/nodeadm/{arch}/nodeadm",
+            "nvidia_container_toolkit_version": "1.17.8-1",
+        },
+    )
+    assert (code, lines) == (0, [])
+
+
+# ------------------------------------------------------------------ the pinned digests
+
+
+def _pinned(role: str) -> dict:
+    data = yaml.safe_load((ROOT / "roles" / role / "vars" / "main.yml").read_text())
+    return data[f"_{role}_release_sha256"]
+
+
+@pytest.mark.parametrize("role", ["k3s_server", "ollama"])
+def test_pinned_digests_are_sha256_of_named_release_files(role):
+    files = {
+        "k3s_server": r"k3s(-arm64)?|k3s-airgap-images-(amd64|arm64)\.tar\.(gz|zst)",
+        "ollama": r"ollama-linux-(amd64|arm64)\.(tgz|tar\.zst)",
+    }[role]
+    table = _pinned(role)
+    assert table
+    for version, digests in table.items():
+        assert isinstance(version, str) and version_problem(version) is None, version
+        assert digests
+        for name, digest in digests.items():
+            assert re.fullmatch(files, name), name
+            assert re.fullmatch(r"[0-9a-f]{64}", digest), (version, name)
+
+
+def test_the_default_ollama_release_is_pinned_for_both_architectures():
+    default = yaml.safe_load((ROOT / "roles/ollama/defaults/main.yml").read_text())
+    assert set(_pinned("ollama")[str(default["ollama_version"])]) == {
+        "ollama-linux-amd64.tgz",
+        "ollama-linux-arm64.tgz",
+    }
+
+
+def test_stand_in_releases_have_versions_the_roles_do_not_pin():
+    """A stand-in's archive has its own digest: under a pinned version it would fail."""
+    standin = (ROOT / "tests/standins/ollama").read_text()
+    version = re.search(r'^VERSION = "([^"]+)"$', standin, re.M)[1]
+    assert version == lab_cluster.OLLAMA_STANDIN_VERSION and version not in _pinned("ollama")
+    assert version_problem(version) is None
+    scenario = yaml.safe_load((ROOT / "molecule/ollama/molecule.yml").read_text())
+    assert scenario["provisioner"]["inventory"]["group_vars"]["all"]["ollama_version"] == version
+    # the K3s stand-in is packed under the versions the lab and the scenarios run
+    k3s_versions = {
+        yaml.safe_load((ROOT / "roles/k3s_server/defaults/main.yml").read_text())["k3s_version"]
+    }
+    for path in (ROOT / "molecule").glob("*/molecule.yml"):
+        k3s_versions.update(re.findall(r"k3s_version: (\S+)", path.read_text()))
+    assert k3s_versions and not k3s_versions & set(_pinned("k3s_server"))
+
+
+def test_the_lab_installs_the_stand_in_ollama_under_its_own_version(planted):  # noqa: F811
+    tmp_path, _copies = planted
+    groups = lab_cluster.prepare(_lab(2), tmp_path / "state", log=lambda *_: None)
+    assert groups["ollama"]["vars"]["ollama_version"] == lab_cluster.OLLAMA_STANDIN_VERSION
+
+
+# ------------------------------------------------------------------ the roles (point of use)
+
+
+def play(tmp_path: Path, role: str, tasks_from: str, variables: dict) -> dict[str, dict]:
+    """Run one role's tasks on this host in check mode: {task name: this host's result}."""
+    inventory = {
+        "all": {
+            "hosts": {
+                "localhost": {
+                    "ansible_connection": "local",
+                    "ansible_python_interpreter": sys.executable,
+                }
+            },
+            "children": {"server": {"hosts": {"localhost": None}}},
+        }
+    }
+    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
+    (tmp_path / "vars.json").write_text(json.dumps(variables))
+    playbook = [
+        {
+            "hosts": "localhost",
+            "gather_facts": True,
+            "gather_subset": ["min"],
+            "tasks": [
+                {
+                    "ansible.builtin.include_role": {
+                        "name": f"homeforge.homelab.{role}",
+                        "tasks_from": tasks_from,
+                    }
+                }
+            ],
+        }
+    ]
+    (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook))
+    ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
+    done = subprocess.run(
+        [ansible_playbook, "-i", "hosts.yml", "play.yml", "-e", "@vars.json", "--check"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
+            "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+            "ANSIBLE_LOCALHOST_WARNING": "0",
+        },
+    )
+    tasks = json.loads(done.stdout)["plays"][0]["tasks"]
+    return {t["task"]["name"].rpartition(" : ")[2]: t["hosts"].get("localhost", {}) for t in tasks}
+
+
+def _failed(results: dict[str, dict]) -> tuple[str, str]:
+    failed = [(name, r.get("msg", "")) for name, r in results.items() if r.get("failed")]
+    assert len(failed) == 1, failed
+    return failed[0]
+
+
+K3S_DIGEST_CHECK = (
+    "Check there is a digest to download against, and that k3s_sha256 agrees with a pinned one"
+)
+OLLAMA_DIGEST_CHECK = (
+    "Check there is a digest to download against, and that ollama_sha256 agrees with a pinned one"
+)
+needs_arch = pytest.mark.skipif(not ARCH, reason="the roles install on amd64 and arm64 only")
+
+
+@needs_arch
+def test_k3s_downloads_a_version_it_does_not_pin_only_with_k3s_sha256(tmp_path):
+    name, msg = _failed(play(tmp_path, "k3s_server", "install.yml", {}))
+    assert name == K3S_DIGEST_CHECK and "\n" not in msg
+    binary = "k3s" if ARCH == "amd64" else "k3s-arm64"
+    assert msg == (
+        "k3s: k3s_sha256: K3s v1.31.4+k3s1 is not pinned in this collection: give k3s_sha256"
+        f" {{{ARCH}: <the {binary} line of the release's sha256sum-{ARCH}.txt>}}"
+        " (or install from k3s_artifacts_dir)"
+    )
+    given = play(tmp_path, "k3s_server", "install.yml", {"k3s_sha256": {ARCH: HEX}})
+    assert not given[K3S_DIGEST_CHECK].get("failed")
+    installed = given[
+        "Install the binary once its sha256 matches the pinned (or the airgap list's) digest"
+    ]
+    assert installed.get("changed") and installed.get("sha256") == HEX  # check mode: predicted
+    airgap = play(tmp_path, "k3s_server", "install.yml", {"k3s_artifacts_dir": str(tmp_path)})
+    assert not airgap[K3S_DIGEST_CHECK].get("failed")
+
+
+@needs_arch
+def test_k3s_holds_a_pinned_version_to_its_pinned_digest(tmp_path):
+    variables = {"k3s_version": "v1.34.3+k3s1", "k3s_sha256": {ARCH: HEX}}
+    name, msg = _failed(play(tmp_path, "k3s_server", "install.yml", variables))
+    assert name == K3S_DIGEST_CHECK
+    assert "differs from the SHA-256 this collection pins" in msg
+
+
+@needs_arch
+@pytest.mark.parametrize(
+    ("variables", "task", "why"),
+    [
+        (
+            {"k3s_version": "v1.31.4+k3s1\n"},
+            "Check the version, the architecture and the servers",
+            "k3s_version",
+        ),
+        (
+            {"k3s_version": "../../etc"},
+            "Check the version, the architecture and the servers",
+            "k3s_version",
+        ),
+        (
+            {"k3s_release_url": "http://github.com/k3s-io/k3s/releases/download/v1.31.4+k3s1"},
+            "Check where the release comes from (https, or the controller's directory)",
+            "https URL",
+        ),
+        (
+            {"k3s_artifacts_dir": "releases/k3s"},
+            "Check where the release comes from (https, or the controller's directory)",
+            "absolute path",
+        ),
+        (
+            {"k3s_sha256": {ARCH: "xyz"}},
+            "Check k3s_sha256 (architecture to published SHA-256)",
+            "SHA-256",
+        ),
+    ],
+)
+def test_k3s_refuses_a_hostile_release_setting_before_anything(tmp_path, variables, task, why):
+    name, msg = _failed(play(tmp_path, "k3s_server", "install.yml", variables))
+    assert name == task and why in msg
+
+
+@needs_arch
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"ollama_version": "../../../../etc", "ollama_artifacts_dir": "/srv/releases"},
+        {"ollama_version": "0.12.3/../../x"},
+        {"ollama_install_root": "lib/ollama"},
+        {"ollama_release_url": "http://github.com/ollama/ollama/releases/download/v0.12.3"},
+        {"ollama_sha256": {ARCH: "0" * 63}},
+    ],
+)
+def test_ollama_refuses_a_hostile_release_setting_before_anything(tmp_path, variables):
+    name, msg = _failed(play(tmp_path, "ollama", "main.yml", variables))
+    assert name == "Check the release settings by the collection's rules"
+    assert msg.startswith("ollama: ollama_version must be a release version")
+
+
+@needs_arch
+def test_ollama_downloads_only_against_a_pinned_or_given_digest(tmp_path):
+    name, msg = _failed(play(tmp_path, "ollama", "main.yml", {"ollama_version": "0.13.0"}))
+    assert name == OLLAMA_DIGEST_CHECK and "\n" not in msg
+    assert msg.startswith(
+        f"ollama: ollama_sha256: Ollama 0.13.0 (ollama-linux-{ARCH}.tgz) is not pinned"
+    )
+    pinned = _pinned("ollama")["0.12.3"][f"ollama-linux-{ARCH}.tgz"]
+    default = play(tmp_path, "ollama", "main.yml", {})
+    assert not default[OLLAMA_DIGEST_CHECK].get("failed")
+    installed = default[
+        "Install the release once its sha256 matches the pinned (or the airgap list's) digest"
+    ]
+    assert installed.get("sha256") == pinned and installed.get("changed")  # check mode
+    name, msg = _failed(play(tmp_path, "ollama", "main.yml", {"ollama_sha256": {ARCH: HEX}}))
+    assert name == OLLAMA_DIGEST_CHECK and "differs from the SHA-256 this collection pins" in msg
+
+
+EKS = {
+    "eks_node_cluster_name": "ml-hybrid",
+    "eks_node_region": "eu-west-1",
+    "eks_node_nodeadm_sha256": HEX,
+    "eks_node_ssm_activation_id": "act-1",
+    "eks_node_ssm_activation_code": "code-1",
+}
+
+
+@needs_arch
+@pytest.mark.parametrize(
+    ("variables", "why"),
+    [
+        ({"eks_node_nodeadm_version": "../../etc"}, '"../../etc"'),
+        ({"eks_node_nodeadm_version": "v1.0.19\n"}, '"v1.0.19\\n"'),
+        ({"eks_node_nodeadm_url": "http://hybrid-assets.example/{arch}/nodeadm"}, "https URL ("),
+        ({"eks_node_artifacts_dir": "nodeadm"}, "absolute path"),
+    ],
+)
+def test_eks_node_refuses_a_hostile_nodeadm_source_before_anything(tmp_path, variables, why):
+    name, msg = _failed(play(tmp_path, "eks_node", "main.yml", {**EKS, **variables}))
+    assert name == "Check where nodeadm comes from by the collection's rules"
+    assert why in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    ("variables", "why"),
+    [
+        ({"ollama_k8s_chart_repo": "http://otwld.github.io/ollama-helm/"}, "an https URL"),
+        ({"ollama_k8s_chart_version": "1.77.0/../x"}, "release versions"),
+        ({"ollama_version": "0.12.3\n"}, "release versions"),
+    ],
+)
+def test_ollama_in_kubernetes_refuses_a_hostile_chart_source(tmp_path, variables, why):
+    variables = {"ollama_mode": "kubernetes", **variables}
+    name, msg = _failed(play(tmp_path, "ollama", "kubernetes.yml", variables))
+    assert name == "Check the settings by the collection's rules" and why in msg
