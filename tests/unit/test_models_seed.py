@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from homeforge.remote import modelops
+from homeforge.remote import modelops, offerops
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = ROOT / "tests" / "standins" / "ollama"
@@ -33,7 +33,7 @@ def source(tmp_path):
 
 
 def _offer(models):
-    offer = modelops.seed_offer(str(models), REL, "127.0.0.1", idle=30)
+    offer = offerops.seed_offer(str(models), REL, "127.0.0.1", idle=30)
     return offer
 
 
@@ -44,7 +44,7 @@ def _fetch(target, offer):
 
 
 def _stop(offer):
-    modelops.seed_stop(offer["pid"])
+    offerops.seed_stop(offer["pid"])
 
 
 def test_a_seeded_model_is_byte_identical_and_a_second_seed_sends_nothing(source, tmp_path):

@@ -5,7 +5,6 @@ the model declares. These tests run as root, as the programs do on a host."""
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from homeforge.remote import hostops, modelops, stampops
+from homeforge.remote import envops, modelops, offerops, prelude, stampops
 
 ROOT = Path(__file__).resolve().parents[2]
 STANDIN = ROOT / "tests" / "standins" / "ollama"
@@ -59,9 +58,9 @@ def source(tmp_path):
 
 @pytest.fixture
 def offer(source):
-    made = modelops.seed_offer(str(source), REL, "127.0.0.1", idle=10)
+    made = offerops.seed_offer(str(source), REL, "127.0.0.1", idle=10)
     yield made
-    modelops.seed_stop(made["pid"])
+    offerops.seed_stop(made["pid"])
 
 
 @pytest.fixture
@@ -201,12 +200,12 @@ def test_the_source_refuses_to_offer_a_blob_that_is_a_link(source, victim):
     _chown_tree(source)
     _plant_config_link(source, victim)
     with pytest.raises(modelops.OpError, match="missing or incomplete"):
-        modelops.seed_offer(str(source), REL, "127.0.0.1", idle=3)
+        offerops.seed_offer(str(source), REL, "127.0.0.1", idle=3)
 
 
 def test_the_seed_server_does_not_send_a_blob_swapped_for_a_link(source, victim):
     _chown_tree(source)
-    offer = modelops.seed_offer(str(source), REL, "127.0.0.1", idle=10)
+    offer = offerops.seed_offer(str(source), REL, "127.0.0.1", idle=10)
     try:
         digest = _plant_config_link(source, victim)  # after the offer, before the fetch
         request = urllib.request.Request(
@@ -216,7 +215,7 @@ def test_the_seed_server_does_not_send_a_blob_swapped_for_a_link(source, victim)
             urllib.request.urlopen(request, timeout=10).read()
         assert refused.value.code == 404
     finally:
-        modelops.seed_stop(offer["pid"])
+        offerops.seed_stop(offer["pid"])
 
 
 def test_a_timeout_on_the_host_is_a_clean_error(monkeypatch, capsys):
@@ -224,12 +223,12 @@ def test_a_timeout_on_the_host_is_a_clean_error(monkeypatch, capsys):
         raise subprocess.TimeoutExpired(["systemctl", "show"], 30)
 
     monkeypatch.setitem(modelops.OPS, "ollama_tags", slow)
-    assert modelops.serve({"op": "ollama_tags", "args": {}}) == 1
+    assert prelude.serve({"op": "ollama_tags", "args": {}}, modelops.OPS) == 1
     reply = json.loads(capsys.readouterr().out)
     assert not reply["ok"] and "timed out" in reply["error"]
 
 
-# --------------------------------------------------------------------------- hostops
+# --------------------------------------------------------------------------- envops
 
 
 @pytest.fixture
@@ -246,10 +245,10 @@ def test_an_env_file_planted_as_a_link_by_its_directory_owner_is_not_followed(ap
     victim.chmod(0o600)
     (app_dir / "app.env").symlink_to(victim)
     os.chown(app_dir / "app.env", NOBODY, NOBODY, follow_symlinks=False)
-    with pytest.raises(hostops.OpError, match=r"symbolic link .* not followed"):
-        hostops.env_write(str(app_dir / "app.env"), {"URL": "http://new:2"})
-    with pytest.raises(hostops.OpError, match=r"symbolic link .* not followed"):
-        hostops.env_read(str(app_dir / "app.env"), ["URL"])
+    with pytest.raises(envops.OpError, match=r"symbolic link .* not followed"):
+        envops.env_write(str(app_dir / "app.env"), {"URL": "http://new:2"})
+    with pytest.raises(envops.OpError, match=r"symbolic link .* not followed"):
+        envops.env_read(str(app_dir / "app.env"), ["URL"])
     assert victim.read_bytes() == b"URL=http://old:1\n" and victim.stat().st_uid == 0
 
 
@@ -258,8 +257,8 @@ def test_a_directory_planted_as_a_link_below_an_env_file_is_not_followed(app_dir
     etc.mkdir()
     (etc / "app.env").write_text("URL=http://old:1\n")
     (app_dir / "conf").symlink_to(etc)
-    with pytest.raises(hostops.OpError, match=r"symbolic link .* not followed"):
-        hostops.env_write(str(app_dir / "conf" / "app.env"), {"URL": "http://new:2"})
+    with pytest.raises(envops.OpError, match=r"symbolic link .* not followed"):
+        envops.env_write(str(app_dir / "conf" / "app.env"), {"URL": "http://new:2"})
     assert (etc / "app.env").read_text() == "URL=http://old:1\n"
 
 
@@ -268,7 +267,7 @@ def test_an_env_file_in_its_owners_directory_is_rewritten_in_place_keeping_its_o
     env.write_text("URL=http://old:1\n")
     os.chown(env, NOBODY, NOBODY)
     env.chmod(0o640)
-    assert hostops.env_write(str(env), {"URL": "http://new:2"})["changed"]
+    assert envops.env_write(str(env), {"URL": "http://new:2"})["changed"]
     st = env.stat()
     assert env.read_text() == "URL=http://new:2\n" and not env.is_symlink()
     assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (NOBODY, NOBODY, 0o640)
@@ -290,29 +289,3 @@ def test_a_watched_file_swapped_for_a_link_after_its_lstat_is_not_read(
     monkeypatch.setattr(os, "lstat", lambda p: before if str(p) == str(managed) else real_lstat(p))
     state = stampops._file_state(str(managed))
     assert hashlib.sha256(SECRET).hexdigest() not in state
-
-
-# --------------------------------------------------------------------------- one implementation
-
-SHARED = ("DIR_FLAGS", "FILE_FLAGS", "_root_only", "_open_root", "_walk", "_open_file")
-SHARED += ("_write_all", "_replace_at")
-
-
-def _definitions(module) -> dict[str, str]:
-    source = Path(module.__file__).read_text()
-    found = {}
-    for node in ast.parse(source).body:
-        names = [node.name] if hasattr(node, "name") else []
-        if isinstance(node, ast.Assign):
-            names = [t.id for t in node.targets if isinstance(t, ast.Name)]
-        for name in names:
-            if name in SHARED:
-                found[name] = ast.get_source_segment(source, node)
-    return found
-
-
-def test_the_safe_path_primitives_are_the_same_in_every_program_that_writes():
-    """Each host program is sent whole, so the primitives are copied: the copies agree."""
-    ours = _definitions(hostops)
-    assert sorted(ours) == sorted(SHARED)
-    assert _definitions(modelops) == ours

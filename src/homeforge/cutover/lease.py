@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 from homeforge.cutover.journal import Busy, Journal
-from homeforge.remote import Remote, RemoteError, hostops
+from homeforge.remote import Remote, RemoteError, leaseops
 
 TTL_S = 900  # a lease lives this long without renewal
 RENEW_AFTER_S = 300
@@ -85,7 +85,7 @@ class HostLeases:
     def _take(self, host: str, journal: Journal | None, force: bool = False) -> None:
         reply = self.remote.call(
             host,
-            hostops.lease_take,
+            leaseops.lease_take,
             service=self.service,
             token=self.token,
             owner=self.owner,
@@ -130,7 +130,7 @@ class HostLeases:
             try:
                 self.remote.call(
                     host,
-                    hostops.lease_release,
+                    leaseops.lease_release,
                     service=self.service,
                     token=self.token,
                     journal=journal.data if journal else None,

@@ -21,7 +21,7 @@ from homeforge import paths
 from homeforge.cutover.model import Consumer, Service
 from homeforge.errors import EXIT_INTERRUPTED, HomeforgeError
 from homeforge.inventory.model import Inventory
-from homeforge.remote import Remote, hostops
+from homeforge.remote import Remote, envops, firewallops, kubeops, probeops
 
 
 class StepFailed(HomeforgeError):
@@ -95,13 +95,13 @@ class EnvFileConsumer(ConsumerTarget):
 
     def read(self) -> dict:
         c, remote = self.consumer, self.ctx.remote
-        state = remote.call(c.host, hostops.env_read, path=c.target, names=self.names)
+        state = remote.call(c.host, envops.env_read, path=c.target, names=self.names)
         if not state["exists"]:
             raise StepFailed(
                 f"{c.host}: {c.target}: no such file (the consumer's environment file)"
             )
         unit = c.after[1] if c.after and c.after[0] != "run" else None
-        if unit and not remote.call(c.host, hostops.unit_exists, unit=unit)["exists"]:
+        if unit and not remote.call(c.host, envops.unit_exists, unit=unit)["exists"]:
             raise StepFailed(
                 f"{c.host}: {c.after[1]}: no such systemd unit ({c.after[0]} after the switch)"
             )
@@ -109,13 +109,13 @@ class EnvFileConsumer(ConsumerTarget):
 
     def write(self, values: dict[str, str | None], settle: bool = False) -> bool:
         c, remote = self.consumer, self.ctx.remote
-        changed = remote.call(c.host, hostops.env_write, path=c.target, values=values)["changed"]
+        changed = remote.call(c.host, envops.env_write, path=c.target, values=values)["changed"]
         if (changed or settle) and c.after:
             action, what = c.after
             if action == "run":
-                remote.call(c.host, hostops.run_command, command=what)
+                remote.call(c.host, envops.run_command, command=what)
             else:
-                remote.call(c.host, hostops.unit_action, unit=what, action=action)
+                remote.call(c.host, envops.unit_action, unit=what, action=action)
         return changed
 
 
@@ -126,7 +126,7 @@ class SystemdConsumer(ConsumerTarget):
         c = self.consumer
         state = self.ctx.remote.call(
             c.host,
-            hostops.dropin_read,
+            envops.dropin_read,
             unit=c.target,
             name=self.ctx.dropin_name(),
             names=self.names,
@@ -139,7 +139,7 @@ class SystemdConsumer(ConsumerTarget):
         c = self.consumer
         return self.ctx.remote.call(
             c.host,
-            hostops.dropin_write,
+            envops.dropin_write,
             unit=c.target,
             name=self.ctx.dropin_name(),
             values=values,
@@ -161,13 +161,13 @@ class DeploymentConsumer(ConsumerTarget):
 
     def read(self) -> dict:
         return self.ctx.remote.call(
-            self.consumer.host, hostops.deployment_read, names=self.names, **self._where()
+            self.consumer.host, kubeops.deployment_read, names=self.names, **self._where()
         )
 
     def write(self, values: dict[str, str | None], settle: bool = False) -> bool:
         return self.ctx.remote.call(
             self.consumer.host,
-            hostops.deployment_write,
+            kubeops.deployment_write,
             values=values,
             settle=settle,
             **self._where(),
@@ -216,7 +216,7 @@ class FirewallExposure(ExposureTarget):
     mode = "firewall"
 
     def read(self, host: str) -> dict:
-        state = self.ctx.remote.call(host, hostops.firewall_read, service=self.service.name)
+        state = self.ctx.remote.call(host, firewallops.firewall_read, service=self.service.name)
         return {"closed": state["closed"]}
 
     def desired(self, host: str, mesh_address: str) -> dict:
@@ -226,7 +226,7 @@ class FirewallExposure(ExposureTarget):
         files = paths.role_dir("wireguard") / "files"
         return self.ctx.remote.call(
             host,
-            hostops.firewall_set,
+            firewallops.firewall_set,
             service=self.service.name,
             port=self.service.port,
             iface=self.ctx.iface,
@@ -246,7 +246,7 @@ class FirewallExposure(ExposureTarget):
         """The port refuses the host's own address and each of its global IPv6 addresses
         (from here, where there is a route), and IPv6 has its closing chain."""
         port = self.service.port
-        v6 = self.ctx.remote.call(host, hostops.ipv6_exposure, service=self.service.name)
+        v6 = self.ctx.remote.call(host, firewallops.ipv6_exposure, service=self.service.name)
         if v6["addresses"] and not v6["active"]:
             raise StepFailed(
                 f"verify: {host}: has IPv6 addresses ({', '.join(v6['addresses'])}) but no IPv6 "
@@ -278,7 +278,7 @@ class BindExposure(ExposureTarget):
         exposure = self.service.exposure
         state = self.ctx.remote.call(
             host,
-            hostops.dropin_read,
+            envops.dropin_read,
             unit=exposure.unit,
             name=self.ctx.dropin_name("-bind"),
             names=[exposure.variable],
@@ -296,7 +296,7 @@ class BindExposure(ExposureTarget):
         exposure = self.service.exposure
         changed = self.ctx.remote.call(
             host,
-            hostops.dropin_write,
+            envops.dropin_write,
             unit=exposure.unit,
             name=self.ctx.dropin_name("-bind"),
             values=state["values"],
@@ -304,7 +304,7 @@ class BindExposure(ExposureTarget):
         value = state["values"].get(exposure.variable)
         listen = value.rsplit(":", 1)[0].strip("[]") if value else self.ctx.inv.address(host)
         self.ctx.remote.call(
-            host, hostops.wait_listen, address=listen, port=self.service.port, timeout=60
+            host, probeops.wait_listen, address=listen, port=self.service.port, timeout=60
         )
         return changed
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from homeforge.errors import BadInput
 from homeforge.inventory.model import Inventory
 from homeforge.module_utils import load as load_module_utils
-from homeforge.remote import Remote, RemoteError, fan_out, hostops, modelops
+from homeforge.remote import Remote, RemoteError, fan_out, meshops, modelops, offerops
 from homeforge.roles import role_default
 from homeforge.wireguard.settings import MeshSettings
 
@@ -82,7 +82,7 @@ def _offer_address(inv: Inventory, remote: Remote, source: str, hosts: list[str]
             f" the WireGuard mesh (group {settings.group}); {', '.join(outside)} is not: the"
             " model and its token would cross the LAN unencrypted (apply the mesh first)"
         )
-    return remote.call(source, hostops.mesh_address, iface=settings.interface)["address"]
+    return remote.call(source, meshops.mesh_address, iface=settings.interface)["address"]
 
 
 def seed(inv: Inventory, name: str, source: str, targets: list[str]) -> SeedResult:
@@ -103,7 +103,7 @@ def seed(inv: Inventory, name: str, source: str, targets: list[str]) -> SeedResu
         address = _offer_address(inv, remote, source, [source, *targets])
         offer = remote.call(
             source,
-            modelops.seed_offer,
+            offerops.seed_offer,
             models_dir=setting(inv, source, "ollama_models_dir"),
             manifest_rel=rel,
             listen=address,
@@ -137,7 +137,7 @@ def seed(inv: Inventory, name: str, source: str, targets: list[str]) -> SeedResu
             results = fan_out(fetch, targets)
         finally:
             with contextlib.suppress(RemoteError):  # it also stops on its own when idle
-                remote.call(source, modelops.seed_stop, pid=offer["pid"])
+                remote.call(source, offerops.seed_stop, pid=offer["pid"])
     return SeedResult(
         short,
         source,

@@ -8,9 +8,10 @@ through here:
   and known_hosts, unknown or changed host keys refused;
 - :class:`Remote`: one cached connection per host; :meth:`Remote.run` runs an argv
   (quoted here, never a shell string built from inventory values) with ``sudo -n``
-  for non-root users; :meth:`Remote.call` runs one typed operation from
-  :mod:`homeforge.remote.hostops` with its request on stdin (not in argv, where
-  ``ps`` and sudo's log would see it);
+  for non-root users; :meth:`Remote.call` runs one typed operation of a host
+  program (the ``*ops`` modules here, each sent as one script that starts with
+  :mod:`~homeforge.remote.prelude`, see :func:`program_text`) with its request on
+  stdin (not in argv, where ``ps`` and sudo's log would see it);
 - :func:`fan_out`: a function on many hosts at once, results and errors per host.
 """
 
@@ -24,19 +25,61 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, TypeVar
 
 from homeforge.errors import HomeforgeError
 from homeforge.inventory.model import Inventory
-from homeforge.remote import clusterops, hostops, modelops, ssh, stampops
+from homeforge.remote import (
+    clusterops,
+    envops,
+    firewallops,
+    kubeops,
+    leaseops,
+    meshops,
+    modelfiles,
+    modelops,
+    offerops,
+    prelude,
+    probeops,
+    ssh,
+    stampops,
+    stampwatch,
+)
 
-HOSTOPS_SOURCE = Path(hostops.__file__)
-# The host programs (sent whole, one operation per call) and their operations.
-PROGRAMS = {program.__name__: program for program in (hostops, modelops, clusterops, stampops)}
+# The host programs (one operation per call) by module name.
+PROGRAMS = {
+    program.__name__: program
+    for program in (
+        clusterops,
+        envops,
+        firewallops,
+        kubeops,
+        leaseops,
+        meshops,
+        modelops,
+        offerops,
+        probeops,
+        stampops,
+    )
+}
+# The shared parts a program builds on, sent between the prelude and the program.
+PARTS = {
+    modelops.__name__: (modelfiles,),
+    offerops.__name__: (modelfiles,),
+    stampops.__name__: (stampwatch,),
+}
 # Reads the request (first line) and the program (the rest) from stdin, runs it.
-BOOTSTRAP = modelops.BOOTSTRAP
+BOOTSTRAP = prelude.BOOTSTRAP
 
 T = TypeVar("T")
+
+
+def program_text(program: ModuleType) -> str:
+    """The one script a host runs for ``program``: the prelude's source, its parts', then
+    its own, concatenated (standard library only; :data:`BOOTSTRAP` runs it)."""
+    texts = [prelude, *PARTS.get(program.__name__, ()), program]
+    return "".join(Path(module.__file__).read_text() for module in texts)
 
 
 class RemoteError(HomeforgeError):
@@ -108,14 +151,14 @@ class Remote:
         return Completed(rc, out, err)
 
     def call(self, host: str, op: Callable[..., dict], timeout: float = 300, **args: Any) -> dict:
-        """Run one operation of a host program (:mod:`~homeforge.remote.hostops`,
-        :mod:`~homeforge.remote.modelops`) on host; its result dict."""
+        """Run one operation of a host program (:data:`PROGRAMS`, e.g.
+        :mod:`~homeforge.remote.envops`) on host; its result dict."""
         program = PROGRAMS.get(getattr(op, "__module__", ""))
         if program is None or program.OPS.get(op.__name__) is not op:
             raise TypeError(f"{op!r} is not a host operation (OPS of a homeforge.remote program)")
         inspect.signature(op).bind(**args)  # a wrong argument fails here, not on the host
         if program.__name__ not in self._sources:
-            self._sources[program.__name__] = Path(program.__file__).read_text()
+            self._sources[program.__name__] = program_text(program)
         request = json.dumps({"op": op.__name__, "args": args})
         stdin = request + "\n" + self._sources[program.__name__]
         done = self.run(host, ["python3", "-c", BOOTSTRAP], stdin=stdin, timeout=timeout)

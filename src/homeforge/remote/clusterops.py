@@ -1,19 +1,16 @@
 """Cluster operations homeforge runs on a K3s server (see :class:`homeforge.remote.Remote`).
 
-Like :mod:`homeforge.remote.hostops` this file is sent whole over SSH and runs with the
-host's own python3 (standard library, Python 3.7 syntax), one operation per call.
+A host program (see :mod:`homeforge.remote.prelude`, sent ahead of this text), one
+operation per call.
 """
-
-from __future__ import annotations
 
 import json
 import subprocess
 
+if __name__ != "homeforge_program":  # on the controller; on a host the prelude precedes this
+    from homeforge.remote.prelude import OpError
+
 KUBECONFIG = "/etc/rancher/k3s/k3s.yaml"
-
-
-class OpError(Exception):
-    pass
 
 
 def k3s_nodes():
@@ -77,14 +74,3 @@ def k3s_kubeconfig():
 
 
 OPS = {fn.__name__: fn for fn in (k3s_nodes, k3s_list, k3s_kubeconfig)}
-
-
-def serve(request):
-    """Run one request ``{"op": NAME, "args": {...}}``; print one JSON line; the exit code."""
-    try:
-        result = OPS[request["op"]](**request.get("args", {}))
-        print(json.dumps({"ok": True, "result": result}))
-        return 0
-    except (OpError, OSError, ValueError, KeyError, TypeError, subprocess.TimeoutExpired) as exc:
-        print(json.dumps({"ok": False, "error": str(exc) or type(exc).__name__}))
-        return 1

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from homeforge.inventory.model import Inventory
-from homeforge.remote import Remote, RemoteError, fan_out, hostops
+from homeforge.remote import Remote, RemoteError, fan_out, meshops
 from homeforge.wireguard.planner import load_mesh_utils
 from homeforge.wireguard.settings import MeshSettings
 
@@ -62,7 +62,7 @@ def read(inv: Inventory, hosts: list[str] | tuple[str, ...], iface: str) -> dict
     with Remote(inv) as remote:
 
         def one(host: str) -> LiveHost:
-            state = remote.call(host, hostops.wireguard_status, timeout=20, iface=iface)
+            state = remote.call(host, meshops.wireguard_status, timeout=20, iface=iface)
             return LiveHost(
                 host,
                 state["public_key"],
