@@ -4,12 +4,15 @@ environment's build context as `ansible-builder create` renders it."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
 import tomllib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -41,9 +44,24 @@ PLUGINS = [
     "plugins/doc_fragments/attributes.py",
     "plugins/doc_fragments/wireguard.py",
     "plugins/filter/mesh.py",
+    "plugins/action/inventory_check.py",
+    "plugins/modules/inventory_check.py",
+    "playbooks/check.yml",
     "meta/runtime.yml",
 ]
 KEY = "u+BXBhkx/1lq8P0vY0W4QzdN8QV7m0l5UhxjQ0h3jn8="
+# What the execution environment's Python requirements must hold (execution-environment.yml)
+CONTROLLER_PYTHON = [
+    "homeforge @ file:///build/collections/homeforge.homelab",
+    "boto3>=1.34",
+    "botocore>=1.34",
+    "kubernetes>=30,<37",
+    "pyyaml>=6",
+    "cryptography",
+    "paramiko>=3.4",
+]
+# Libraries of modules that run on the managed hosts only, where their roles install them
+HOST_SIDE = {"httpx"}  # ollama_model: the ollama role installs python3-httpx
 
 
 def run(*command: str | Path, **kwargs) -> subprocess.CompletedProcess:
@@ -87,6 +105,10 @@ def test_tarball_holds_the_collection_and_nothing_else(tarball):
         if "__pycache__" in name.split("/") or name.endswith(".pyc") or "/.ansible/" in name
     ]
     assert junk == []
+    checkout_only = ("tests/", ".venv/", "src/", "pyproject.toml", ".homeforge/", "bench/")
+    assert [
+        name for name in names if name.startswith(checkout_only) or "/tests/unit/" in name
+    ] == []
     with tarfile.open(tarball) as archive:
         manifest = json.load(archive.extractfile("MANIFEST.json"))
     assert manifest["collection_info"]["namespace"] == "homeforge"
@@ -198,8 +220,14 @@ def test_execution_environment_context(tmp_path):
     assert "COPY _build/requirements.txt requirements.txt" in containerfile
 
     build = context / "_build"
-    python = (build / "requirements.txt").read_text().split()
-    assert {"paramiko>=3.4", "kubernetes>=30", "pyyaml>=6"} <= set(python)
+    python = (build / "requirements.txt").read_text().splitlines()
+    assert set(CONTROLLER_PYTHON) <= set(python)
+    # the homeforge package (the check play's inventory checks) is built from the context:
+    # both stages that pip installs in get its source first
+    homeforge = "/build/collections/homeforge.homelab"
+    copy = f"COPY _build/collections/homeforge.homelab {homeforge}"
+    assert containerfile.index(copy) < containerfile.index("RUN /output/scripts/assemble")
+    assert containerfile.rindex(copy) < containerfile.index("scripts/install-from-bindep")
     collections = yaml.safe_load((build / "requirements.yml").read_text())["collections"]
     ours = [entry for entry in collections if entry.get("type") == "dir"]
     assert [entry["name"] for entry in ours] == ["collections/homeforge.homelab"]
@@ -223,7 +251,44 @@ def test_execution_environment_context(tmp_path):
         env=env,
         cwd=build,
     )
-    assert (target / "ansible_collections" / "homeforge" / "homelab" / "MANIFEST.json").is_file()
+    installed = target / "ansible_collections" / "homeforge" / "homelab"
+    assert (installed / "MANIFEST.json").is_file()
+    assert not (installed / "src").exists() and not (installed / "pyproject.toml").exists()
     listed = run(BIN / "ansible-doc", "-t", "module", "-l", "homeforge.homelab", env=env).stdout
-    for module in ("deb_packages", "kernel_params", "wireguard_host", "wireguard_psk"):
+    for module in ("deb_packages", "kernel_params", "wireguard_host", "inventory_check"):
         assert f"homeforge.homelab.{module}" in listed
+
+    # what the builder stage does with the homeforge requirement: a wheel from that source
+    wheels = tmp_path / "wheels"
+    pip = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    run(*pip, "-w", wheels, source)
+    with zipfile.ZipFile(next(wheels.glob("homeforge-*.whl"))) as wheel:
+        names = set(wheel.namelist())
+    content = "homeforge/_content/ansible_collections/homeforge/homelab/"
+    assert "homeforge/checks/__init__.py" in names
+    assert content + "plugins/action/inventory_check.py" in names
+
+
+def test_the_execution_environment_lists_what_the_controller_runs():
+    """Every library the plugins import (the modules the roles run on the controller with
+    delegate_to: localhost, the check action), and the collections the roles call."""
+    listed = yaml.safe_load((ROOT / "execution-environment.yml").read_text())["dependencies"]
+    names = {re.split(r"[<>=@ \[]", entry, maxsplit=1)[0] for entry in listed["python"]}
+    imported = set()
+    for path in (ROOT / "plugins").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    ours = {"__future__", "ansible", "ansible_collections", "homeforge_module_utils_validation"}
+    third_party = imported - set(sys.stdlib_module_names) - ours
+    assert {"boto3", "botocore", "homeforge"} <= third_party
+    assert third_party - HOST_SIDE <= names
+    tasks = "".join(p.read_text() for p in (ROOT / "roles").glob("*/tasks/*.yml"))
+    assert "kubernetes.core.k8s" in tasks and {"kubernetes", "pyyaml"} <= names
+    collections = {c["name"] for c in listed["galaxy"]["collections"]}
+    used = set(re.findall(r"(?<![.\w])([a-z_]+\.[a-z_]+)\.[a-z_0-9]+:", tasks)) - {
+        "ansible.builtin"
+    }
+    assert used - {"homeforge.homelab"} <= collections

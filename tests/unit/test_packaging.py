@@ -44,6 +44,8 @@ def test_wheel_contains_collection(wheel):
         "roles/common/tasks/main.yml",
         "roles/common/tests/test_common.py",
         "playbooks/site.yml",
+        "playbooks/check.yml",
+        "plugins/action/inventory_check.py",
     ):
         assert PREFIX + needed in names, needed
     assert "homeforge/lab/containers.conf" in names
