@@ -28,6 +28,7 @@ version_added: "0.1.0"
 author: homeforge maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - homeforge.homelab.attributes
+  - homeforge.homelab.eks
 attributes:
   check_mode:
     support: full
@@ -44,13 +45,6 @@ options:
     description: The add-on's name (e.g. C(aws-ebs-csi-driver)).
     type: str
     required: true
-  region:
-    description: The AWS region the cluster is in.
-    type: str
-    required: true
-  endpoint_url:
-    description: Another EKS API endpoint (tests point it at a stand-in of the EKS add-on API).
-    type: str
   version:
     description: C(default), C(latest) or an add-on version such as C(v1.46.0-eksbuild.1).
     type: str
@@ -93,8 +87,6 @@ options:
     description: Seconds between two looks at the add-on's status while waiting.
     type: float
     default: 10
-requirements:
-  - boto3
 """
 
 EXAMPLES = r"""
@@ -147,20 +139,39 @@ import json
 import re
 import time
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homeforge.homelab.plugins.module_utils.eks import (
+    EksError,
+    eks_api,
+    eks_argument_spec,
+)
 
-try:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-except ImportError:  # reported by main()
-    boto3 = None
-
+ARGUMENT_SPEC = {
+    **eks_argument_spec(),
+    "cluster_name": {"type": "str", "required": True},
+    "name": {"type": "str", "required": True},
+    "version": {"type": "str", "default": "default"},
+    "service_account_role_arn": {"type": "str"},
+    "pod_identity_associations": {
+        "type": "list",
+        "elements": "dict",
+        "options": {
+            "service_account": {"type": "str", "required": True},
+            "role_arn": {"type": "str", "required": True},
+        },
+    },
+    "configuration": {"type": "dict"},
+    "resolve_conflicts": {
+        "type": "str",
+        "choices": ["overwrite", "none", "preserve"],
+        "default": "overwrite",
+    },
+    "wait": {"type": "bool", "default": True},
+    "wait_timeout": {"type": "int", "default": 900},
+    "wait_delay": {"type": "float", "default": 10},
+}
 TRANSITIONAL = ("CREATING", "UPDATING", "DELETING")
 FAILED = ("CREATE_FAILED", "UPDATE_FAILED", "DEGRADED", "DELETE_FAILED")
-
-
-class Failure(Exception):
-    """One line for fail_json."""
 
 
 def version_key(version):
@@ -168,91 +179,63 @@ def version_key(version):
     return tuple(int(n) for n in re.findall(r"[0-9]+", version or ""))
 
 
-class Addons:
-    """The EKS API as this module uses it; every error becomes one Failure line."""
+def refused(params):
+    """How EKS's own errors read for this add-on: one line naming the call."""
 
-    def __init__(self, params):
-        self.params = params
-        self.client = boto3.client(
-            "eks", region_name=params["region"], endpoint_url=params["endpoint_url"] or None
+    def line(refusal):
+        return (
+            f"EKS {refusal.operation} for add-on {params['name']} of cluster"
+            f" {params['cluster_name']} in {params['region']}: {refusal.code}: {refusal.message}"
         )
 
-    def call(self, operation, not_found=None, **kwargs):
-        """The operation's response; ``not_found()`` instead when EKS answers
-        ResourceNotFoundException and one is given."""
-        params = self.params
-        try:
-            return getattr(self.client, operation)(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if not_found is not None and error.get("Code") == "ResourceNotFoundException":
-                return not_found()
-            raise Failure(
-                f"EKS {operation} for add-on {params['name']} of cluster {params['cluster_name']}"
-                f" in {params['region']}: {error.get('Code', '')}: {error.get('Message', exc)}"
-            ) from exc
-        except NoCredentialsError as exc:
-            raise Failure(
-                "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-            ) from exc
-        except BotoCoreError as exc:
-            raise Failure(f"EKS API in {params['region']}: {exc}") from exc
+    return line
 
-    def cluster_version(self):
-        def missing():
-            raise Failure(
-                f"EKS cluster {self.params['cluster_name']} not found in {self.params['region']}"
-            )
 
-        found = self.call("describe_cluster", not_found=missing, name=self.params["cluster_name"])
-        return found["cluster"]["version"]
+def describe(api, params):
+    """The add-on, or None when the cluster has none of that name."""
+    found = api.call(
+        "describe_addon",
+        not_found=lambda: {"addon": None},
+        clusterName=params["cluster_name"],
+        addonName=params["name"],
+    )
+    return found["addon"]
 
-    def describe(self):
-        """The add-on, or None when the cluster has none of that name."""
-        found = self.call(
-            "describe_addon",
-            not_found=lambda: {"addon": None},
-            clusterName=self.params["cluster_name"],
-            addonName=self.params["name"],
+
+def offered_versions(api, params, kubernetes_version):
+    """[(version, default?)] EKS offers for this add-on and Kubernetes version."""
+    found = []
+    token = None
+    while True:
+        kwargs = {"addonName": params["name"], "kubernetesVersion": kubernetes_version}
+        page = api.call(
+            "describe_addon_versions", **kwargs, **({"nextToken": token} if token else {})
         )
-        return found["addon"]
+        for addon in page.get("addons", []):
+            for entry in addon.get("addonVersions", []):
+                default = any(
+                    c.get("defaultVersion") and c.get("clusterVersion") == kubernetes_version
+                    for c in entry.get("compatibilities", [])
+                )
+                found.append((entry["addonVersion"], default))
+        token = page.get("nextToken")
+        if not token:
+            return found
 
-    def offered(self, kubernetes_version):
-        """[(version, default?)] EKS offers for this add-on and Kubernetes version."""
-        found = []
-        token = None
-        while True:
-            kwargs = {"addonName": self.params["name"], "kubernetesVersion": kubernetes_version}
-            page = self.call(
-                "describe_addon_versions", **kwargs, **({"nextToken": token} if token else {})
-            )
-            for addon in page.get("addons", []):
-                for entry in addon.get("addonVersions", []):
-                    default = any(
-                        c.get("defaultVersion") and c.get("clusterVersion") == kubernetes_version
-                        for c in entry.get("compatibilities", [])
-                    )
-                    found.append((entry["addonVersion"], default))
-            token = page.get("nextToken")
-            if not token:
-                return found
 
-    def associations(self, arns):
-        """[{service_account, role_arn}] of the add-on's Pod Identity association ARNs."""
-        found = []
-        for arn in arns or []:
-            association = self.call(
-                "describe_pod_identity_association",
-                clusterName=self.params["cluster_name"],
-                associationId=arn.rsplit("/", 1)[-1],
-            )["association"]
-            found.append(
-                {
-                    "service_account": association["serviceAccount"],
-                    "role_arn": association["roleArn"],
-                }
-            )
-        return sorted(found, key=lambda a: a["service_account"])
+def associations(api, params, arns):
+    """[{service_account, role_arn}] of the add-on's Pod Identity association ARNs."""
+    found = []
+    for arn in arns or []:
+        association = api.call(
+            "describe_pod_identity_association",
+            clusterName=params["cluster_name"],
+            associationId=arn.rsplit("/", 1)[-1],
+        )["association"]
+        found.append(
+            {"service_account": association["serviceAccount"], "role_arn": association["roleArn"]}
+        )
+    return sorted(found, key=lambda a: a["service_account"])
 
 
 def desired_version(requested, current, offered, kubernetes_version, name):
@@ -261,13 +244,15 @@ def desired_version(requested, current, offered, kubernetes_version, name):
     if requested not in ("default", "latest"):
         if requested not in versions:
             shown = ", ".join(sorted(versions, key=version_key, reverse=True)) or "none"
-            raise Failure(
+            raise EksError(
                 f"add-on {name} has no version {requested} for Kubernetes {kubernetes_version}"
                 f" (EKS offers: {shown})"
             )
         return requested
     if not versions:
-        raise Failure(f"EKS offers no version of add-on {name} for Kubernetes {kubernetes_version}")
+        raise EksError(
+            f"EKS offers no version of add-on {name} for Kubernetes {kubernetes_version}"
+        )
     if requested == "latest":
         target = max(versions, key=version_key)
     else:
@@ -343,19 +328,19 @@ def request(params, current, want):
 
 
 def settle(api, params, first):
-    """Wait until the add-on leaves CREATING/UPDATING; Failure when it fails or times out."""
+    """Wait until the add-on leaves CREATING/UPDATING; EksError when it fails or times out."""
     deadline = time.monotonic() + params["wait_timeout"]
     addon = first
     while addon["status"] in TRANSITIONAL:
         if time.monotonic() >= deadline:
-            raise Failure(
+            raise EksError(
                 f"add-on {params['name']} of cluster {params['cluster_name']} is still {addon['status']}"
                 f" after {params['wait_timeout']} s"
             )
         time.sleep(params["wait_delay"])
-        addon = api.describe()
+        addon = describe(api, params)
         if addon is None:
-            raise Failure(
+            raise EksError(
                 f"add-on {params['name']} of cluster {params['cluster_name']} disappeared"
             )
     if addon["status"] in FAILED:
@@ -363,7 +348,7 @@ def settle(api, params, first):
             f"{i.get('code', '?')}: {i.get('message', '')}"
             for i in (addon.get("health") or {}).get("issues", [])
         )
-        raise Failure(
+        raise EksError(
             f"add-on {params['name']} of cluster {params['cluster_name']} is {addon['status']}"
             + (f" ({issues})" if issues else "")
         )
@@ -382,18 +367,19 @@ def shown(addon, state):
 
 def converge(module, api):
     params = module.params
-    kubernetes_version = api.cluster_version()
-    addon = api.describe()
+    kubernetes_version = api.cluster(params["cluster_name"])["version"]
+    addon = describe(api, params)
     if addon is not None and addon["status"] in TRANSITIONAL and params["wait"]:
         addon = settle(api, params, addon)  # someone else's change first
     current = (
-        state_of(addon, api.associations(addon.get("podIdentityAssociations"))) if addon else None
+        state_of(addon, associations(api, params, addon.get("podIdentityAssociations")))
+        if addon
+        else None
     )
-    offered = api.offered(kubernetes_version)
     version = desired_version(
         params["version"],
         current and current["version"],
-        offered,
+        offered_versions(api, params, kubernetes_version),
         kubernetes_version,
         params["name"],
     )
@@ -422,50 +408,25 @@ def converge(module, api):
         api.call("create_addon", **args)
     else:
         api.call("update_addon", **args)
-    addon = api.describe()
+    addon = describe(api, params)
     if params["wait"]:
         addon = settle(api, params, addon)
     result["addon"] = shown(
-        addon, state_of(addon, api.associations(addon.get("podIdentityAssociations")))
+        addon, state_of(addon, associations(api, params, addon.get("podIdentityAssociations")))
     )
     return result
 
 
 def main():
     module = AnsibleModule(
-        argument_spec={
-            "cluster_name": {"type": "str", "required": True},
-            "name": {"type": "str", "required": True},
-            "region": {"type": "str", "required": True},
-            "endpoint_url": {"type": "str"},
-            "version": {"type": "str", "default": "default"},
-            "service_account_role_arn": {"type": "str"},
-            "pod_identity_associations": {
-                "type": "list",
-                "elements": "dict",
-                "options": {
-                    "service_account": {"type": "str", "required": True},
-                    "role_arn": {"type": "str", "required": True},
-                },
-            },
-            "configuration": {"type": "dict"},
-            "resolve_conflicts": {
-                "type": "str",
-                "choices": ["overwrite", "none", "preserve"],
-                "default": "overwrite",
-            },
-            "wait": {"type": "bool", "default": True},
-            "wait_timeout": {"type": "int", "default": 900},
-            "wait_delay": {"type": "float", "default": 10},
-        },
+        argument_spec=ARGUMENT_SPEC,
         mutually_exclusive=[("service_account_role_arn", "pod_identity_associations")],
         supports_check_mode=True,
     )
-    if boto3 is None:
-        module.fail_json(msg=missing_required_lib("boto3"))
+    api = eks_api(module, refused(module.params))
     try:
-        result = converge(module, Addons(module.params))
-    except Failure as exc:
+        result = converge(module, api)
+    except EksError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)
 

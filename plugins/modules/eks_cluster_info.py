@@ -20,6 +20,7 @@ version_added: "0.1.0"
 author: homeforge maintainers (!UNKNOWN)
 extends_documentation_fragment:
   - homeforge.homelab.attributes
+  - homeforge.homelab.eks
 attributes:
   check_mode:
     support: full
@@ -31,15 +32,6 @@ options:
     description: The EKS cluster's name.
     type: str
     required: true
-  region:
-    description: The AWS region the cluster is in.
-    type: str
-    required: true
-  endpoint_url:
-    description: Another EKS API endpoint (tests point it at moto's server).
-    type: str
-requirements:
-  - boto3
 """
 
 EXAMPLES = r"""
@@ -71,47 +63,33 @@ status:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.homeforge.homelab.plugins.module_utils.eks import (
+    EksError,
+    eks_api,
+    eks_argument_spec,
+)
 
-try:
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
-except ImportError:  # reported by main()
-    boto3 = None
+ARGUMENT_SPEC = {
+    **eks_argument_spec(),
+    "name": {"type": "str", "required": True},
+}
 
 
-def describe(module):
-    params = module.params
-    client = boto3.client(
-        "eks", region_name=params["region"], endpoint_url=params["endpoint_url"] or None
+def refused(params):
+    """How EKS's own errors read: one line naming the cluster and the region."""
+    return lambda refusal: (
+        f"EKS cluster {params['name']} in {params['region']}: {refusal.code or refusal.text}"
     )
-    try:
-        return client.describe_cluster(name=params["name"])["cluster"]
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ResourceNotFoundException":
-            module.fail_json(msg=f"EKS cluster {params['name']} not found in {params['region']}")
-        module.fail_json(msg=f"EKS cluster {params['name']} in {params['region']}: {code or exc}")
-    except NoCredentialsError:
-        module.fail_json(
-            msg="no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
-        )
-    except BotoCoreError as exc:
-        module.fail_json(msg=f"EKS API in {params['region']}: {exc}")
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "name": {"type": "str", "required": True},
-            "region": {"type": "str", "required": True},
-            "endpoint_url": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
-    if boto3 is None:
-        module.fail_json(msg=missing_required_lib("boto3"))
-    cluster = describe(module)
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    api = eks_api(module, refused(module.params))
+    try:
+        cluster = api.cluster(module.params["name"])
+    except EksError as exc:
+        module.fail_json(msg=str(exc))
     module.exit_json(
         changed=False,
         endpoint=cluster.get("endpoint", ""),

@@ -73,8 +73,8 @@ def test_unknown_playbook(inv, isolated_state):
     out = run("apply", "sight", "-i", str(inv))
     assert out.exit_code == 2
     assert (
-        "unknown playbook 'sight': choose one of mesh, models, reset, site, upgrade or give a path"
-        in out.output
+        "unknown playbook 'sight': choose one of check, mesh, models, reset, site, upgrade or"
+        " give a path" in out.output
     )
     assert no_runs(isolated_state)
 
@@ -97,7 +97,7 @@ def test_limit_matching_nothing(inv, isolated_state):
 
 def test_bad_extra_vars(inv, monkeypatch, isolated_state):
     # reachable host so the check gets as far as the extra vars
-    monkeypatch.setattr("homeforge.runner.unreachable_hosts", lambda *a, **k: [])
+    monkeypatch.setattr("homeforge.runner.preflight.unreachable_hosts", lambda *a, **k: [])
     out = run("apply", "site", "-i", str(inv), "-e", "justaword")
     assert (
         out.exit_code == 2

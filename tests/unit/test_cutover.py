@@ -17,8 +17,7 @@ from click.testing import CliRunner
 from homeforge import cutover, inventory
 from homeforge.cli import main
 from homeforge.cutover import declaration as services
-from homeforge.inventory import checks
-from homeforge.remote import BOOTSTRAP, HOSTOPS_SOURCE, hostops
+from homeforge.remote import BOOTSTRAP, envops, meshops, probeops, program_text
 
 SERVICE = {
     "port": 11434,
@@ -59,10 +58,6 @@ def declare(root, body):
     (root / "group_vars" / "all.yml").write_text(yaml.safe_dump({"homeforge_services": body}))
 
 
-def problems(root) -> list[str]:
-    return checks.check(inventory.load(root))
-
-
 def run(*args):
     return CliRunner().invoke(main, list(args))
 
@@ -70,9 +65,9 @@ def run(*args):
 # --------------------------------------------------------------------------- declaration
 
 
-def test_a_full_declaration_parses(inv_dir):
+def test_a_full_declaration_parses(inv_dir, inventory_problems):
     declare(inv_dir, {"ollama": SERVICE})
-    assert problems(inv_dir) == []
+    assert inventory_problems(inv_dir) == []
     service = services.get(inventory.load(inv_dir), "ollama")
     assert service.port == 11434 and service.health_path == "/api/tags" and service.probes == 5
     assert service.exposure.mode == "firewall"
@@ -146,16 +141,16 @@ def test_a_full_declaration_parses(inv_dir):
         ),
     ],
 )
-def test_bad_declarations_name_the_file_and_key(inv_dir, change, expected):
+def test_bad_declarations_name_the_file_and_key(inv_dir, change, expected, inventory_problems):
     body = json.loads(json.dumps(SERVICE))
     change(body)
     declare(inv_dir, {"ollama": body})
-    found = problems(inv_dir)
+    found = inventory_problems(inv_dir)
     where = f"{inv_dir / 'group_vars' / 'all.yml'}: homeforge_services."
     assert any(p.startswith(where) and expected in p for p in found), found
 
 
-def test_a_consumer_outside_the_mesh_is_reported(inv_dir):
+def test_a_consumer_outside_the_mesh_is_reported(inv_dir, inventory_problems):
     (inv_dir / "groups.yml").write_text(
         yaml.safe_dump(
             {
@@ -168,7 +163,7 @@ def test_a_consumer_outside_the_mesh_is_reported(inv_dir):
     (inv_dir / "group_vars" / "all.yml").write_text(
         yaml.safe_dump({"homeforge_services": {"ollama": SERVICE}, "wireguard_group": "mesh"})
     )
-    found = problems(inv_dir)
+    found = inventory_problems(inv_dir)
     assert any("ollama.consumers[0].host: host 'api-1' is not in the mesh" in p for p in found), (
         found
     )
@@ -267,18 +262,18 @@ def test_env_file_edit_keeps_other_lines_mode_and_is_idempotent(tmp_path):
     path = tmp_path / "app.env"
     path.write_text('# settings\nexport URL="http://old:1"\nTOKEN=abc\nURL=dup\n')
     os.chmod(path, 0o640)
-    assert hostops.env_read(str(path), ["URL", "MISSING"]) == {
+    assert envops.env_read(str(path), ["URL", "MISSING"]) == {
         "exists": True,
         "values": {"URL": "dup", "MISSING": None},
     }
-    assert hostops.env_write(str(path), {"URL": "http://new:2/v1", "EXTRA": "a b"})["changed"]
+    assert envops.env_write(str(path), {"URL": "http://new:2/v1", "EXTRA": "a b"})["changed"]
     assert path.read_text() == '# settings\nexport URL=http://new:2/v1\nTOKEN=abc\nEXTRA="a b"\n'
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
-    assert hostops.env_write(str(path), {"URL": "http://new:2/v1", "EXTRA": "a b"}) == {
+    assert envops.env_write(str(path), {"URL": "http://new:2/v1", "EXTRA": "a b"}) == {
         "changed": False
     }
-    assert hostops.env_read(str(path), ["EXTRA"])["values"] == {"EXTRA": "a b"}
-    assert hostops.env_write(str(path), {"EXTRA": None})["changed"]
+    assert envops.env_read(str(path), ["EXTRA"])["values"] == {"EXTRA": "a b"}
+    assert envops.env_write(str(path), {"EXTRA": None})["changed"]
     assert "EXTRA" not in path.read_text()
     assert not [
         p for p in os.listdir(tmp_path) if p.startswith(".homeforge-")
@@ -286,14 +281,14 @@ def test_env_file_edit_keeps_other_lines_mode_and_is_idempotent(tmp_path):
 
 
 def test_env_file_that_does_not_exist_is_not_created_by_the_switch(tmp_path):
-    with pytest.raises(hostops.OpError, match="no such file"):
-        hostops.env_write(str(tmp_path / "missing.env"), {"URL": "x"})
+    with pytest.raises(envops.OpError, match="no such file"):
+        envops.env_write(str(tmp_path / "missing.env"), {"URL": "x"})
 
 
 def test_dropin_text_round_trips_values():
-    text = hostops._dropin_text({"URL": 'http://x:1/"q"', "B": "2"})
+    text = envops._dropin_text({"URL": 'http://x:1/"q"', "B": "2"})
     assert text.splitlines()[1] == "[Service]"
-    assert hostops._dropin_values(text) == {"URL": 'http://x:1/"q"', "B": "2"}
+    assert envops._dropin_values(text) == {"URL": 'http://x:1/"q"', "B": "2"}
 
 
 def test_peer_for_picks_the_most_specific_network():
@@ -301,9 +296,9 @@ def test_peer_for_picks_the_most_specific_network():
         {"allowed_ips": ["10.77.0.1/32"], "handshake": 1},
         {"allowed_ips": ["10.77.0.0/24"], "handshake": 2},  # a relay
     ]
-    assert hostops._peer_for(peers, "10.77.0.1")["handshake"] == 1
-    assert hostops._peer_for(peers, "10.77.0.9")["handshake"] == 2
-    assert hostops._peer_for(peers, "10.78.0.1") is None
+    assert meshops._peer_for(peers, "10.77.0.1")["handshake"] == 1
+    assert meshops._peer_for(peers, "10.77.0.9")["handshake"] == 2
+    assert meshops._peer_for(peers, "10.78.0.1") is None
 
 
 @pytest.fixture
@@ -320,13 +315,13 @@ def http_server(tmp_path):
 
 
 def test_probe_needs_consecutive_successes_and_reports_failures(http_server):
-    result = hostops.probe(
+    result = probeops.probe(
         [http_server + "/api/tags", http_server + "/missing"], count=3, interval=0
     )["urls"]
     good, bad = result[http_server + "/api/tags"], result[http_server + "/missing"]
     assert good["ok"] and good["consecutive"] == 3 and good["tries"] == 3
     assert not bad["ok"] and bad["error"] == "HTTP 404" and bad["tries"] == 6
-    only_404 = hostops.probe([http_server + "/missing"], expect=[404], count=2, interval=0)["urls"]
+    only_404 = probeops.probe([http_server + "/missing"], expect=[404], count=2, interval=0)["urls"]
     assert only_404[http_server + "/missing"]["ok"]
 
 
@@ -335,10 +330,10 @@ def test_operations_run_as_a_host_runs_them(tmp_path):
     and nothing of the request in the command line (where ps and sudo's log see it)."""
     path = tmp_path / "a.env"
     path.write_text("URL=x\n")
-    source = HOSTOPS_SOURCE.read_text()
+    source = program_text(envops)
 
     def host_run(request: dict) -> subprocess.CompletedProcess:
-        argv = [sys.executable, "-c", BOOTSTRAP]
+        argv = [sys.executable, "-I", "-S", "-c", BOOTSTRAP]  # the standard library only
         assert str(tmp_path) not in " ".join(argv)
         stdin = json.dumps(request) + "\n" + source
         return subprocess.run(argv, input=stdin, capture_output=True, text=True)
@@ -364,4 +359,4 @@ def test_host_operations_are_typed_functions_checked_before_sending(tmp_path):
     with pytest.raises(TypeError, match="not a host operation"):
         remote.call("h", print, x=1)
     with pytest.raises(TypeError, match="unexpected keyword"):
-        remote.call("h", hostops.env_read, path="/x", names=[], bogus=1)
+        remote.call("h", envops.env_read, path="/x", names=[], bogus=1)

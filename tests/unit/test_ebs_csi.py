@@ -15,9 +15,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from homeforge import inventory
-from homeforge.errors import InventoryInvalid
-from homeforge.inventory import checks
 from tests.tools import kube_schemas
 from tests.tools.role_render import defaults, render, render_objects
 from tests.unit.plugins.support import COLLECTIONS
@@ -300,13 +297,6 @@ all:
 """
 
 
-def problems_of(path) -> list[str]:
-    try:
-        return checks.check(inventory.load(path))
-    except InventoryInvalid as exc:
-        return exc.problems
-
-
 def _ebs_lines(found):
     """The EBS lines, their path shown from the inventory file's name on."""
     return [
@@ -316,11 +306,13 @@ def _ebs_lines(found):
     ]
 
 
-def test_a_good_ebs_inventory_passes(write):
-    assert _ebs_lines(problems_of(write("hosts.yml", EKS_INVENTORY))) == []
+def test_a_good_ebs_inventory_passes(inventory_problems):
+    assert _ebs_lines(inventory_problems(EKS_INVENTORY)) == []
 
 
-def test_bad_classes_and_settings_are_one_line_each_naming_file_host_and_key(write):
+def test_bad_classes_and_settings_are_one_line_each_naming_file_host_and_key(
+    write, inventory_problems
+):
     bad = EKS_INVENTORY.replace(
         "ebs_csi_role_arn: arn:aws:iam::123456789012:role/ml-ebs-csi",
         "ebs_csi_role_arn: arn:aws:iam::1234:user/ml",
@@ -332,7 +324,7 @@ def test_bad_classes_and_settings_are_one_line_each_naming_file_host_and_key(wri
         "      - {name: gp3, default: true, parameters: {type: gp3, iops: 90000, iopsPerSecond: 10}}\n",
     )
     path = write("hosts.yml", bad)
-    found = _ebs_lines(problems_of(path))
+    found = _ebs_lines(inventory_problems(path))
     where = "hosts.yml: host e1:"
     assert any(
         p.startswith(f"{where} ebs_csi_storage_classes: gp3: parameters: iops: 90000 is outside")
@@ -352,7 +344,7 @@ def test_bad_classes_and_settings_are_one_line_each_naming_file_host_and_key(wri
     assert not any("host e2" in p for p in found)  # the role runs for the first eks host
 
 
-def test_missing_settings_and_a_missing_group_are_reported(write):
+def test_missing_settings_and_a_missing_group_are_reported(write, inventory_problems):
     bare = write(
         "hosts.yml",
         """
@@ -362,7 +354,7 @@ def test_missing_settings_and_a_missing_group_are_reported(write):
             h1: {ansible_host: 192.0.2.40}
         """,
     )
-    assert _ebs_lines(problems_of(bare)) == [
+    assert _ebs_lines(inventory_problems(bare)) == [
         "hosts.yml: host h1: homeforge_storage: ebs with ebs_csi_install addon needs a host in group"
         " eks (the role runs for its first host)"
     ]
@@ -377,16 +369,18 @@ def test_missing_settings_and_a_missing_group_are_reported(write):
                 e1: {ansible_host: 192.0.2.30}
         """,
     )
-    found = _ebs_lines(problems_of(unset))
+    found = _ebs_lines(inventory_problems(unset))
     for key in ("ebs_csi_cluster_name", "ebs_csi_region", "ebs_csi_role_arn", "ebs_csi_kubeconfig"):
         assert any(f"host e1: {key}: " in p and "non-empty" in p for p in found), (key, found)
 
 
-def test_an_unknown_storage_backend_is_reported_and_no_storage_is_left_alone(write):
+def test_an_unknown_storage_backend_is_reported_and_no_storage_is_left_alone(
+    write, inventory_problems
+):
     typo = write(
         "hosts.yml", EKS_INVENTORY.replace("homeforge_storage: ebs", "homeforge_storage: ebss")
     )
-    found = _ebs_lines(problems_of(typo))
+    found = _ebs_lines(inventory_problems(typo))
     assert found == [
         f"hosts.yml: host {h}: homeforge_storage: 'ebss' is not a storage backend (ebs, nfs)"
         for h in ("e1", "e2")
@@ -397,10 +391,10 @@ def test_an_unknown_storage_backend_is_reported_and_no_storage_is_left_alone(wri
             "ebs_csi_role_arn: arn:aws:iam::123456789012:role/ml-ebs-csi", "ebs_csi_role_arn: nope"
         ),
     )
-    assert _ebs_lines(problems_of(none)) == []  # without ebs storage the role does not run
+    assert _ebs_lines(inventory_problems(none)) == []  # without ebs storage the role does not run
 
 
-def test_the_helm_path_checks_the_first_server(write):
+def test_the_helm_path_checks_the_first_server(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -416,7 +410,7 @@ def test_the_helm_path_checks_the_first_server(write):
                 s1: {ansible_host: 192.0.2.10}
         """,
     )
-    found = _ebs_lines(problems_of(path))
+    found = _ebs_lines(inventory_problems(path))
     assert any(
         p.startswith("hosts.yml: host s1: ebs_csi_region: 'europe': not an AWS region")
         for p in found

@@ -12,8 +12,9 @@ import pytest
 
 from homeforge import inventory, paths, runner
 from homeforge.fastpath import inputs
+from homeforge.fastpath.effects import HANDLERS, NO_EFFECT, WRITES_FILE
 from homeforge.fastpath.watch import WatchList
-from homeforge.remote import stampops
+from homeforge.remote import stampops, stampwatch
 
 # ------------------------------------------------------------------ stampops (host side)
 
@@ -104,7 +105,7 @@ def test_stamps_are_per_playbook_and_clear_removes_all(stamps):
 
 def test_large_files_are_compared_by_inode_identity(stamps, tmp_path):
     big = tmp_path / "big.bin"
-    big.write_bytes(b"\0" * (stampops.SMALL_FILE + 1))
+    big.write_bytes(b"\0" * (stampwatch.SMALL_FILE + 1))
     before = stampops.observe([{"kind": "file", "path": str(big)}])
     assert stampops.observe([{"kind": "file", "path": str(big)}]) == before
     with big.open("r+b") as handle:  # same size, one byte rewritten
@@ -133,7 +134,7 @@ def test_packages_sysctls_and_unknown_kinds():
     digests = stampops.observe(items)
     assert digests[1] == stampops._sha("absent") == digests[3]
     assert digests[0] != digests[1] and digests[2] != digests[3]
-    assert stampops._packages(["dpkg"])["dpkg"].endswith("ii")
+    assert stampwatch._packages(["dpkg"])["dpkg"].endswith("ii")
     with pytest.raises(stampops.OpError, match="unknown watch item kind"):
         stampops.observe([{"kind": "bogus"}])
 
@@ -142,11 +143,11 @@ def test_gpus_are_read_from_sysfs(tmp_path):
     device = tmp_path / "bus/pci/devices/0000:01:00.0"
     device.mkdir(parents=True)
     (device / "vendor").write_text("0x10de\n")
-    assert stampops._gpus(str(tmp_path)) == "0000:01:00.0 loaded=no"
+    assert stampwatch._gpus(str(tmp_path)) == "0000:01:00.0 loaded=no"
     (tmp_path / "module/nvidia").mkdir(parents=True)  # modprobe nvidia
-    assert stampops._gpus(str(tmp_path)) == "0000:01:00.0 loaded=yes"
+    assert stampwatch._gpus(str(tmp_path)) == "0000:01:00.0 loaded=yes"
     (device / "vendor").write_text("0x8086\n")
-    assert stampops._gpus(str(tmp_path)) == "none loaded=yes"
+    assert stampwatch._gpus(str(tmp_path)) == "none loaded=yes"
 
 
 def test_the_default_routes_address_is_part_of_the_host(monkeypatch, tmp_path):
@@ -163,11 +164,11 @@ def test_the_default_routes_address_is_part_of_the_host(monkeypatch, tmp_path):
         lambda path, *a, **k: real_open(routes if path == "/proc/net/route" else path, *a, **k),
     )
     shown = {"out": "2: eth0    inet 10.0.2.5/24 brd 10.0.2.255 scope global eth0\n"}
-    monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (0, shown["out"], ""))
-    assert stampops._default_ipv4() == "eth0 10.0.2.5/24"
-    before = stampops._host()
+    monkeypatch.setattr(stampwatch, "_query", lambda args, timeout=30: (0, shown["out"], ""))
+    assert stampwatch._default_ipv4() == "eth0 10.0.2.5/24"
+    before = stampwatch._host()
     shown["out"] = "2: eth0    inet 10.0.2.9/24 brd 10.0.2.255 scope global eth0\n"
-    assert stampops._host() != before
+    assert stampwatch._host() != before
 
 
 def test_firewall_rules_are_filtered_by_their_comment(monkeypatch):
@@ -176,19 +177,19 @@ def test_firewall_rules_are_filtered_by_their_comment(monkeypatch):
         '-A INPUT -p udp -m udp --dport 51820 -m comment --comment "homeforge wireguard" -j ACCEPT\n'
         "-A INPUT -j KUBE-FIREWALL\n"
     )
-    monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (0, out, ""))
-    ours = stampops._chain("ipv4", "filter", "INPUT", "homeforge wireguard")
+    monkeypatch.setattr(stampwatch, "_query", lambda args, timeout=30: (0, out, ""))
+    ours = stampwatch._chain("ipv4", "filter", "INPUT", "homeforge wireguard")
     monkeypatch.setattr(
-        stampops, "_run", lambda args, timeout=30: (0, out.replace("KUBE", "X"), "")
+        stampwatch, "_query", lambda args, timeout=30: (0, out.replace("KUBE", "X"), "")
     )
-    assert stampops._chain("ipv4", "filter", "INPUT", "homeforge wireguard") == ours
-    assert stampops._chain("ipv4", "filter", "INPUT") != ours
+    assert stampwatch._chain("ipv4", "filter", "INPUT", "homeforge wireguard") == ours
+    assert stampwatch._chain("ipv4", "filter", "INPUT") != ours
     monkeypatch.setattr(
-        stampops,
-        "_run",
+        stampwatch,
+        "_query",
         lambda args, timeout=30: (0, out.split("\n-A INPUT -j")[0].replace("51820", "51821"), ""),
     )
-    assert stampops._chain("ipv4", "filter", "INPUT", "homeforge wireguard") != ours
+    assert stampwatch._chain("ipv4", "filter", "INPUT", "homeforge wireguard") != ours
 
 
 def test_wireguard_peers_leave_out_endpoints_and_counters(monkeypatch):
@@ -196,14 +197,14 @@ def test_wireguard_peers_leave_out_endpoints_and_counters(monkeypatch):
 
     def run(values):
         monkeypatch.setattr(
-            stampops, "_run", lambda args, timeout=30: (0, dump.format(**values), "")
+            stampwatch, "_query", lambda args, timeout=30: (0, dump.format(**values), "")
         )
-        return stampops._wireguard("wg0")
+        return stampwatch._wireguard("wg0")
 
     assert run({"hs": 1, "rx": 10}) == run({"hs": 99, "rx": 12345})
     dropped = "PRIV\tPUB\t51820\toff\n"
-    monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (0, dropped, ""))
-    assert stampops._wireguard("wg0") != run({"hs": 1, "rx": 1})
+    monkeypatch.setattr(stampwatch, "_query", lambda args, timeout=30: (0, dropped, ""))
+    assert stampwatch._wireguard("wg0") != run({"hs": 1, "rx": 1})
 
 
 # ------------------------------------------------------------------ watch lists from events
@@ -407,6 +408,117 @@ def test_effects_that_cannot_be_watched_make_the_host_ineligible(
     assert problem in watch.host("lab-1").reason
 
 
+# One result of every module the handler table knows: the items it adds, or its problem line.
+MODULE_RESULTS = [
+    *[(m, _args(path="/etc/a"), [{"kind": "file", "path": "/etc/a"}], None) for m in WRITES_FILE],
+    ("copy", _args(content="x"), [], "copy: no path in its result"),
+    (
+        "get_url",
+        {**_args(url="http://x"), "dest": "/opt/x"},
+        [{"kind": "file", "path": "/opt/x"}],
+        None,
+    ),
+    ("get_url", _args(url="http://x"), [], "get_url: no dest in its result"),
+    ("stat", _args(path="/etc/b"), [{"kind": "file", "path": "/etc/b"}], None),
+    ("slurp", {**_args(), "source": "/etc/c"}, [{"kind": "file", "path": "/etc/c"}], None),
+    ("slurp", _args(src="/proc/cpuinfo"), [], None),
+    ("wait_for", _args(path="/run/x.sock"), [], None),
+    ("wait_for", _args(port=22), [], None),
+    ("unarchive", _args(dest="/opt/t"), [{"kind": "tree", "path": "/opt/t"}], None),
+    ("unarchive", _args(src="/x.tgz"), [], "unarchive: no dest in its result"),
+    (
+        "fetch",
+        {**_args(src="/etc/k"), "dest": "/c/k"},
+        [{"kind": "file", "path": "/etc/k"}, {"kind": "local", "path": "/c/k"}],
+        None,
+    ),
+    ("uri", _args(url="http://x", method="HEAD"), [], None),
+    ("uri", _args(url="http://x", method=None), [], "uri None (an API call's effect"),
+    (
+        "package",
+        _args(name="jq, curl"),
+        [{"kind": "package", "name": n} for n in ("curl", "jq")],
+        None,
+    ),
+    ("dpkg_selections", _args(name="jq"), [{"kind": "package", "name": "jq"}], None),
+    ("deb_packages", _args(deb="/x.deb"), [], "deb_packages with deb/upgrade"),
+    ("package", _args(name="jq", state="latest"), [], "package state=latest (the repository"),
+    (
+        "service",
+        _args(name="k3s", state="stopped", enabled=False),
+        [{"kind": "unit", "name": "k3s.service", "active": False, "enabled": False}],
+        None,
+    ),
+    (
+        "systemd",
+        _args(name="x.timer", enabled=True),
+        [{"kind": "unit", "name": "x.timer", "enabled": True}],
+        None,
+    ),
+    ("systemd_service", _args(daemon_reload=True), [], None),
+    (
+        "iptables",
+        {**_args(ip_version="ipv6", table="nat", comment="c"), "chain": "POSTROUTING"},
+        [
+            {
+                "kind": "chain",
+                "family": "ipv6",
+                "table": "nat",
+                "chain": "POSTROUTING",
+                "comment": "c",
+            }
+        ],
+        None,
+    ),
+    ("group", _args(name="ollama"), [{"kind": "account", "db": "group", "name": "ollama"}], None),
+    ("user", _args(name="ollama"), [{"kind": "account", "db": "passwd", "name": "ollama"}], None),
+    ("hostname", _args(name="lab-1"), [{"kind": "hostname"}], None),
+    ("debug", _args(msg="x"), [], None),
+    ("apt", _args(name=["jq"], state="present"), [{"kind": "package", "name": "jq"}], None),
+    ("kernel_params", _args(params={"a.b": 1}), [{"kind": "sysctl", "key": "a.b"}], None),
+    ("release_artifact", _args(dest="/opt/r"), [{"kind": "tree", "path": "/opt/r"}], None),
+    ("command", _args(creates="/c"), [{"kind": "file", "path": "/c"}], None),
+    ("shell", _args(removes="/r"), [{"kind": "file", "path": "/r"}], None),
+    ("apt_signing_key", _args(dest="/k.asc"), [{"kind": "file", "path": "/k.asc"}], None),
+    ("apt_signing_key", _args(url="http://k"), [], "apt_signing_key: no dest in its result"),
+    ("release_artifact", _args(url="http://r"), [], "release_artifact: no dest in its result"),
+    (
+        "wireguard_host",
+        _args(interface="wg1"),
+        [{"kind": "wireguard", "iface": "wg1"}, {"kind": "file", "path": "/etc/wireguard/wg1.key"}],
+        None,
+    ),
+    ("wireguard_psk", _args(directory="/w"), [{"kind": "tree", "path": "/w/wg0.psk.d"}], None),
+    ("ollama_model", _args(name="m:1b", update=True), [], "ollama_model update=true"),
+    ("nvidia_gpu_facts", _args(), [{"kind": "gpus", "sysfs_root": "/sys"}], None),
+    (
+        "script",
+        _args(creates="/c", removes="/r"),
+        [{"kind": "file", "path": p} for p in ("/c", "/r")],
+        None,
+    ),
+    ("raw", _args(_raw_params="x"), [], "raw that may change something"),
+    ("k8s", _args(name="x"), [], "module k8s (homeforge does not know what it changes)"),
+]
+
+
+@pytest.mark.parametrize(("action", "res", "items", "problem"), MODULE_RESULTS)
+def test_each_module_s_handler_gives_its_items_or_its_problem(
+    lab_inventory, action, res, items, problem
+):
+    watch = WatchList(lab_inventory)
+    watch.add_event(_event("lab-1", f"ansible.builtin.{action}", res))
+    assert watch.host("lab-1").ordered() == items
+    if problem is None:
+        assert watch.host("lab-1").eligible
+    else:
+        assert watch.host("lab-1").reason.startswith(f"task 't' (role r): {problem}")
+
+
+def test_every_module_in_the_handler_table_has_a_result_above():
+    assert set(HANDLERS) - NO_EFFECT <= {m for m, *_ in MODULE_RESULTS}
+
+
 def test_delegated_results_count_for_the_host_they_ran_on(lab_inventory):
     watch = WatchList(lab_inventory)
     delegated = {**_args(dest="/var/lib/rancher/k3s/server/manifests/x.yaml"), "path": "/m.yaml"}
@@ -519,8 +631,9 @@ def test_roles_count_only_for_the_hosts_their_plays_select(cluster_inventory):
     }
     # group ollama (lab-1, lab-2) and the Kubernetes-mode play on servers (lab-1)
     assert [h for h in got if "role ollama" in got[h]] == ["lab-1", "lab-2"]
-    # k3s_agent includes k3s_server's tasks: an agent's digest covers both roles
-    assert {"role k3s_agent", "role k3s_server"} <= got["lab-2"]
+    # k3s_server and k3s_agent include k3s_common's steps: their hosts' digests cover it
+    assert {"role k3s_agent", "role k3s_common"} <= got["lab-2"]
+    assert {"role k3s_server", "role k3s_common"} <= got["lab-1"]
     assert "role k3s_agent" not in got["lab-1"]
     assert not any("role nfs_server" in roles for roles in got.values())  # no such group here
     assert "role common" in got["lab-3"] and "role ingress_traefik" not in got["lab-3"]
@@ -562,6 +675,33 @@ def test_a_role_file_is_an_input_of_the_hosts_that_run_the_role(cluster_inventor
     }
 
 
+def test_a_role_other_roles_include_is_an_input_of_their_hosts_only(write, content_copy):
+    """k3s_server and k3s_agent include k3s_common (include_role), which no play names."""
+    path = write(
+        "k3s.yml",
+        """
+        all:
+          hosts:
+            s1: {ansible_host: 10.0.0.1}
+            a1: {ansible_host: 10.0.0.2}
+            o1: {ansible_host: 10.0.0.3}
+          children:
+            server: {hosts: {s1: {}}}
+            agent: {hosts: {a1: {}}}
+            ollama: {hosts: {o1: {}}}
+        """,
+    )
+    inv = inventory.load(path)
+    site = content_copy / "playbooks" / "site.yml"
+    before = inputs.digests(inv, site, inv.hosts)
+    assert "role k3s_common" not in before["o1"]
+    _edit(content_copy / "roles" / "k3s_common" / "templates" / "k3s.service.j2")
+    assert _changed(before, inputs.digests(inv, site, inv.hosts)) == {
+        "s1": ["role k3s_common"],
+        "a1": ["role k3s_common"],
+    }
+
+
 def test_a_plugin_or_playbook_file_is_an_input_of_every_host(cluster_inventory, content_copy):
     path, _ = cluster_inventory
     inv = inventory.load(path)
@@ -582,7 +722,7 @@ def test_every_cross_host_read_in_roles_is_harvested():
     root = paths.content_root()
     keys = inputs.cross_host_keys(root)
     assert {"ansible_host", "wireguard_facts", "nfs_server_exports", "wireguard_port"} <= keys
-    assert "_k3s_server_reset_done" in keys  # map('extract', hostvars) | rejectattr(...)
+    assert "_k3s_common_reset_done" in keys  # map('extract', hostvars) | rejectattr(...)
     unharvested = []
     for base in ("roles", "playbooks", "plugins"):
         for path in (root / base).rglob("*"):
@@ -607,7 +747,8 @@ def test_role_readmes_and_tests_are_not_inputs(tmp_path):
     assert inputs.tree_digest(role) == before
     (role / "tasks" / "main.yml").write_text("---\n- name: x\n")
     assert inputs.tree_digest(role) != before
-    assert inputs.role_closure(paths.content_root(), ["k3s_agent"]) >= {"k3s_agent", "k3s_server"}
+    assert inputs.role_closure(paths.content_root(), ["k3s_agent"]) >= {"k3s_agent", "k3s_common"}
+    assert inputs.role_closure(paths.content_root(), ["k3s_server"]) >= {"k3s_server", "k3s_common"}
 
 
 def _result(ok_hosts, failed_hosts, completed=True):
@@ -705,9 +846,9 @@ def test_group_order_is_an_input(write):
 
 
 def test_pinned_packages_are_watched_by_their_name():
-    assert stampops._package_base("nvidia-driver=535.*") == "nvidia-driver"
-    assert stampops._package_base("libc6:amd64") == "libc6"
-    got = stampops._packages(["dpkg=1.0", "dpkg"])
+    assert stampwatch._package_base("nvidia-driver=535.*") == "nvidia-driver"
+    assert stampwatch._package_base("libc6:amd64") == "libc6"
+    got = stampwatch._packages(["dpkg=1.0", "dpkg"])
     assert got["dpkg=1.0"] == got["dpkg"] != "absent"
 
 
@@ -834,7 +975,7 @@ def test_a_unit_not_as_the_run_asked_refuses_the_stamp(lab_inventory, stamps, mo
             f"Id=chrony.service\nLoadState=loaded\nActiveState={chrony}\nUnitFileState={enabled}\n\n"
             "Id=old.service\nLoadState=loaded\nActiveState=" + old + "\nUnitFileState=disabled\n"
         )
-        monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (0, shown, ""))
+        monkeypatch.setattr(stampwatch, "_query", lambda args, timeout=30: (0, shown, ""))
 
     systemd("active")
     assert stampops.stamp_write("site", _inputs(), items)["items"] == 2
@@ -851,7 +992,7 @@ def test_a_unit_not_as_the_run_asked_refuses_the_stamp(lab_inventory, stamps, mo
         with pytest.raises(stampops.OpError, match=message):
             stampops.stamp_write("site", _inputs(), items)
         assert not (stamps / "site.json").exists()
-    monkeypatch.setattr(stampops, "_run", lambda args, timeout=30: (1, "", "no systemd"))
+    monkeypatch.setattr(stampwatch, "_query", lambda args, timeout=30: (1, "", "no systemd"))
     with pytest.raises(stampops.OpError, match="systemd does not answer for it"):
         stampops.stamp_write("site", _inputs(), items)
 

@@ -17,9 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from homeforge import inventory
-from homeforge.errors import InventoryInvalid
-from homeforge.inventory import checks
+from homeforge import checks, inventory
 from tests.tools import kube_schemas
 from tests.tools.role_render import defaults, render
 from tests.unit.plugins.support import COLLECTIONS, ROOT
@@ -433,17 +431,15 @@ all:
 """
 
 
-def _check(write, extra: str) -> tuple[str, list[str]]:
+def _check(write, inventory_problems, extra: str) -> tuple[str, list[str]]:
     path = write("hosts.yml", CLUSTER.format(vars=extra))
-    try:
-        return str(path), checks.check(inventory.load(path))
-    except InventoryInvalid as exc:
-        return str(path), exc.problems
+    return str(path), inventory_problems(path)
 
 
-def test_an_istio_homelab_is_accepted(write):
+def test_an_istio_homelab_is_accepted(write, inventory_problems):
     _path, found = _check(
         write,
+        inventory_problems,
         """
     k3s_server_config: {disable: [traefik]}
     ingress_istio_hostname: ollama.lab.example
@@ -458,8 +454,12 @@ def test_an_inventory_without_the_istio_ingress_is_unaffected(write):
     assert checks.check(inventory.load(path)) == []
 
 
-def test_traefik_left_enabled_and_no_host_name_are_one_line_each_on_the_server(write):
-    path, found = _check(write, "    k3s_server_config: {disable: [servicelb]}\n")
+def test_traefik_left_enabled_and_no_host_name_are_one_line_each_on_the_server(
+    write, inventory_problems
+):
+    path, found = _check(
+        write, inventory_problems, "    k3s_server_config: {disable: [servicelb]}\n"
+    )
     assert found == [
         f"{path}: host s1: ingress_istio_hostname: required when homeforge_ingress is istio"
         " (the host name clients use, e.g. ollama.lab.example)",
@@ -468,9 +468,10 @@ def test_traefik_left_enabled_and_no_host_name_are_one_line_each_on_the_server(w
     ]
 
 
-def test_a_bad_host_name_and_other_bad_values_name_file_host_and_key(write):
+def test_a_bad_host_name_and_other_bad_values_name_file_host_and_key(write, inventory_problems):
     path, found = _check(
         write,
+        inventory_problems,
         """
     k3s_server_config: {disable: traefik}
     ingress_istio_hostname: "ollama.lab.example\\nx"
@@ -498,9 +499,10 @@ def test_a_bad_host_name_and_other_bad_values_name_file_host_and_key(write):
     assert "control characters" in on_s1[0]
 
 
-def test_the_gateway_and_the_service_need_namespaces_of_their_own(write):
+def test_the_gateway_and_the_service_need_namespaces_of_their_own(write, inventory_problems):
     path, found = _check(
         write,
+        inventory_problems,
         """
     k3s_server_config: {disable: [traefik]}
     ingress_istio_hostname: ollama.lab.example
@@ -513,9 +515,10 @@ def test_the_gateway_and_the_service_need_namespaces_of_their_own(write):
     ]
 
 
-def test_an_unknown_platform_is_refused_by_the_argument_spec(write):
+def test_an_unknown_platform_is_refused_by_the_argument_spec(write, inventory_problems):
     _path, found = _check(
         write,
+        inventory_problems,
         """
     k3s_server_config: {disable: [traefik]}
     ingress_istio_hostname: ollama.lab.example
@@ -532,7 +535,7 @@ SETTINGS = (
 )
 
 
-def test_a_bad_or_empty_allow_list_is_one_line_on_the_server(write):
+def test_a_bad_or_empty_allow_list_is_one_line_on_the_server(write, inventory_problems):
     settings = SETTINGS
     path = write(
         "hosts.yml",
@@ -541,17 +544,21 @@ def test_a_bad_or_empty_allow_list_is_one_line_on_the_server(write):
             "s1: {ansible_host: 192.0.2.10, ingress_istio_allowed_cidrs: [10.77.0.0/24, 10.0.0.1/8]}",
         ),
     )
-    assert _check_path(path) == [
+    assert inventory_problems(path) == [
         f"{path}: host s1: ingress_istio_allowed_cidrs: '10.0.0.1/8' is not a valid CIDR"
         " (10.0.0.1/8 has host bits set)"
     ]
-    path, found = _check(write, settings + "    ingress_istio_allowed_cidrs: []\n")
+    path, found = _check(
+        write, inventory_problems, settings + "    ingress_istio_allowed_cidrs: []\n"
+    )
     assert found == [
         f"{path}: host s1: ingress_istio_allowed_cidrs: empty: list the networks whose clients"
         " the gateway serves, or set ingress_istio_public: true"
     ]
     path, found = _check(
-        write, settings + "    ingress_istio_allowed_cidrs: []\n    ingress_istio_public: true\n"
+        write,
+        inventory_problems,
+        settings + "    ingress_istio_allowed_cidrs: []\n    ingress_istio_public: true\n",
     )
     assert found == []
 
@@ -604,7 +611,7 @@ def test_the_ingress_objects_apply_to_any_cluster_not_only_k3s():
 
 
 def test_a_kubernetes_older_than_istio_supports_is_refused_by_the_role_and_the_check(
-    tmp_path, write
+    tmp_path, write, inventory_problems
 ):
     code, output = _converge_check_mode(
         tmp_path,
@@ -617,14 +624,7 @@ def test_a_kubernetes_older_than_istio_supports_is_refused_by_the_role_and_the_c
         "ingress_istio: k3s_version v1.31.4+k3s1 is Kubernetes 1.31.4"
     )
     path = write("hosts.yml", CLUSTER.format(vars="").replace("v1.32.1+k3s1", "v1.31.4+k3s1"))
-    found = _check_path(path)
+    found = inventory_problems(path)
     assert any(
         "k3s_version: 'v1.31.4+k3s1': Istio" in line and "1.32 to 1.36" in line for line in found
     ), found
-
-
-def _check_path(path) -> list[str]:
-    try:
-        return checks.check(inventory.load(path))
-    except InventoryInvalid as exc:
-        return exc.problems

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from homeforge import inventory
-from homeforge.errors import BadInput, InventoryInvalid
-from homeforge.inventory import checks
+from homeforge import checks, inventory
+from homeforge.errors import BadInput
 
 GOOD = """
 all:
@@ -23,13 +22,6 @@ all:
             a1: {ansible_host: 192.0.2.11, common_extra_packages: [htop]}
             a2: {ansible_host: a2.example.net, ansible_port: 2222}
 """
-
-
-def problems_of(path) -> list[str]:
-    try:
-        return checks.check(inventory.load(path))
-    except InventoryInvalid as exc:
-        return exc.problems
 
 
 def test_k3s_ansible_layout_is_accepted(write):
@@ -51,14 +43,14 @@ def test_malformed_yaml_names_line_and_column(write):
         inventory.load(path)
 
 
-def test_wrong_shape_is_explained(write):
+def test_wrong_shape_is_explained(write, inventory_problems):
     path = write("hosts.yml", "all:\n  hosts: [h1, h2]\n  extra: 1\n")
-    found = problems_of(path)
+    found = inventory_problems(path)
     assert any("group all: hosts: must be a mapping" in p for p in found)
     assert any("group all: extra: unknown key" in p for p in found)
 
 
-def test_bad_address_and_port_name_host_and_key(write):
+def test_bad_address_and_port_name_host_and_key(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -69,13 +61,13 @@ def test_bad_address_and_port_name_host_and_key(write):
             h3: {ansible_host: "bad_host!"}
     """,
     )
-    found = problems_of(path)
+    found = inventory_problems(path)
     assert f"{path}: host h1: ansible_host: '10.0.0.300' is not an IP address or host name" in found
     assert f"{path}: host h2: ansible_port: '70000' is not a TCP port (1-65535)" in found
     assert any(p.startswith(f"{path}: host h3: ansible_host:") for p in found)
 
 
-def test_duplicate_addresses_are_rejected(write):
+def test_duplicate_addresses_are_rejected(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -86,11 +78,11 @@ def test_duplicate_addresses_are_rejected(write):
             h3: {ansible_host: 10.0.0.5, ansible_port: 2222}
     """,
     )
-    found = problems_of(path)
+    found = inventory_problems(path)
     assert found == [f"{path}: host h2: ansible_host: 10.0.0.5:22 is already used by host h1"]
 
 
-def test_unknown_role_variable_suggests_the_right_one(write):
+def test_unknown_role_variable_suggests_the_right_one(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -99,12 +91,12 @@ def test_unknown_role_variable_suggests_the_right_one(write):
             h1: {ansible_host: 10.0.0.5, common_extra_pakages: [htop]}
     """,
     )
-    assert problems_of(path) == [
+    assert inventory_problems(path) == [
         f"{path}: host h1: common_extra_pakages: unknown variable (did you mean common_extra_packages?)"
     ]
 
 
-def test_role_variable_types_come_from_the_argument_spec(write):
+def test_role_variable_types_come_from_the_argument_spec(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -115,14 +107,14 @@ def test_role_variable_types_come_from_the_argument_spec(write):
             h1: {ansible_host: 10.0.0.5, common_apt_cache_valid_time: soon}
     """,
     )
-    found = problems_of(path)
+    found = inventory_problems(path)
     assert any(
         p.startswith(f"{path}: host h1: common_apt_cache_valid_time:") and "int" in p for p in found
     )
     assert any(p.startswith(f"{path}: host h1: common_sysctls:") and "dict" in p for p in found)
 
 
-def test_templated_values_are_left_to_ansible(write):
+def test_templated_values_are_left_to_ansible(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -131,10 +123,10 @@ def test_templated_values_are_left_to_ansible(write):
             h1: {ansible_host: 10.0.0.5, common_apt_cache_valid_time: "{{ 60 * 60 }}"}
     """,
     )
-    assert problems_of(path) == []
+    assert inventory_problems(path) == []
 
 
-def test_group_vars_file_is_named_as_the_origin(write):
+def test_group_vars_file_is_named_as_the_origin(write, inventory_problems):
     path = write(
         "inv/hosts.yml",
         """
@@ -146,12 +138,12 @@ def test_group_vars_file_is_named_as_the_origin(write):
     """,
     )
     group_vars = write("inv/group_vars/gpu.yml", "common_timesync_enabled: maybe\n")
-    found = problems_of(path)
+    found = inventory_problems(path)
     assert len(found) == 1
     assert found[0].startswith(f"{group_vars}: host g1: common_timesync_enabled:")
 
 
-def test_cidrs_are_validated(write):
+def test_cidrs_are_validated(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -163,7 +155,7 @@ def test_cidrs_are_validated(write):
             h1: {ansible_host: 10.0.0.5}
     """,
     )
-    found = problems_of(path)
+    found = inventory_problems(path)
     assert any(
         "host h1: mesh_cidr: '10.99.0.1/16' is not a valid CIDR" in p and "host bits" in p
         for p in found
@@ -171,7 +163,7 @@ def test_cidrs_are_validated(write):
     assert any("host h1: lab_cidrs: 'nonsense' is not a valid CIDR" in p for p in found)
 
 
-def test_host_in_server_and_agent_is_rejected(write):
+def test_host_in_server_and_agent_is_rejected(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -181,12 +173,12 @@ def test_host_in_server_and_agent_is_rejected(write):
             agent: {hosts: {n1: null}}
     """,
     )
-    assert problems_of(path) == [
+    assert inventory_problems(path) == [
         f"{path}: host n1: groups: in both server and agent (a host is one or the other)"
     ]
 
 
-def test_missing_key_file_is_reported(write, tmp_path):
+def test_missing_key_file_is_reported(write, tmp_path, inventory_problems):
     path = write(
         "hosts.yml",
         f"""
@@ -195,12 +187,12 @@ def test_missing_key_file_is_reported(write, tmp_path):
             h1: {{ansible_host: 10.0.0.5, ansible_ssh_private_key_file: {tmp_path}/missing_key}}
     """,
     )
-    assert problems_of(path) == [
+    assert inventory_problems(path) == [
         f"{path}: host h1: ansible_ssh_private_key_file: {tmp_path}/missing_key: no such file"
     ]
 
 
-def test_ini_inventories_work_too(write):
+def test_ini_inventories_work_too(write, inventory_problems):
     path = write(
         "hosts.ini",
         """
@@ -211,14 +203,14 @@ def test_ini_inventories_work_too(write):
         a1 ansible_host=192.0.2.10
     """,
     )
-    assert problems_of(path) == [
+    assert inventory_problems(path) == [
         f"{path}: host a1: ansible_host: 192.0.2.10:22 is already used by host s1"
     ]
 
 
-def test_empty_inventory_is_an_error(write):
+def test_empty_inventory_is_an_error(write, inventory_problems):
     path = write("hosts.yml", "all:\n  hosts: {}\n")
-    assert problems_of(path) == [f"{path}: inventory defines no hosts"]
+    assert inventory_problems(path) == [f"{path}: inventory defines no hosts"]
 
 
 def test_limit_that_matches_nothing_is_bad_input(write):
@@ -228,7 +220,7 @@ def test_limit_that_matches_nothing_is_bad_input(write):
         inv.match("gpu")
 
 
-def test_mesh_problems_name_file_host_and_key(write):
+def test_mesh_problems_name_file_host_and_key(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -242,7 +234,7 @@ def test_mesh_problems_name_file_host_and_key(write):
             d: {ansible_host: 10.77.0.200}
     """,
     )
-    found = problems_of(path)
+    found = inventory_problems(path)
     assert (
         f"{path}: host d: wireguard_mesh_cidr: mesh 10.77.0.0/24 overlaps the host's own address 10.77.0.200"
         in found
@@ -259,12 +251,12 @@ def test_mesh_problems_name_file_host_and_key(write):
             b: {ansible_host: 192.0.2.2, wireguard_address: 10.77.0.9}
     """,
     )
-    assert problems_of(path2) == [
+    assert inventory_problems(path2) == [
         f"{path2}: host b: wireguard_address: 10.77.0.9 is already used by host a"
     ]
 
 
-def test_mesh_cidr_must_be_one_per_mesh_and_routes_must_not_overlap(write):
+def test_mesh_cidr_must_be_one_per_mesh_and_routes_must_not_overlap(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -274,7 +266,7 @@ def test_mesh_cidr_must_be_one_per_mesh_and_routes_must_not_overlap(write):
             b: {ansible_host: 192.0.2.2, wireguard_mesh_cidr: 10.78.0.0/24}
     """,
     )
-    assert problems_of(path) == [
+    assert inventory_problems(path) == [
         f"{path}: host b: wireguard_mesh_cidr: hosts of group all disagree on the mesh network "
         "(10.77.0.0/24, 10.78.0.0/24); one mesh has one CIDR"
     ]
@@ -287,7 +279,7 @@ def test_mesh_cidr_must_be_one_per_mesh_and_routes_must_not_overlap(write):
             b: {ansible_host: 192.0.2.2, wireguard_extra_allowed_ips: [192.168.1.128/25], wireguard_public_key: abc}
     """,
     )
-    found = problems_of(path2)
+    found = inventory_problems(path2)
     assert (
         f"{path2}: host b: wireguard_extra_allowed_ips: 192.168.1.128/25 overlaps 192.168.1.0/24 routed to host a"
         in found
@@ -305,10 +297,12 @@ def test_the_sample_inventory_is_valid_and_declares_a_service():
     assert set(ollama.hosts) == {"gpu-box-1", "gpu-box-2"} and ollama.exposure.mode == "firewall"
 
 
-def test_variables_shared_by_roles_are_checked_once_by_their_declaration(write, monkeypatch):
+def test_variables_shared_by_roles_are_checked_once_by_their_declaration(
+    write, monkeypatch, inventory_problems
+):
     """A variable several roles read (declared once in meta/shared_variables.yml) is typed
     by that declaration, though it matches no role prefix."""
-    from homeforge.inventory.checks import role_variables
+    from homeforge.checks import role_variables
 
     shared = {"cluster_api_port": {"type": "int", "roles": ["a", "b"]}}
     monkeypatch.setattr(role_variables, "shared_variables", lambda: shared)
@@ -321,7 +315,7 @@ def test_variables_shared_by_roles_are_checked_once_by_their_declaration(write, 
             h2: {ansible_host: 10.0.0.2, cluster_api_port: 6443}
     """,
     )
-    problems = problems_of(path)
+    problems = inventory_problems(path)
     assert len(problems) == 1 and problems[0].startswith(f"{path}: host h1: cluster_api_port:")
 
 
@@ -338,13 +332,13 @@ all:
 """
 
 
-def _k3s(write, s1="", s2="", a1=""):
-    return problems_of(write("hosts.yml", K3S.format(s1=s1, s2=s2, a1=a1)))
+def _k3s(inventory_problems, s1="", s2="", a1=""):
+    return inventory_problems(K3S.format(s1=s1, s2=s2, a1=a1))
 
 
-def test_k3s_config_keys_must_be_flags_of_their_kind(write):
+def test_k3s_config_keys_must_be_flags_of_their_kind(inventory_problems):
     found = _k3s(
-        write,
+        inventory_problems,
         s1=", k3s_server_config: {cluster-cidr: 10.42.0.0/16, bogus-flag: 1, token: x}",
         s2=", k3s_server_config: {cluster-cidr: 10.42.0.0/16}",
         a1=", k3s_agent_config: {disable: [traefik], node-label: [gpu=true]}",
@@ -360,9 +354,9 @@ def test_k3s_config_keys_must_be_flags_of_their_kind(write):
     assert not any("node-label" in p for p in found)
 
 
-def test_k3s_critical_flags_and_tokens_must_agree(write):
+def test_k3s_critical_flags_and_tokens_must_agree(inventory_problems):
     found = _k3s(
-        write,
+        inventory_problems,
         s1=", k3s_server_config: {cluster-cidr: 10.42.0.0/16}, k3s_token: aaa",
         s2=", k3s_server_config: {cluster-cidr: 10.99.0.0/16}, k3s_token: bbb",
     )
@@ -371,18 +365,22 @@ def test_k3s_critical_flags_and_tokens_must_agree(write):
     assert token and "aaa" not in token[0] and "bbb" not in token[0]  # a secret is never shown
 
 
-def test_k3s_version_and_a_lonely_agent_are_reported(write):
-    assert any("'1.31' is not a K3s version" in p for p in _k3s(write, a1=", k3s_version: '1.31'"))
+def test_k3s_version_and_a_lonely_agent_are_reported(write, inventory_problems):
+    assert any(
+        "'1.31' is not a K3s version" in p
+        for p in _k3s(inventory_problems, a1=", k3s_version: '1.31'")
+    )
     path = write(
         "hosts.yml",
         "all:\n  children:\n    agent:\n      hosts:\n        a1: {ansible_host: 192.0.2.12}\n",
     )
     assert any(
-        "no host in group server: an agent needs a server to join" in p for p in problems_of(path)
+        "no host in group server: an agent needs a server to join" in p
+        for p in inventory_problems(path)
     )
 
 
-def test_a_k3s_ansible_inventory_is_told_what_to_write_instead(write):
+def test_a_k3s_ansible_inventory_is_told_what_to_write_instead(write, inventory_problems):
     """k3s-io/k3s-ansible's sample inventory shape: hosts named by address, its variables in
     k3s_cluster's vars. Each variable is named once, with homeforge's name and the value
     translated (flags to config keys, YAML text to a mapping); the token is never shown."""
@@ -411,7 +409,7 @@ def test_a_k3s_ansible_inventory_is_told_what_to_write_instead(write):
             airgap_dir: /srv/k3s-airgap
     """,
     )
-    found = problems_of(path)
+    found = inventory_problems(path)
     by_key = {p.split(": host ")[1].split(":")[1].strip(): p for p in found if ": host " in p}
     assert set(by_key) == {
         "token",
@@ -440,7 +438,7 @@ def test_a_k3s_ansible_inventory_is_told_what_to_write_instead(write):
 
 
 def test_k3s_flags_become_config_keys_as_k3s_maps_them():
-    from homeforge.inventory.checks.k3s import flags_to_config
+    from homeforge.checks.k3s import flags_to_config
 
     assert flags_to_config(
         "--cluster-init --node-taint a=b:NoSchedule --node-taint c=d:NoExecute"
@@ -452,7 +450,7 @@ def test_k3s_flags_become_config_keys_as_k3s_maps_them():
         flags_to_config("disable traefik")
 
 
-def test_an_apt_source_with_a_second_line_or_no_suite_is_reported(write):
+def test_an_apt_source_with_a_second_line_or_no_suite_is_reported(write, inventory_problems):
     path = write(
         "hosts.yml",
         """
@@ -465,7 +463,7 @@ def test_an_apt_source_with_a_second_line_or_no_suite_is_reported(write):
             g2: {ansible_host: 192.0.2.21, nvidia_driver_apt_repository: auto}
     """,
     )
-    found = problems_of(path)
+    found = inventory_problems(path)
     assert any(
         "host g1: nvidia_driver_apt_repository:" in p and "control characters" in p for p in found
     )

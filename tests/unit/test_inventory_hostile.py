@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from homeforge import inventory
-from homeforge.inventory import checks
 from homeforge.roles import role_specs, shared_variables
 
 
@@ -38,11 +36,10 @@ LIST_KEYS = sorted(
 INJECTION = "x\nExecStartPre=+/bin/sh -c 'id > /tmp/pwned'"
 
 
-def _lines(tmp_path: Path, host_vars: dict) -> list[str]:
-    (tmp_path / "hosts.yml").write_text(
-        yaml.safe_dump({"all": {"hosts": {"h1": {"ansible_host": "192.0.2.10", **host_vars}}}})
+def _lines(inventory_problems, host_vars: dict) -> list[str]:
+    return inventory_problems(
+        {"all": {"hosts": {"h1": {"ansible_host": "192.0.2.10", **host_vars}}}}
     )
-    return checks.check(inventory.load(tmp_path / "hosts.yml"))
 
 
 def test_every_role_has_string_variables_to_cover():
@@ -50,8 +47,8 @@ def test_every_role_has_string_variables_to_cover():
 
 
 @pytest.mark.parametrize("key", ONE_LINE_KEYS)
-def test_a_newline_in_any_string_variable_is_refused(tmp_path, key):
-    lines = _lines(tmp_path, {key: INJECTION})
+def test_a_newline_in_any_string_variable_is_refused(tmp_path, key, inventory_problems):
+    lines = _lines(inventory_problems, {key: INJECTION})
     mine = [line for line in lines if f"host h1: {key}:" in line]
     assert mine, lines
     assert all(
@@ -63,9 +60,9 @@ def test_a_newline_in_any_string_variable_is_refused(tmp_path, key):
 
 
 @pytest.mark.parametrize("key", LIST_KEYS)
-def test_a_newline_in_any_list_item_is_refused(tmp_path, key):
+def test_a_newline_in_any_list_item_is_refused(key, inventory_problems):
     item = 51820 if OPTIONS[key].get("elements") == "int" else INJECTION
-    lines = _lines(tmp_path, {key: [item]})
+    lines = _lines(inventory_problems, {key: [item]})
     assert [line for line in lines if f"host h1: {key}:" in line], lines
 
 
@@ -97,25 +94,29 @@ def test_a_newline_in_any_list_item_is_refused(tmp_path, key):
         ("nvidia_container_toolkit_apt_key_fingerprints", ["C95B321B"], "fingerprint"),
     ],
 )
-def test_apt_sources_and_keys_that_skip_signature_checks_are_refused(tmp_path, key, value, why):
-    lines = [line for line in _lines(tmp_path, {key: value}) if f"host h1: {key}:" in line]
+def test_apt_sources_and_keys_that_skip_signature_checks_are_refused(
+    key, value, why, inventory_problems
+):
+    lines = [
+        line for line in _lines(inventory_problems, {key: value}) if f"host h1: {key}:" in line
+    ]
     assert len(lines) == 1 and why in lines[0], lines
 
 
-def test_a_local_stand_in_repository_may_be_trusted(tmp_path):
+def test_a_local_stand_in_repository_may_be_trusted(inventory_problems):
     """A file: source is a directory on the host itself, not the network."""
     value = "deb [trusted=yes] file:/srv/standin-apt ./"
-    assert _lines(tmp_path, {"nvidia_driver_apt_repository": value}) == []
+    assert _lines(inventory_problems, {"nvidia_driver_apt_repository": value}) == []
 
 
 def test_the_k3s_ansible_hint_never_shows_a_secret_and_never_suggests_a_token_in_the_config(
-    tmp_path,
+    inventory_problems,
 ):
     args = (
         "--token TOKENVALUE1 --agent-token AGENTSECRET2 --etcd-s3-secret-key S3SECRET3"
         " --disable traefik"
     )
-    lines = _lines(tmp_path, {"extra_server_args": args, "token": "TOPSECRET4"})
+    lines = _lines(inventory_problems, {"extra_server_args": args, "token": "TOPSECRET4"})
     text = "\n".join(lines)
     for secret in ("TOKENVALUE1", "AGENTSECRET2", "S3SECRET3", "TOPSECRET4"):
         assert secret not in text
@@ -124,22 +125,19 @@ def test_the_k3s_ansible_hint_never_shows_a_secret_and_never_suggests_a_token_in
     assert '"token"' not in hint and "goes to k3s_token" in hint
 
 
-def test_the_kubeconfig_mode_is_the_roles(tmp_path):
-    (tmp_path / "hosts.yml").write_text(
-        yaml.safe_dump(
-            {
-                "server": {
-                    "hosts": {
-                        "s1": {
-                            "ansible_host": "192.0.2.10",
-                            "k3s_server_config": {"write-kubeconfig-mode": "0644"},
-                        }
+def test_the_kubeconfig_mode_is_the_roles(inventory_problems):
+    lines = inventory_problems(
+        {
+            "server": {
+                "hosts": {
+                    "s1": {
+                        "ansible_host": "192.0.2.10",
+                        "k3s_server_config": {"write-kubeconfig-mode": "0644"},
                     }
                 }
             }
-        )
+        }
     )
-    lines = checks.check(inventory.load(tmp_path / "hosts.yml"))
     assert any("write-kubeconfig-mode" in line and "0600" in line for line in lines), lines
 
 
@@ -152,10 +150,9 @@ def test_the_examples_cover_the_three_worlds():
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.parent.name)
-def test_each_example_inventory_passes_and_a_hostile_value_in_it_does_not(path, tmp_path):
-    assert checks.check(inventory.load(path)) == []
+def test_each_example_inventory_passes_and_a_hostile_value_in_it_does_not(path, inventory_problems):
+    assert inventory_problems(path) == []
     data = yaml.safe_load(path.read_text())
     data["all"]["vars"]["ollama_keep_alive"] = "5m\nExecStartPre=+/bin/id"
-    (tmp_path / "hosts.yml").write_text(yaml.safe_dump(data))
-    lines = checks.check(inventory.load(tmp_path / "hosts.yml"))
+    lines = inventory_problems(data)
     assert lines and all("ollama_keep_alive" in line for line in lines), lines

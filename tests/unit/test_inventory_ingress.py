@@ -8,10 +8,8 @@ import json
 
 from click.testing import CliRunner
 
-from homeforge import inventory
+from homeforge import checks, inventory
 from homeforge.cli import main
-from homeforge.errors import InventoryInvalid
-from homeforge.inventory import checks
 
 CLUSTER = """
 all:
@@ -30,17 +28,15 @@ all:
 """
 
 
-def problems_of(write, extra: str) -> tuple[str, list[str]]:
+def problems_of(write, inventory_problems, extra: str) -> tuple[str, list[str]]:
     path = write("hosts.yml", CLUSTER.format(vars=extra))
-    try:
-        return str(path), checks.check(inventory.load(path))
-    except InventoryInvalid as exc:
-        return str(path), exc.problems
+    return str(path), inventory_problems(path)
 
 
-def test_a_homelab_with_ollama_over_https_is_accepted(write):
+def test_a_homelab_with_ollama_over_https_is_accepted(write, inventory_problems):
     _path, found = problems_of(
         write,
+        inventory_problems,
         """
     ingress_traefik_ollama_host: ollama.lab.example
     ingress_traefik_routes:
@@ -56,25 +52,28 @@ def test_an_inventory_without_the_ingress_layer_is_unaffected(write):
     assert checks.check(inventory.load(path)) == []
 
 
-def test_an_acme_issuer_without_an_email_is_one_line_on_the_server(write):
-    path, found = problems_of(write, "    ingress_traefik_issuer: acme\n")
+def test_an_acme_issuer_without_an_email_is_one_line_on_the_server(write, inventory_problems):
+    path, found = problems_of(write, inventory_problems, "    ingress_traefik_issuer: acme\n")
     assert found == [
         f"{path}: host s1: ingress_traefik_acme_email: required when ingress_traefik_issuer"
         " is acme (the ACME account's contact address)"
     ]
 
 
-def test_a_host_name_that_is_not_a_dns_name_is_named(write):
-    path, found = problems_of(write, "    ingress_traefik_ollama_host: Ollama_Box.lan\n")
+def test_a_host_name_that_is_not_a_dns_name_is_named(write, inventory_problems):
+    path, found = problems_of(
+        write, inventory_problems, "    ingress_traefik_ollama_host: Ollama_Box.lan\n"
+    )
     assert f"{path}: host s1: ingress_traefik_ollama_host: 'Ollama_Box.lan': not a DNS name" in (
         "\n".join(found)
     )
     assert len([p for p in found if "ingress_traefik_ollama_host" in p]) == 2  # s1 and a1
 
 
-def test_each_route_key_is_checked_by_its_rule(write):
+def test_each_route_key_is_checked_by_its_rule(write, inventory_problems):
     path, found = problems_of(
         write,
+        inventory_problems,
         """
     ingress_traefik_ollama_host: ollama.lab.example
     ingress_traefik_routes:
@@ -91,9 +90,10 @@ def test_each_route_key_is_checked_by_its_rule(write):
     assert "name 'ollama' is used twice" in text  # the role's own route for Ollama
 
 
-def test_a_misspelt_route_key_is_caught_by_the_roles_spec(write):
+def test_a_misspelt_route_key_is_caught_by_the_roles_spec(write, inventory_problems):
     path, found = problems_of(
         write,
+        inventory_problems,
         """
     ingress_traefik_routes:
       - {name: webui, namespace: ml, hostname: chat.lab.example, service: webui, port: 80}
@@ -104,9 +104,10 @@ def test_a_misspelt_route_key_is_caught_by_the_roles_spec(write):
     ), found
 
 
-def test_acme_settings_and_names_are_checked(write):
+def test_acme_settings_and_names_are_checked(write, inventory_problems):
     path, found = problems_of(
         write,
+        inventory_problems,
         """
     ingress_traefik_issuer: acme
     ingress_traefik_acme_email: ops-at-example.org
@@ -128,8 +129,10 @@ def test_acme_settings_and_names_are_checked(write):
     assert f"{path}: host s1: ingress_traefik_ca_days: 0: must be 1 or more days" in text
 
 
-def test_an_unknown_issuer_or_ingress_is_refused(write):
-    path, found = problems_of(write, "    ingress_traefik_issuer: letsencrypt\n")
+def test_an_unknown_issuer_or_ingress_is_refused(write, inventory_problems):
+    path, found = problems_of(
+        write, inventory_problems, "    ingress_traefik_issuer: letsencrypt\n"
+    )
     assert any(
         p.startswith(f"{path}: host s1: ingress_traefik_issuer:") and "selfsigned" in p
         for p in found
@@ -142,8 +145,10 @@ def test_an_unknown_issuer_or_ingress_is_refused(write):
     )
 
 
-def test_traefik_disabled_in_k3s_is_a_contradiction(write):
-    path, found = problems_of(write, "    k3s_server_config: {disable: [traefik, servicelb]}\n")
+def test_traefik_disabled_in_k3s_is_a_contradiction(write, inventory_problems):
+    path, found = problems_of(
+        write, inventory_problems, "    k3s_server_config: {disable: [traefik, servicelb]}\n"
+    )
     assert found == [
         f"{path}: host s1: k3s_server_config: disable: traefik, but homeforge_ingress is"
         " traefik (the role configures K3s's bundled Traefik)"
@@ -158,8 +163,10 @@ def test_an_ingress_that_is_not_a_name_is_one_line(write):
     )
 
 
-def test_traefik_disabled_in_a_comma_separated_string_is_seen_too(write):
-    path, found = problems_of(write, "    k3s_server_config: {disable: 'servicelb,traefik'}\n")
+def test_traefik_disabled_in_a_comma_separated_string_is_seen_too(write, inventory_problems):
+    path, found = problems_of(
+        write, inventory_problems, "    k3s_server_config: {disable: 'servicelb,traefik'}\n"
+    )
     assert any(p.startswith(f"{path}: host s1: k3s_server_config: disable: traefik") for p in found)
 
 
@@ -178,15 +185,18 @@ def test_a_bad_network_in_ollamas_allow_list_is_one_line(write):
     ]
 
 
-def test_an_empty_allow_list_needs_ollama_to_be_public(write):
+def test_an_empty_allow_list_needs_ollama_to_be_public(write, inventory_problems):
     host = "    ingress_traefik_ollama_host: ollama.lab.example\n"
-    path, found = problems_of(write, host + "    ingress_traefik_ollama_allowed_cidrs: []\n")
+    path, found = problems_of(
+        write, inventory_problems, host + "    ingress_traefik_ollama_allowed_cidrs: []\n"
+    )
     assert found == [
         f"{path}: host s1: ingress_traefik_ollama_allowed_cidrs: empty: list the networks whose"
         " clients may use Ollama, or set ingress_traefik_ollama_public: true"
     ]
     _path, found = problems_of(
         write,
+        inventory_problems,
         host
         + "    ingress_traefik_ollama_allowed_cidrs: []\n    ingress_traefik_ollama_public: true\n",
     )
@@ -220,9 +230,11 @@ def test_a_public_ollama_is_accepted_with_one_warning(write):
     assert (reported["ok"], reported["warnings"]) == (True, [warning])
 
 
-def test_the_cas_permitted_domains_are_dns_names(write):
+def test_the_cas_permitted_domains_are_dns_names(write, inventory_problems):
     path, found = problems_of(
-        write, "    ingress_traefik_ca_permitted_domains: [lab.example, '*.example.org']\n"
+        write,
+        inventory_problems,
+        "    ingress_traefik_ca_permitted_domains: [lab.example, '*.example.org']\n",
     )
     assert (
         f"{path}: host s1: ingress_traefik_ca_permitted_domains: '*.example.org': not a DNS name"

@@ -16,10 +16,9 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from homeforge import inventory
+from homeforge import checks, inventory
 from homeforge.cli import main
 from homeforge.errors import BadInput
-from homeforge.inventory import checks
 from homeforge.roles import role_specs, shared_variables
 
 TEMPLATES = [

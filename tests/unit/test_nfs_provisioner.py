@@ -8,9 +8,6 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from homeforge import inventory
-from homeforge.errors import InventoryInvalid
-from homeforge.inventory import checks
 from tests.tools import kube_schemas
 from tests.tools.role_render import defaults, render_objects
 
@@ -84,21 +81,16 @@ def test_a_misspelt_storageclass_field_fails_the_schema():
     assert any("mountOption" in p for p in kube_schemas.problems(sc))
 
 
-def _problems(write, hostvars: str) -> list[str]:
-    path = write(
-        "hosts.yml",
+def _problems(inventory_problems, hostvars: str) -> list[str]:
+    return inventory_problems(
         f"""
         all:
           children:
             server:
               hosts:
                 s1: {{ansible_host: 192.0.2.40, {hostvars}}}
-        """,
+        """
     )
-    try:
-        return checks.check(inventory.load(path))
-    except InventoryInvalid as exc:
-        return exc.problems
 
 
 @pytest.mark.parametrize(
@@ -135,15 +127,16 @@ def _problems(write, hostvars: str) -> list[str]:
         ),
     ],
 )
-def test_inventory_check_names_file_host_and_key(write, hostvars, needle):
-    found = _problems(write, hostvars)
+def test_inventory_check_names_file_host_and_key(hostvars, needle, inventory_problems):
+    found = _problems(inventory_problems, hostvars)
     assert any(needle in line and "hosts.yml: host s1: " in line for line in found), found
 
 
-def test_a_nas_inventory_has_no_problem(write):
+def test_a_nas_inventory_has_no_problem(inventory_problems):
     assert (
         _problems(
-            write, "nfs_provisioner_server: 192.168.2.2, nfs_provisioner_share: /volume1/k8s-data"
+            inventory_problems,
+            "nfs_provisioner_server: 192.168.2.2, nfs_provisioner_share: /volume1/k8s-data",
         )
         == []
     )

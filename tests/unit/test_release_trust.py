@@ -130,10 +130,10 @@ def _pinned(role: str) -> dict:
     return data[f"_{role}_release_sha256"]
 
 
-@pytest.mark.parametrize("role", ["k3s_server", "ollama"])
+@pytest.mark.parametrize("role", ["k3s_common", "ollama"])
 def test_pinned_digests_are_sha256_of_named_release_files(role):
     files = {
-        "k3s_server": r"k3s(-arm64)?|k3s-airgap-images-(amd64|arm64)\.tar\.(gz|zst)",
+        "k3s_common": r"k3s(-arm64)?|k3s-airgap-images-(amd64|arm64)\.tar\.(gz|zst)",
         "ollama": r"ollama-linux-(amd64|arm64)\.(tgz|tar\.zst)",
     }[role]
     table = _pinned(role)
@@ -168,7 +168,7 @@ def test_stand_in_releases_have_versions_the_roles_do_not_pin():
     }
     for path in (ROOT / "molecule").glob("*/molecule.yml"):
         k3s_versions.update(re.findall(r"k3s_version: (\S+)", path.read_text()))
-    assert k3s_versions and not k3s_versions & set(_pinned("k3s_server"))
+    assert k3s_versions and not k3s_versions & set(_pinned("k3s_common"))
 
 
 def test_the_lab_installs_the_stand_in_ollama_under_its_own_version(planted):  # noqa: F811
@@ -246,7 +246,7 @@ needs_arch = pytest.mark.skipif(not ARCH, reason="the roles install on amd64 and
 
 @needs_arch
 def test_k3s_downloads_a_version_it_does_not_pin_only_with_k3s_sha256(tmp_path):
-    name, msg = _failed(play(tmp_path, "k3s_server", "install.yml", {}))
+    name, msg = _failed(play(tmp_path, "k3s_server", "upgrade.yml", {}))
     assert name == K3S_DIGEST_CHECK and "\n" not in msg
     binary = "k3s" if ARCH == "amd64" else "k3s-arm64"
     assert msg == (
@@ -254,20 +254,20 @@ def test_k3s_downloads_a_version_it_does_not_pin_only_with_k3s_sha256(tmp_path):
         f" {{{ARCH}: <the {binary} line of the release's sha256sum-{ARCH}.txt>}}"
         " (or install from k3s_artifacts_dir)"
     )
-    given = play(tmp_path, "k3s_server", "install.yml", {"k3s_sha256": {ARCH: HEX}})
+    given = play(tmp_path, "k3s_server", "upgrade.yml", {"k3s_sha256": {ARCH: HEX}})
     assert not given[K3S_DIGEST_CHECK].get("failed")
     installed = given[
         "Install the binary once its sha256 matches the pinned (or the airgap list's) digest"
     ]
     assert installed.get("changed") and installed.get("sha256") == HEX  # check mode: predicted
-    airgap = play(tmp_path, "k3s_server", "install.yml", {"k3s_artifacts_dir": str(tmp_path)})
+    airgap = play(tmp_path, "k3s_server", "upgrade.yml", {"k3s_artifacts_dir": str(tmp_path)})
     assert not airgap[K3S_DIGEST_CHECK].get("failed")
 
 
 @needs_arch
 def test_k3s_holds_a_pinned_version_to_its_pinned_digest(tmp_path):
     variables = {"k3s_version": "v1.34.3+k3s1", "k3s_sha256": {ARCH: HEX}}
-    name, msg = _failed(play(tmp_path, "k3s_server", "install.yml", variables))
+    name, msg = _failed(play(tmp_path, "k3s_server", "upgrade.yml", variables))
     assert name == K3S_DIGEST_CHECK
     assert "differs from the SHA-256 this collection pins" in msg
 
@@ -304,7 +304,7 @@ def test_k3s_holds_a_pinned_version_to_its_pinned_digest(tmp_path):
     ],
 )
 def test_k3s_refuses_a_hostile_release_setting_before_anything(tmp_path, variables, task, why):
-    name, msg = _failed(play(tmp_path, "k3s_server", "install.yml", variables))
+    name, msg = _failed(play(tmp_path, "k3s_server", "upgrade.yml", variables))
     assert name == task and why in msg
 
 

@@ -16,10 +16,10 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 from click.testing import CliRunner
 
 from homeforge import inventory, paths, runner
+from homeforge.checks import check
 from homeforge.cli import main
 from homeforge.errors import BadInput
 from homeforge.fastpath import inputs
-from homeforge.inventory.checks import check
 from homeforge.inventory.model import Vaulted
 from homeforge.vault import Vault
 

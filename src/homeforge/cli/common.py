@@ -115,7 +115,7 @@ def inventory_path(given: str | None) -> str:
 
 def checked_inventory(given: str | None) -> Inventory:
     """The inventory a command works on, loaded and checked (InventoryInvalid otherwise)."""
-    from homeforge.inventory.checks import load_and_check
+    from homeforge.checks import load_and_check
 
     return load_and_check(inventory_path(given), vault())
 

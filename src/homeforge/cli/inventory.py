@@ -29,8 +29,8 @@ def inventory() -> None:
 @handle_errors
 def inventory_check(inventory_path_given, as_json):
     """Validate an inventory: addresses, groups, role variables, CIDRs, mesh, services."""
+    from homeforge.checks import check, warnings
     from homeforge.inventory import load
-    from homeforge.inventory.checks import check, warnings
 
     path = inventory_path(inventory_path_given)
     try:

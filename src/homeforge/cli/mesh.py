@@ -7,7 +7,6 @@ import click
 from rich.text import Text
 
 from homeforge import display, paths, runner
-from homeforge.cli.apply import converge
 from homeforge.cli.common import (
     checked_inventory,
     finish,
@@ -15,7 +14,9 @@ from homeforge.cli.common import (
     inventory_option,
     json_option,
 )
+from homeforge.converge import converge
 from homeforge.display import tables
+from homeforge.display.progress import ConvergeDisplay
 
 
 @click.group()
@@ -37,7 +38,10 @@ def mesh_apply(inventory_path, limit, check, diff, full, as_json):
     request = runner.ApplyRequest(
         paths.resolve_playbook("mesh"), inv, limit=limit, check=check, diff=diff
     )
-    finish(converge(request, as_json, full=full).ok)
+    shown = ConvergeDisplay(as_json)
+    result = converge(request, full=full, view=shown)
+    shown.finished(result)
+    finish(result.ok)
 
 
 @mesh.command("status")

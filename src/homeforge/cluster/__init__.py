@@ -23,15 +23,10 @@ import yaml
 
 from homeforge.cluster import admin_kubeconfig
 from homeforge.errors import BadInput
+from homeforge.inventory.groups import server_group
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, clusterops
 from homeforge.roles import role_default
-
-
-def server_group(inv: Inventory) -> str:
-    """The servers' group name (``k3s_server_group``, read as the roles read it)."""
-    first = next(iter(inv.hostvars.values()), {})
-    return str(first.get("k3s_server_group", role_default("k3s_server", "k3s_server_group")))
 
 
 def servers(inv: Inventory) -> list[str]:

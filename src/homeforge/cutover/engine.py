@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from homeforge.cutover.declaration import get
 from homeforge.cutover.journal import Journal, exclusive
 from homeforge.cutover.lease import leased
 from homeforge.cutover.model import Consumer, Event, Plan, Service
@@ -54,7 +55,8 @@ from homeforge.cutover.targets import (
 )
 from homeforge.errors import BadInput
 from homeforge.inventory.model import Inventory
-from homeforge.remote import Remote, RemoteError, fan_out_or_raise, hostops
+from homeforge.remote import Remote, RemoteError, fan_out_or_raise, meshops, probeops
+from homeforge.wireguard.settings import MeshSettings
 
 
 class Engine(RollbackSteps):
@@ -126,7 +128,7 @@ class Engine(RollbackSteps):
         service = self.service
         result = self.remote.call(
             host,
-            hostops.probe,
+            probeops.probe,
             urls=urls,
             method=service.method,
             expect=service.expect,
@@ -152,7 +154,7 @@ class Engine(RollbackSteps):
         self.plan = plan
         for host in service.hosts:
             self._checkpoint()
-            reply = self.remote.call(host, hostops.mesh_address, iface=self.ctx.iface)
+            reply = self.remote.call(host, meshops.mesh_address, iface=self.ctx.iface)
             plan.addresses[host] = checked_mesh_address(host, reply.get("address"), self.ctx.cidr)
         shown = ", ".join(f"{h} {a}" for h, a in plan.addresses.items())
         self._event("preflight", "ok", f"mesh addresses: {shown}")
@@ -175,7 +177,7 @@ class Engine(RollbackSteps):
             if not wanted:
                 return {}
             reply = self.remote.call(
-                host, hostops.handshakes, iface=self.ctx.iface, addresses=wanted
+                host, meshops.handshakes, iface=self.ctx.iface, addresses=wanted
             )
             return reply["peers"]
 
@@ -396,9 +398,6 @@ class Engine(RollbackSteps):
 
 def engine_for(inv: Inventory, service_name: str, report: Callable[[Event], None]) -> Engine:
     """The engine for one declared service of the inventory's mesh."""
-    from homeforge.cutover.declaration import get
-    from homeforge.wireguard.settings import MeshSettings
-
     settings = MeshSettings.of(inv)
     return Engine(inv, get(inv, service_name), settings.interface, settings.cidr, report)
 

@@ -3,8 +3,10 @@ or one JSON object per line with ``--json``."""
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group
 from rich.live import Live
@@ -12,7 +14,11 @@ from rich.table import Table
 from rich.text import Text
 
 from homeforge.display import console, emit
-from homeforge.runner import RunResult, failure_message
+from homeforge.runner import ApplyRequest, failure_message
+
+if TYPE_CHECKING:
+    from homeforge.converge import ConvergeResult
+    from homeforge.fastpath import Probe
 
 HOST_EVENTS = {
     "runner_on_ok": "ok",
@@ -121,7 +127,8 @@ class LiveProgress:
             self.live.update(self.render())
 
 
-def recap(result: RunResult) -> None:
+def recap(result: ConvergeResult) -> None:
+    """The converge's table of hosts, why hosts ran, failures, warnings and a verdict."""
     table = Table(title="recap", title_justify="left", show_lines=False)
     columns = ("host", "ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
     for col in columns:
@@ -174,7 +181,8 @@ class JsonEvents:
         emit(out)
 
 
-def summary(result: RunResult) -> dict[str, Any]:
+def summary(result: ConvergeResult) -> dict[str, Any]:
+    """The converge as one JSON object, the last line of ``--json`` output."""
     return {
         "summary": {
             "ok": result.ok,
@@ -189,6 +197,40 @@ def summary(result: RunResult) -> dict[str, Any]:
             "failures": [vars(f) for f in result.failures],
         }
     }
+
+
+class ConvergeDisplay:
+    """A converge as the terminal shows it (live progress, then the recap) or, with
+    ``as_json``, as JSON lines (a probe line per host, the events, then the summary)."""
+
+    def __init__(self, as_json: bool):
+        self.as_json = as_json
+
+    def probed(self, host: str, probe: Probe) -> None:
+        """One JSON line per host's probe."""
+        if self.as_json:
+            emit({"event": "probe", "host": host, "outcome": probe.outcome, "detail": probe.detail})
+
+    @contextlib.contextmanager
+    def running(
+        self, request: ApplyRequest, hosts: list[str], skipped: int
+    ) -> Iterator[Callable[[dict[str, Any]], None]]:
+        """Around one Ansible run: its events as JSON lines, or live progress."""
+        if self.as_json:
+            yield JsonEvents().on_event
+            return
+        mode = " (check mode)" if request.check else ""
+        note = f", {skipped} unchanged (probe)" if skipped else ""
+        title = f"{request.playbook.name} on {len(hosts)} host(s){mode}{note}"
+        with LiveProgress(title, hosts) as shown:
+            yield shown.on_event
+
+    def finished(self, result: ConvergeResult) -> None:
+        """The summary line, or the recap."""
+        if self.as_json:
+            emit(summary(result))
+        else:
+            recap(result)
 
 
 class PullBars:

@@ -117,9 +117,10 @@ def role_closure(root: Path, roles: Iterable[str]) -> set[str]:
     return seen
 
 
-def plays(playbook: Path) -> list[tuple[str, set[str]]]:
-    """(host pattern, roles named) for each play; a play that imports another playbook
-    or names no pattern gives ("all", every role) so nothing is missed."""
+def plays(playbook: Path, _seen: frozenset[Path] = frozenset()) -> list[tuple[str, set[str]]]:
+    """(host pattern, roles named) for each play, those of an imported playbook (a plain
+    file name beside it, such as check.yml) included; any other play that names no
+    plain pattern gives ("all", every role) so nothing is missed."""
     try:
         data = yaml.safe_load(playbook.read_text()) or []
     except (OSError, yaml.YAMLError):  # !vault, !unsafe...: assume every role
@@ -128,9 +129,14 @@ def plays(playbook: Path) -> list[tuple[str, set[str]]]:
     for play in data if isinstance(data, list) else []:
         if not isinstance(play, dict):
             continue
+        imported = play.get("import_playbook", play.get("ansible.builtin.import_playbook"))
+        target = (playbook.parent / str(imported)).resolve() if imported else None
+        if target is not None and "{{" not in str(imported) and target not in _seen:
+            result += plays(target, _seen | {playbook.resolve()})
+            continue
         pattern = play.get("hosts")
         text = _canonical(play)
-        if not isinstance(pattern, str) or "{{" in pattern or "import_playbook" in play:
+        if not isinstance(pattern, str) or "{{" in pattern or imported:
             result.append(("all", {"*"}))
             continue
         result.append((pattern, set(ROLE_REF.findall(text))))

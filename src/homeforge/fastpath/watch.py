@@ -2,16 +2,17 @@
 
 Every task result ansible-runner reports names its module and, in ``invocation``, the
 arguments the module ran with, templated. :func:`WatchList.add_event` turns each
-result into **watch items** (see :mod:`homeforge.remote.stampops` for what each kind
+result into **watch items** (see :mod:`homeforge.remote.stampwatch` for what each kind
 observes): ``template``/``copy``/``file`` paths, package names, units, sysctl keys,
 firewall chains, the WireGuard interface's peers, users and groups, and what
-homeforge's own modules manage. A new role therefore needs no declarations.
+homeforge's own modules manage (a table of one function per module:
+:mod:`homeforge.fastpath.effects`). A new role therefore needs no declarations.
 
 Some tasks only look (``stat``, ``slurp``, ``assert``, ``set_fact``, a ``command`` its
 role marks ``changed_when: false``...); what they read is watched when it is on the
 host (a ``stat``'s path), and nothing else is recorded. A task whose effect cannot be
 observed on the host (a ``command`` that may change something, a call to a cloud or
-Kubernetes API, a module this table does not know) makes its host **not eligible**
+Kubernetes API, a module that table does not know) makes its host **not eligible**
 for the fast path, with the task named, until the role turns it into something
 watchable (a ``creates:`` path, a read followed by a conditional write), or declares
 that its effect lives off the host (``vars: {homeforge_unwatched: WHY}``, such as a node
@@ -35,41 +36,21 @@ from typing import Any
 
 import yaml
 
+from homeforge.fastpath.effects import (
+    COMMANDS,
+    NO_EFFECT,
+    READ_METHODS,
+    action_of,
+    result_items,
+    short,
+)
 from homeforge.inventory.model import Inventory
 
-# Modules whose run changes nothing on the host and reads nothing worth watching.
-NO_EFFECT = {
-    "assert",
-    "debug",
-    "fail",
-    "set_fact",
-    "set_stats",
-    "include_role",
-    "import_role",
-    "include_tasks",
-    "import_tasks",
-    "include_vars",
-    "validate_argument_spec",
-    "meta",
-    "pause",
-    "group_by",
-    "add_host",
-    "setup",
-    "gather_facts",
-    "package_facts",
-    "service_facts",
-    "wait_for",  # a port; a path is watched
-}
 # API reads whose answer the run writes on the host: not eligible (the inventory may say it)
 API_READS = {
     "eks_cluster_info": "reads the cluster's endpoint and CA from the EKS API "
     "(set eks_node_api_endpoint and eks_node_certificate_authority to skip it)",
 }
-# Reads of what the kernel makes up as it goes: never watched.
-VOLATILE = ("/proc/", "/sys/", "/dev/", "/run/")
-COMMANDS = {"command", "shell", "raw", "script"}
-READ_METHODS = {"GET", "HEAD"}
-
 ItemKey = tuple
 
 
@@ -112,10 +93,6 @@ class HostWatch:
         return [
             {**i, **self.unit_wants.get(i["name"], {})} if i["kind"] == "unit" else i for i in items
         ]
-
-
-def short(action: str) -> str:
-    return action.rsplit(".", 1)[-1]
 
 
 @lru_cache(maxsize=256)
@@ -164,18 +141,6 @@ def _declared_unwatched(data: dict[str, Any]) -> bool:
         "homeforge_unwatched"
     )
     return isinstance(declared, str) and bool(declared.strip())
-
-
-def _names(value: Any) -> list[str]:
-    if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list):
-        return [str(v) for v in value if str(v).strip()]
-    return []
-
-
-def _unit(name: str) -> str:
-    return name if "." in name else name + ".service"
 
 
 class WatchList:
@@ -234,7 +199,7 @@ class WatchList:
             return
         res = data.get("res") or {}
         results = res.get("results") if isinstance(res.get("results"), list) else [res]
-        action = short(str(data.get("resolved_action") or data.get("task_action") or ""))
+        action = action_of(data)
         where = f"task '{data.get('task', '?')}'" + (
             f" (role {data['role']})" if data.get("role") else ""
         )
@@ -262,9 +227,12 @@ class WatchList:
                         data,
                     )
                 continue
+            watch = self.host(target)
             if action == "stat":
-                self.host(target).secret_writes.pop(task_file, None)
-            problem = self._items(self.host(target), action, one, data)
+                watch.secret_writes.pop(task_file, None)
+            if action in COMMANDS and self._only_looks(data):
+                continue  # the role says it only looks
+            problem = result_items(watch, action, one, data)
             if problem:
                 self._unwatchable(host, where, problem, data)
                 if target != host:
@@ -283,141 +251,3 @@ class WatchList:
     def _only_looks(data: dict[str, Any]) -> bool:
         """A command its role marks ``changed_when: false``: it reads, it never changes."""
         return _task_source(str(data.get("task_path", ""))).get("changed_when") is False
-
-    # --------------------------------------------------------------- per module
-    def _items(
-        self, watch: HostWatch, action: str, res: dict[str, Any], data: dict[str, Any]
-    ) -> str | None:
-        """Add what one result manages; a problem line when it cannot be watched."""
-        if res.get("_ansible_no_log") and "invocation" not in res:
-            args: dict[str, Any] = {}
-        else:
-            args = (res.get("invocation") or {}).get("module_args") or {}
-        path = res.get("path") or res.get("dest") or args.get("path") or args.get("dest")
-
-        if action in ("template", "copy", "file", "lineinfile", "blockinfile", "replace"):
-            if not path:
-                return f"{action}: no path in its result"
-            watch.add("file", path=str(path))
-        elif action in ("stat", "slurp", "wait_for"):
-            src = args.get("path") or args.get("src") or res.get("source")
-            if src and not str(src).startswith(VOLATILE):
-                watch.add("file", path=str(src))
-        elif action == "get_url":
-            if not path:
-                return "get_url: no dest in its result"
-            watch.add("file", path=str(path))
-        elif action == "unarchive":
-            if not args.get("dest"):
-                return "unarchive: no dest in its result"
-            watch.add("tree", path=str(args["dest"]))
-        elif action == "fetch":  # the host's file, and the copy on the controller
-            if args.get("src"):
-                watch.add("file", path=str(args["src"]))
-            if res.get("dest"):
-                watch.add("local", path=str(res["dest"]))
-        elif action == "uri":
-            if str(args.get("method", "GET")).upper() not in READ_METHODS:
-                return f"uri {args.get('method')} (an API call's effect cannot be watched)"
-        elif action in NO_EFFECT:
-            pass
-        elif action in ("apt", "package", "deb_packages", "dpkg_selections"):
-            names = _names(args.get("names") or args.get("name") or args.get("package"))
-            if args.get("deb") or args.get("upgrade") not in (None, "no", False):
-                return f"{action} with deb/upgrade (not a list of packages)"
-            if str(args.get("state", "present")) == "latest":
-                return f"{action} state=latest (the repository may move on)"
-            for name in names:
-                watch.add("package", name=name)
-        elif action in ("systemd_service", "systemd", "service"):
-            _unit_items(watch, args, res)
-        elif action == "iptables":
-            family = str(args.get("ip_version") or "ipv4")
-            watch.add(
-                "chain",
-                family=family,
-                table=str(args.get("table") or "filter"),
-                chain=str(args.get("chain") or res.get("chain") or "INPUT"),
-                comment=str(args.get("comment") or ""),
-            )
-        elif action in ("user", "group"):
-            watch.add(
-                "account", db="passwd" if action == "user" else "group", name=args.get("name")
-            )
-        elif action == "hostname":
-            watch.add("hostname")
-        elif action in HOMEFORGE_MODULES:
-            return _homeforge_items(watch, action, args, res)
-        elif action in COMMANDS:
-            if self._only_looks(data):
-                return None  # the role says it only looks
-            marks = [("creates", args.get("creates")), ("removes", args.get("removes"))]
-            if not any(value for _, value in marks):
-                return f"{action} that may change something (mark it changed_when: false, or give creates:)"
-            for _, value in marks:
-                if value:
-                    watch.add("file", path=str(value))
-        else:
-            return f"module {action} (homeforge does not know what it changes)"
-        return None
-
-
-def _unit_items(watch: HostWatch, args: dict[str, Any], res: dict[str, Any]) -> None:
-    """A unit, and what the task asked of it (the last task on a unit decides)."""
-    name = args.get("name") or res.get("name")
-    if not name:
-        return
-    unit = _unit(str(name))
-    watch.add("unit", name=unit)
-    want = watch.unit_wants.setdefault(unit, {})
-    state = str(args.get("state") or "")
-    if state in ("started", "restarted", "reloaded"):
-        want["active"] = True
-    elif state == "stopped":
-        want["active"] = False
-    if isinstance(args.get("enabled"), bool):
-        want["enabled"] = args["enabled"]
-
-
-HOMEFORGE_MODULES = {
-    "apt_signing_key",
-    "kernel_params",
-    "release_artifact",
-    "wireguard_host",
-    "wireguard_psk",
-    "ollama_model",
-    "nvidia_gpu_facts",
-}
-
-
-def _homeforge_items(
-    watch: HostWatch, action: str, args: dict[str, Any], res: dict[str, Any]
-) -> str | None:
-    """What homeforge's own modules manage (plugins/modules)."""
-    if action == "kernel_params":
-        if args.get("file"):
-            watch.add("file", path=str(args["file"]))
-        for key in args.get("params") or {}:
-            watch.add("sysctl", key=str(key))
-    elif action == "apt_signing_key":
-        if not args.get("dest"):
-            return "apt_signing_key: no dest in its result"
-        watch.add("file", path=str(args["dest"]))
-    elif action == "release_artifact":
-        if not args.get("dest"):
-            return "release_artifact: no dest in its result"
-        watch.add("tree", path=str(args["dest"]))
-    elif action == "wireguard_host":
-        iface = args.get("interface", "wg0")
-        watch.add("file", path=str(res.get("key_file") or f"/etc/wireguard/{iface}.key"))
-        watch.add("wireguard", iface=str(iface))
-    elif action == "wireguard_psk":
-        directory = args.get("directory") or "/etc/wireguard"
-        watch.add("tree", path=f"{directory}/{args.get('interface', 'wg0')}.psk.d")
-    elif action == "ollama_model":
-        if str(args.get("state", "present")) == "present" and args.get("update"):
-            return "ollama_model update=true (the registry may move on)"
-        watch.add("ollama_model", name=args.get("name"), url=args.get("url"))
-    elif action == "nvidia_gpu_facts":  # a read: the devices it found
-        watch.add("gpus", sysfs_root=str(args.get("sysfs_root") or "/sys"))
-    return None

@@ -1,5 +1,5 @@
 """Inventories: :mod:`~homeforge.inventory.loader` parses one the way Ansible does
-(keeping where each variable was set); :mod:`~homeforge.inventory.checks` validates it,
+(keeping where each variable was set); :mod:`homeforge.checks` validates it,
 one module per domain. Loading never checks, so every command decides what it needs."""
 
 from homeforge.inventory.loader import load

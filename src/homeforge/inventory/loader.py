@@ -1,6 +1,6 @@
 """Load an Ansible inventory the way Ansible does, keeping where each variable was set.
 
-Loading only parses; :mod:`homeforge.inventory.checks` validates. Shape errors
+Loading only parses; :mod:`homeforge.checks` validates. Shape errors
 Ansible would report vaguely or ignore (a host's variables that are not a
 mapping, an unknown group key) are reported here, one line each, with the file.
 """

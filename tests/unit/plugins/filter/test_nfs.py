@@ -7,9 +7,6 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.homeforge.homelab.plugins.filter.nfs import nfs_exports
 
-from homeforge import inventory
-from homeforge.errors import InventoryInvalid
-from homeforge.inventory import checks
 from tests.tools.role_render import render
 
 MESH = ["10.77.0.0/24"]
@@ -161,21 +158,16 @@ def test_the_ganesha_config_serves_nfsv4_only_with_one_block_per_export():
     assert all("    Access_Type = None;" in block for block in text.split("EXPORT {")[1:])
 
 
-def _problems(write, hostvars: str) -> list[str]:
-    path = write(
-        "hosts.yml",
+def _problems(inventory_problems, hostvars: str) -> list[str]:
+    return inventory_problems(
         f"""
         all:
           children:
             nfs_server:
               hosts:
                 nas: {{ansible_host: 192.0.2.30, {hostvars}}}
-        """,
+        """
     )
-    try:
-        return checks.check(inventory.load(path))
-    except InventoryInvalid as exc:
-        return exc.problems
 
 
 @pytest.mark.parametrize(
@@ -194,15 +186,16 @@ def _problems(write, hostvars: str) -> list[str]:
         ),
     ],
 )
-def test_inventory_check_names_file_host_and_key(write, hostvars, needle):
-    found = _problems(write, hostvars)
+def test_inventory_check_names_file_host_and_key(hostvars, needle, inventory_problems):
+    found = _problems(inventory_problems, hostvars)
     assert any(needle in line and "hosts.yml: host nas: " in line for line in found), found
 
 
-def test_a_good_nfs_inventory_has_no_problem(write):
+def test_a_good_nfs_inventory_has_no_problem(inventory_problems):
     assert (
         _problems(
-            write, "nfs_server_backend: ganesha, nfs_server_exports: [{path: /srv/m, pseudo: /m}]"
+            inventory_problems,
+            "nfs_server_backend: ganesha, nfs_server_exports: [{path: /srv/m, pseudo: /m}]",
         )
         == []
     )

@@ -197,3 +197,17 @@ def test_an_addon_not_active_in_time_is_one_line(run_module, slow_eks):
     late = run_module("eks_addon", _args(slow_eks, "slow", wait_timeout=1))
     assert late["failed"]
     assert late["msg"] == "add-on aws-ebs-csi-driver of cluster slow is still CREATING after 1 s"
+
+
+def test_eks_s_other_refusals_name_the_call_the_addon_and_the_cluster():
+    from ansible_collections.homeforge.homelab.plugins.module_utils.eks import Refusal
+    from ansible_collections.homeforge.homelab.plugins.modules import eks_addon
+    from botocore.exceptions import ClientError
+
+    error = {"Error": {"Code": "InvalidParameterException", "Message": "bad role"}}
+    refusal = Refusal("update_addon", ClientError(error, "UpdateAddon"))
+    params = {"name": "aws-ebs-csi-driver", "cluster_name": "ml", "region": REGION}
+    assert eks_addon.refused(params)(refusal) == (
+        f"EKS update_addon for add-on aws-ebs-csi-driver of cluster ml in {REGION}:"
+        " InvalidParameterException: bad role"
+    )

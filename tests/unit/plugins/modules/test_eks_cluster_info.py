@@ -58,3 +58,37 @@ def test_a_cluster_that_does_not_exist_is_one_line(run_module, moto_eks, aws_env
         "eks_cluster_info", {"name": "nope", "region": REGION, "endpoint_url": moto_eks}
     )
     assert missing["failed"] and missing["msg"] == f"EKS cluster nope not found in {REGION}"
+
+
+def test_no_credentials_is_one_line(run_module, moto_eks, monkeypatch):
+    for key in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    ):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent/config")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    missing = run_module(
+        "eks_cluster_info", {"name": "ml-hybrid", "region": REGION, "endpoint_url": moto_eks}
+    )
+    assert missing["failed"]
+    assert missing["msg"] == (
+        "no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+    )
+
+
+def test_another_refusal_is_one_line_naming_the_cluster_and_region():
+    from ansible_collections.homeforge.homelab.plugins.module_utils.eks import Refusal
+    from ansible_collections.homeforge.homelab.plugins.modules import eks_cluster_info
+    from botocore.exceptions import ClientError
+
+    error = {"Error": {"Code": "AccessDeniedException", "Message": "not allowed"}}
+    refusal = Refusal("describe_cluster", ClientError(error, "DescribeCluster"))
+    line = eks_cluster_info.refused({"name": "ml", "region": REGION})(refusal)
+    assert line == f"EKS cluster ml in {REGION}: AccessDeniedException"

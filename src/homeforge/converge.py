@@ -1,0 +1,252 @@
+"""One converge, as ``homeforge apply`` and ``homeforge mesh apply`` run it.
+
+Every selected host must answer before anything changes; the fast path probes them
+(:mod:`homeforge.fastpath`) and leaves out those a run would not change; one Ansible
+run converges the others, and those that converged cleanly get a new stamp. When that
+run changed the inputs of hosts it left out (a new WireGuard key changes its peers'),
+a second round converges them. The caller sees the progress through a
+:class:`ConvergeView` and gets one :class:`ConvergeResult`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from homeforge.fastpath import CONVERGED, UNCHANGED, FastPath, Probe
+from homeforge.fastpath.watch import WatchList
+from homeforge.remote import Remote
+from homeforge.runner import (
+    ApplyRequest,
+    Failure,
+    HostStats,
+    RunResult,
+    require_reachable,
+    run_playbook,
+)
+from homeforge.wireguard import live
+
+EventHandler = Callable[[dict[str, Any]], None]
+ROUNDS = 2  # a second round when the first changed the inputs of hosts it left out
+
+
+class ConvergeView(Protocol):
+    """How a converge is shown while it goes on (:mod:`homeforge.display.progress` has
+    the live table and the JSON lines)."""
+
+    def probed(self, host: str, probe: Probe) -> None:
+        """A host's probe is done (called for every selected host, before any run)."""
+
+    def running(
+        self, request: ApplyRequest, hosts: list[str], skipped: int
+    ) -> AbstractContextManager[EventHandler | None]:
+        """Around one Ansible run on ``hosts`` (``skipped`` selected hosts left out as
+        unchanged): gives the handler that sees the run's events, or None."""
+
+
+class QuietView:
+    """A :class:`ConvergeView` that shows nothing."""
+
+    def probed(self, host: str, probe: Probe) -> None:
+        """Nothing to show."""
+
+    @contextlib.contextmanager
+    def running(
+        self, request: ApplyRequest, hosts: list[str], skipped: int
+    ) -> Iterator[EventHandler | None]:
+        """No handler."""
+        yield None
+
+
+@dataclass
+class ConvergeResult:
+    """What one converge did: the Ansible runs of its rounds merged into one ``run``
+    (None when every host was unchanged), per host stats (empty for a host left out),
+    outcomes (``unchanged (probe)``, ``converged``, ``checked`` or ``failed``), why each
+    host that ran was converged, and the stamps that could not be written."""
+
+    run: RunResult | None
+    probe_elapsed: float  # seconds the fast path's probes took
+    stats: dict[str, HostStats] = field(default_factory=dict)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    reasons: dict[str, str] = field(default_factory=dict)
+    stamp_warnings: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """runner's status of the runs ("successful" when none was needed)."""
+        return self.run.status if self.run else "successful"
+
+    @property
+    def rc(self) -> int:
+        """The runs' return code (0 when none was needed)."""
+        return self.run.rc if self.run else 0
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds the runs took, or the probes when no run was needed."""
+        return self.run.elapsed if self.run else self.probe_elapsed
+
+    @property
+    def artifacts(self) -> Path | None:
+        """The last run's private data dir; None when no Ansible run was needed."""
+        return self.run.artifacts if self.run else None
+
+    @property
+    def failures(self) -> list[Failure]:
+        """The failed tasks of every round."""
+        return self.run.failures if self.run else []
+
+    @property
+    def warnings(self) -> list[str]:
+        """Ansible's warnings, then one line per host whose stamp was not written."""
+        return (self.run.warnings if self.run else []) + self.stamp_warnings
+
+    @property
+    def ok(self) -> bool:
+        """The runs succeeded and every host is healthy."""
+        return self.status == "successful" and all(s.healthy for s in self.stats.values())
+
+    @property
+    def changed(self) -> int:
+        """Changed tasks, all hosts together."""
+        return sum(s.changed for s in self.stats.values())
+
+
+def converge(
+    request: ApplyRequest, full: bool = False, view: ConvergeView | None = None
+) -> ConvergeResult:
+    """Preflight (every host reachable), probe (the fast path; ``full`` skips it), run the
+    hosts that need it, stamp the hosts that converged cleanly, and a second round for
+    the hosts whose inputs the first changed. ``view`` shows it as it goes."""
+    view = view or QuietView()
+    hosts = request.inventory.select(request.limit)
+    request.inventory.require_vault()
+    require_reachable(request.inventory, hosts)
+    # A run limited by tags is partial: it may run but never vouch for a host.
+    partial = bool(request.tags or request.skip_tags)
+    stamping = not (request.check or partial)
+    stamp_warnings: list[str] = []
+    with Remote(request.inventory) as remote:
+        fast = FastPath(request.inventory, request.playbook, hosts, request.extra_vars)
+        if full or partial:
+            fast.bypass(remote, request.check)
+        else:
+            fast.probe(remote, request.check)
+        for host in hosts:
+            view.probed(host, fast.probes[host])
+        to_run, result, done = fast.to_run, None, []
+        for _round in range(ROUNDS):
+            if not to_run:
+                break
+            ran = _run(request, hosts, to_run, view, fast, remote)
+            if stamping:
+                stamp_warnings += _stamp(fast, remote, ran, to_run)
+            result = ran.result if result is None else _merged(result, ran.result)
+            done += to_run
+            to_run = fast.changed_by_run(remote, done) if stamping and ran.result.ok else []
+    return _outcomes(request, hosts, fast, result, stamp_warnings)
+
+
+def _outcomes(
+    request: ApplyRequest,
+    hosts: list[str],
+    fast: FastPath,
+    run: RunResult | None,
+    stamp_warnings: list[str],
+) -> ConvergeResult:
+    """Every selected host's outcome, and why each host that ran was converged."""
+    result = ConvergeResult(run, fast.elapsed, dict(run.stats) if run else {})
+    result.stamp_warnings = stamp_warnings
+    for host in hosts:
+        result.stats.setdefault(host, HostStats())
+        probe = fast.probes[host]
+        if probe.unchanged:
+            result.outcomes[host] = UNCHANGED
+            continue
+        healthy = result.stats[host].healthy and not any(f.host == host for f in result.failures)
+        result.outcomes[host] = "checked" if request.check else CONVERGED if healthy else "failed"
+        result.reasons[host] = probe.reason
+    return result
+
+
+def _merged(first: RunResult, second: RunResult) -> RunResult:
+    """Two rounds of one converge as one run: the second's hosts and outcome added."""
+    second.stats = {**first.stats, **second.stats}
+    second.failures = first.failures + second.failures
+    second.warnings = sorted(set(first.warnings + second.warnings))
+    second.elapsed += first.elapsed
+    if first.status != "successful":
+        second.status, second.rc = first.status, first.rc
+    return second
+
+
+@dataclass
+class _Round:
+    """One Ansible run of a converge, with what the stamps need from its events."""
+
+    result: RunResult
+    watch: WatchList
+    plays: list[str]
+
+
+def _run(
+    request: ApplyRequest,
+    selected: list[str],
+    hosts: list[str],
+    view: ConvergeView,
+    fast: FastPath,
+    remote: Remote,
+) -> _Round:
+    """One Ansible run limited to ``hosts``, its watch list read from its events."""
+    request = dataclasses.replace(request, extra_vars=list(request.extra_vars))
+    if len(hosts) < len(selected):
+        request.limit = ",".join(hosts)
+    if request.limit:
+        known = live.known_facts(request.inventory, hosts)
+        if known:
+            request.extra_vars.append(json.dumps({"wireguard_known_facts": known}))
+    watch = WatchList(request.inventory)
+    plays: list[str] = []
+
+    def collect(event: dict[str, Any]) -> None:
+        if event.get("event") == "playbook_on_play_start":
+            plays.append(str((event.get("event_data") or {}).get("name", "")))
+        watch.add_event(event)
+
+    cancelled = threading.Event()
+    try:
+        with view.running(request, hosts, len(selected) - len(hosts)) as shown:
+            result = run_playbook(request, _both(collect, shown), cancelled)
+    except KeyboardInterrupt:
+        cancelled.set()
+        raise
+    return _Round(result, watch, plays)
+
+
+def _stamp(fast: FastPath, remote: Remote, ran: _Round, hosts: list[str]) -> list[str]:
+    """Stamps for the hosts of a run that converged cleanly; a line per stamp not written."""
+    stampable = fast.stampable(ran.result, hosts, ran.plays)
+    fast.refresh()  # the inputs as the run left them (the fact cache has what it learnt)
+    return [
+        f"{host}: no stamp written ({problem}); the next apply converges it"
+        for host, problem in fast.write(remote, stampable, ran.watch).items()
+    ]
+
+
+def _both(first: EventHandler, second: EventHandler | None) -> EventHandler:
+    if second is None:
+        return first
+
+    def handle(event: dict[str, Any]) -> None:
+        first(event)
+        second(event)
+
+    return handle
