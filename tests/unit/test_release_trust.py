@@ -380,3 +380,14 @@ def test_ollama_in_kubernetes_refuses_a_hostile_chart_source(tmp_path, variables
     variables = {"ollama_mode": "kubernetes", **variables}
     name, msg = _failed(play(tmp_path, "ollama", "kubernetes.yml", variables))
     assert name == "Check the settings by the collection's rules" and why in msg
+
+
+def test_resetting_the_last_server_skips_the_drain_instead_of_failing(tmp_path):
+    """With no other server left there is nobody to drain through: the drain and the node's
+    deletion are skipped (ansible-core templates delegate_to before when, so an empty
+    delegate used to fail the reset)."""
+    results = play(tmp_path, "k3s_server", "reset.yml", {})
+    drain = results["Drain this node (its pods move to other nodes)"]
+    assert drain.get("skipped") and not drain.get("failed"), drain
+    # (the steps after it need systemd as PID 1, which a test machine may lack)
+    assert not any("delegate_to" in str(r.get("msg", "")) for r in results.values())
