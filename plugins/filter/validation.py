@@ -24,7 +24,8 @@ options:
       The rule - address, inventory_name, interface_name, cidr, port, unit_name, env_name,
       env_value, url_suffix, absolute_path, bind_value, listen, user_name, device_list,
       apt_source, dns_name, kube_name, email, https_url, iam_role_arn, kms_key_arn, aws_region,
-      eks_cluster_name, eks_addon_version, version or sha256.
+      eks_cluster_name, eks_addon_version, version, sha256, ssm_activation_id,
+      ssm_activation_code, iam_ra_node_name, kubelet_flag or base64.
     type: str
     required: true
 """

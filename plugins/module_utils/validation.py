@@ -428,6 +428,76 @@ def eks_addon_version_problem(value: object) -> str | None:
     return None
 
 
+# EKS Hybrid Nodes: what nodeadm itself refuses in its NodeConfig (aws/eks-hybrid,
+# internal/node/hybrid/validator.go: ssmActivationIDPattern, ssmActivationCodePattern,
+# validateRolesAnywhereNode, hostnameOverrideFlag), checked before nodeadm runs. nodeadm
+# repeats a bad activation code in its error; these rules never repeat it.
+SSM_ACTIVATION_ID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+IAM_RA_NODE_NAME_MAX = 64
+
+
+def ssm_activation_id_problem(value: object) -> str | None:
+    """An SSM hybrid activation's id: a UUID in lower-case hex (8-4-4-4-12)."""
+    if not isinstance(value, str) or not SSM_ACTIVATION_ID_RE.fullmatch(value):
+        return (
+            "not an SSM activation id (a UUID in lower-case hex, 8-4-4-4-12, as"
+            " aws ssm create-activation gives it)"
+        )
+    return None
+
+
+def ssm_activation_code_problem(value: object) -> str | None:
+    """An SSM hybrid activation's code: 20 to 250 characters, one line. A secret: the
+    problem never repeats it."""
+    if not isinstance(value, str) or _CONTROL.search(value):
+        return "an SSM activation code is one line of text (value not shown: it is secret)"
+    if not 20 <= len(value) <= 250:
+        return (
+            f"an SSM activation code has 20 to 250 characters, this one {len(value)}"
+            " (value not shown: it is secret)"
+        )
+    return None
+
+
+def iam_ra_node_name_problem(value: object) -> str | None:
+    """A hybrid node's name with IAM Roles Anywhere: at most 64 characters."""
+    problem = _text(value, "a node name")
+    if problem:
+        return problem
+    if len(value) > IAM_RA_NODE_NAME_MAX:
+        return (
+            f"nodeadm takes a node name of at most {IAM_RA_NODE_NAME_MAX} characters with"
+            f" IAM Roles Anywhere, this one has {len(value)}"
+        )
+    return None
+
+
+def kubelet_flag_problem(value: object) -> str | None:
+    """A kubelet flag for a hybrid node's NodeConfig: one line, never --hostname-override
+    (the node's name is its SSM managed instance id or its IAM Roles Anywhere node name)."""
+    problem = _text(value, "a kubelet flag")
+    if problem:
+        return problem
+    if value == "--hostname-override" or value.startswith("--hostname-override="):
+        return "nodeadm refuses --hostname-override on a hybrid node (it names the node itself)"
+    return None
+
+
+def base64_problem(value: object) -> str | None:
+    """Base64 text that decodes strictly: the standard alphabet, padded, nothing else."""
+    import base64
+    import binascii
+
+    problem = _text(value, "base64 data")
+    if problem:
+        return problem
+    try:
+        base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return "not base64 (A-Z, a-z, 0-9, + and /, padded with = to a multiple of 4)"
+    return None
+
+
 # Release versions (K3s ``v1.31.4+k3s1``, Ollama ``0.12.3``, nodeadm ``v1.0.8``, chart
 # ``40.1.0``, Debian ``1.17.8-1``): digits and dots, then pre-release/build parts of letters
 # and digits joined by '.', '-', '+' or '~'. Anchored at both ends: a version becomes a
@@ -480,6 +550,11 @@ RULES = {
     "aws_region": aws_region_problem,
     "eks_cluster_name": eks_cluster_name_problem,
     "eks_addon_version": eks_addon_version_problem,
+    "ssm_activation_id": ssm_activation_id_problem,
+    "ssm_activation_code": ssm_activation_code_problem,
+    "iam_ra_node_name": iam_ra_node_name_problem,
+    "kubelet_flag": kubelet_flag_problem,
+    "base64": base64_problem,
     "version": version_problem,
     "sha256": sha256_problem,
 }

@@ -36,6 +36,11 @@ kms_key_arn_problem = _rules.kms_key_arn_problem
 aws_region_problem = _rules.aws_region_problem
 eks_cluster_name_problem = _rules.eks_cluster_name_problem
 eks_addon_version_problem = _rules.eks_addon_version_problem
+ssm_activation_id_problem = _rules.ssm_activation_id_problem
+ssm_activation_code_problem = _rules.ssm_activation_code_problem
+iam_ra_node_name_problem = _rules.iam_ra_node_name_problem
+kubelet_flag_problem = _rules.kubelet_flag_problem
+base64_problem = _rules.base64_problem
 version_problem = _rules.version_problem
 sha256_problem = _rules.sha256_problem
 

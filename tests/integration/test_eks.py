@@ -20,7 +20,11 @@ NAME = "hf-eks"
 SUBNET = "10.254.97.0/24"
 ADDRESS = "10.254.97.11"
 NODEADM = Path(__file__).resolve().parents[2] / "tests" / "standins" / "nodeadm"
-ACTIVATION = {"id": "7c0ffee0-lab", "code": "lab-activation-code", "region": "eu-west-1"}
+ACTIVATION = {
+    "id": "7c0ffee0-1ab0-4c0d-8e11-00000000a001",
+    "code": "lab-activation-code-0001",
+    "region": "eu-west-1",
+}
 
 
 @pytest.fixture(scope="module")

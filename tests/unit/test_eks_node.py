@@ -10,6 +10,8 @@ from tests.tools import kube_schemas
 from tests.tools.role_render import render
 
 ROLE = "eks_node"
+ACTIVATION_ID = "5b9e0074-65d3-4587-8620-3e0b0938db9e"
+ACTIVATION_CODE = "Zqr175DJ+sPQRHsmbzzf"
 BASE = {
     "eks_node_cluster_name": "ml-hybrid",
     "eks_node_region": "eu-west-1",
@@ -24,10 +26,12 @@ def _config(**variables):
 
 
 def test_an_ssm_nodeconfig_matches_the_crd():
-    config = _config(eks_node_ssm_activation_id="act-1", eks_node_ssm_activation_code="code-1")
+    config = _config(
+        eks_node_ssm_activation_id=ACTIVATION_ID, eks_node_ssm_activation_code=ACTIVATION_CODE
+    )
     kube_schemas.validate(config)
     assert config["spec"]["hybrid"] == {
-        "ssm": {"activationCode": "code-1", "activationId": "act-1"}
+        "ssm": {"activationCode": ACTIVATION_CODE, "activationId": ACTIVATION_ID}
     }
     assert config["spec"]["cluster"]["apiServerEndpoint"].startswith("https://")
 
@@ -51,7 +55,9 @@ def test_without_a_looked_up_endpoint_the_cluster_has_only_name_and_region():
 
 
 def test_the_crd_check_would_catch_a_misspelt_field():
-    config = _config(eks_node_ssm_activation_id="act-1", eks_node_ssm_activation_code="code-1")
+    config = _config(
+        eks_node_ssm_activation_id=ACTIVATION_ID, eks_node_ssm_activation_code=ACTIVATION_CODE
+    )
     config["spec"]["hybrid"]["ssm"]["activationcode"] = config["spec"]["hybrid"]["ssm"].pop(
         "activationCode"
     )

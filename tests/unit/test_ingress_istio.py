@@ -8,6 +8,7 @@ role's own checks, run by Ansible, and `homeforge inventory check` on the same m
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from homeforge import checks, inventory
+from homeforge.checks import support
 from tests.tools import kube_schemas
 from tests.tools.role_render import defaults, render
 from tests.unit.plugins.support import COLLECTIONS, ROOT
@@ -563,7 +565,9 @@ def test_a_bad_or_empty_allow_list_is_one_line_on_the_server(write, inventory_pr
     assert found == []
 
 
-def test_a_public_gateway_is_accepted_with_one_warning(write):
+def test_a_public_gateway_is_accepted_with_one_warning(write, monkeypatch):
+    # A day no release here is past its support (those warnings: test_checks_support.py).
+    monkeypatch.setattr(support, "today", lambda: datetime.date(2025, 1, 1))
     settings = SETTINGS
     path = write("hosts.yml", CLUSTER.format(vars=settings))
     assert checks.warnings(inventory.load(path)) == []

@@ -347,8 +347,8 @@ EKS = {
     "eks_node_cluster_name": "ml-hybrid",
     "eks_node_region": "eu-west-1",
     "eks_node_nodeadm_sha256": HEX,
-    "eks_node_ssm_activation_id": "act-1",
-    "eks_node_ssm_activation_code": "code-1",
+    "eks_node_ssm_activation_id": "5b9e0074-65d3-4587-8620-3e0b0938db9e",
+    "eks_node_ssm_activation_code": "Zqr175DJ+sPQRHsmbzzf",
 }
 
 

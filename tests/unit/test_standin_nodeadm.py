@@ -13,12 +13,17 @@ import pytest
 import yaml
 
 STANDIN = Path(__file__).resolve().parents[2] / "tests" / "standins" / "nodeadm"
+# An activation as aws ssm create-activation gives one (a lower-case UUID, 20-250 characters).
+ACTIVATION_ID = "5b9e0074-65d3-4587-8620-3e0b0938db9e"
+ACTIVATION_CODE = "Zqr175DJ+sPQRHsmbzzf"
 
 
 @pytest.fixture
 def nodeadm(tmp_path):
     activations = tmp_path / "activations.json"
-    activations.write_text(json.dumps({"act-1": {"code": "code-1", "region": "eu-west-1"}}))
+    activations.write_text(
+        json.dumps({ACTIVATION_ID: {"code": ACTIVATION_CODE, "region": "eu-west-1"}})
+    )
     env = {
         **os.environ,
         "NODEADM_STANDIN_ROOT": str(tmp_path / "root"),
@@ -43,7 +48,7 @@ def _config(tmp_path, spec, name="nodeconfig.yaml"):
 
 SSM = {
     "cluster": {"name": "lab", "region": "eu-west-1"},
-    "hybrid": {"ssm": {"activationCode": "code-1", "activationId": "act-1"}},
+    "hybrid": {"ssm": {"activationCode": ACTIVATION_CODE, "activationId": ACTIVATION_ID}},
 }
 
 
@@ -59,10 +64,15 @@ def test_install_takes_a_major_minor_version_and_a_known_provider(nodeadm):
 def test_init_refuses_unknown_fields_and_a_wrong_activation(nodeadm):
     run, tmp_path = nodeadm
     run("install", "1.31", "-p", "ssm")
-    typo = dict(SSM, hybrid={"ssm": {"activationcode": "code-1", "activationId": "act-1"}})
+    typo = dict(
+        SSM, hybrid={"ssm": {"activationcode": ACTIVATION_CODE, "activationId": ACTIVATION_ID}}
+    )
     bad = run("init", "-c", _config(tmp_path, typo))
     assert bad.returncode == 1 and "unknown field 'activationcode'" in bad.stderr
-    wrong = dict(SSM, hybrid={"ssm": {"activationCode": "nope", "activationId": "act-1"}})
+    wrong = dict(
+        SSM,
+        hybrid={"ssm": {"activationCode": "not-this-one-but-20+", "activationId": ACTIVATION_ID}},
+    )
     refused = run("init", "-c", _config(tmp_path, wrong))
     assert refused.returncode == 1 and "InvalidActivation" in refused.stderr
     assert not (tmp_path / "root" / "var/lib/amazon/ssm/registration").exists()
@@ -87,3 +97,57 @@ def test_a_registered_node_is_not_registered_again_and_uninstall_deregisters(nod
     run("install", "1.31", "-p", "ssm")
     run("init", "-c", source)
     assert json.loads(registration.read_text())["ManagedInstanceID"] != first  # a new node name
+
+
+def test_init_refuses_what_nodeadm_validates_before_registering(nodeadm):
+    """aws/eks-hybrid internal/node/hybrid/validator.go: the activation id a lower-case
+    UUID, the code 20-250 characters, no kubelet --hostname-override, an IAM Roles Anywhere
+    node name of at most 64 characters; none registers anything."""
+    run, tmp_path = nodeadm
+    run("install", "1.31", "-p", "ssm")
+    short = "a-code-of-19-chars-"
+    cases = {
+        "short code": (
+            dict(SSM, hybrid={"ssm": {"activationCode": short, "activationId": ACTIVATION_ID}}),
+            "Must be 20-250 characters",
+        ),
+        "upper-case id": (
+            dict(
+                SSM,
+                hybrid={
+                    "ssm": {
+                        "activationCode": ACTIVATION_CODE,
+                        "activationId": ACTIVATION_ID.upper(),
+                    }
+                },
+            ),
+            "invalid ActivationID format",
+        ),
+        "hostname override": (
+            dict(SSM, kubelet={"flags": ["--node-labels=a=b", "--hostname-override=gpu-1"]}),
+            "hostname-override kubelet flag is not supported for hybrid nodes but found override: gpu-1",
+        ),
+    }
+    for name, (spec, why) in cases.items():
+        refused = run("init", "-c", _config(tmp_path, spec))
+        assert refused.returncode == 1 and why in refused.stderr, name
+        assert short not in refused.stderr  # the code, a secret, is never repeated
+    assert not (tmp_path / "root" / "var/lib/amazon/ssm/registration").exists()
+    run("uninstall")
+    run("install", "1.31", "-p", "iam-ra")
+    (tmp_path / "cert.pem").write_text("cert")
+    iam = {
+        "nodeName": "n" * 65,
+        "trustAnchorArn": "arn:aws:rolesanywhere:eu-west-1:111122223333:trust-anchor/x",
+        "profileArn": "arn:aws:rolesanywhere:eu-west-1:111122223333:profile/y",
+        "roleArn": "arn:aws:iam::111122223333:role/hybrid",
+        "certificatePath": str(tmp_path / "cert.pem"),
+        "privateKeyPath": str(tmp_path / "cert.pem"),
+    }
+    long_name = run("init", "-c", _config(tmp_path, dict(SSM, hybrid={"iamRolesAnywhere": iam})))
+    assert long_name.returncode == 1 and "longer than 64 characters" in long_name.stderr
+    iam["nodeName"] = "n" * 64
+    assert (
+        run("init", "-c", _config(tmp_path, dict(SSM, hybrid={"iamRolesAnywhere": iam}))).returncode
+        == 0
+    )

@@ -25,6 +25,7 @@ from homeforge.checks import (
     ollama,
     role_variables,
     services,
+    support,
     wireguard,
 )
 from homeforge.errors import InventoryInvalid
@@ -46,6 +47,7 @@ DOMAINS = (
     istio,
     ebs,
     eks,
+    support,
 )
 
 
