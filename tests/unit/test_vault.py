@@ -359,3 +359,40 @@ def test_a_relative_password_file_in_the_environment_is_made_absolute(
         runner.ApplyRequest(paths.resolve_playbook("site"), inventory.load(inv_dir, vault))
     )
     assert fake.kwargs["envvars"]["ANSIBLE_VAULT_PASSWORD_FILE"] == str(password_file)
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["ask-vault-pass", "password-file"])
+def test_ansible_decrypts_the_vaulted_value_in_a_real_run_and_stores_it_nowhere(
+    tmp_path, password_file, isolated_state, typed
+):
+    """A real ansible-playbook run through run_playbook: the task sees the plaintext, the
+    run's artifacts hold neither it nor the password."""
+    import sys
+
+    root = tmp_path / "real"
+    (root / "group_vars").mkdir(parents=True)
+    (root / "hosts.yml").write_text(
+        "all:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+        f"      ansible_python_interpreter: {sys.executable}\n"
+    )
+    (root / "group_vars" / "all.yml").write_text(f"demo_secret: {vaulted(TOKEN, 0)}")
+    out = tmp_path / "written"
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(
+        "- hosts: all\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.copy:\n"
+        f"        dest: {out}\n"
+        '        content: "{{ demo_secret }}"\n'
+        "        mode: '0600'\n"
+        "      no_log: true\n"
+    )
+    vault = Vault.from_prompt(PASSWORD) if typed else Vault.from_file(str(password_file))
+    result = runner.run_playbook(
+        runner.ApplyRequest(playbook, inventory.load(root / "hosts.yml", vault))
+    )
+    assert result.status == "successful", result.failures
+    assert out.read_text() == TOKEN
+    for stored in result.artifacts.rglob("*"):
+        if stored.is_file():
+            text = stored.read_text(errors="replace")
+            assert TOKEN not in text and PASSWORD not in text, stored
