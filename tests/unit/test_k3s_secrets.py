@@ -90,3 +90,15 @@ def test_a_secret_in_the_config_is_neither_logged_nor_diffed(tmp_path):
     assert not result.get("failed"), result
     assert SECRET not in done.stdout and SECRET not in done.stderr
     assert result.get("censored")  # no_log
+
+
+def test_the_role_hides_exactly_the_flags_the_checks_call_secret():
+    """The config step names the secret flags in Jinja (it cannot import Python); they must
+    stay the list inventory check masks (module_utils/k3s.py SECRET_FLAGS)."""
+    import re
+
+    from homeforge.module_utils import load
+
+    task = (Path(__file__).resolve().parents[2] / "roles/k3s_common/tasks/config.yml").read_text()
+    listed = re.search(r"intersect\(\[([^\]]*)\]\)", task, re.S).group(1)
+    assert set(re.findall(r"'([a-z0-9-]+)'", listed)) == set(load("k3s").SECRET_FLAGS)
