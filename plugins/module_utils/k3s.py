@@ -82,13 +82,6 @@ SECRET_FLAGS = (
 )
 
 
-def has_secrets(settings: object) -> bool:
-    """Whether a K3s config mapping holds a secret flag (its tasks then log nothing)."""
-    return isinstance(settings, dict) and any(
-        ALIASES.get(str(key).rstrip("+"), str(key).rstrip("+")) in SECRET_FLAGS for key in settings
-    )
-
-
 VERSION_RE = re.compile(r"v[0-9]+\.[0-9]+\.[0-9]+\+k3s[0-9]+\Z")
 
 

@@ -163,8 +163,9 @@ def _outcomes(
     stamp_warnings: list[str],
 ) -> ConvergeResult:
     """Every selected host's outcome, and why each host that ran was converged."""
-    result = ConvergeResult(run, fast.elapsed, dict(run.stats) if run else {})
-    result.stamp_warnings = stamp_warnings
+    result = ConvergeResult(
+        run, fast.elapsed, dict(run.stats) if run else {}, stamp_warnings=stamp_warnings
+    )
     for host in hosts:
         result.stats.setdefault(host, HostStats())
         probe = fast.probes[host]

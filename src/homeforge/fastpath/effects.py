@@ -252,7 +252,6 @@ HOMEFORGE_HANDLERS: dict[str, Handler] = {
     "ollama_model": _ollama_model,
     "nvidia_gpu_facts": _nvidia_gpu_facts,
 }
-HOMEFORGE_MODULES = set(HOMEFORGE_HANDLERS)
 
 # Module (short name) -> its handler.
 HANDLERS: dict[str, Handler] = {
