@@ -86,15 +86,9 @@ integration: deps
 real: deps
 	$(VENV)/bin/pytest -q -m real tests/real
 
+# Every scenario, MOLECULE_JOBS (default 2) side by side; logs in .homeforge/molecule/.
 molecule: deps
-	@image=$$($(HF) lab image) && \
-	for scenario in $$(ls molecule | grep -v '^_'); do \
-	  [ -f molecule/$$scenario/molecule.yml ] || continue; \
-	  echo "molecule scenario: $$scenario"; \
-	  podman volume rm --force homeforge-molecule-nfs >/dev/null; \
-	  HOMEFORGE_LAB_IMAGE=$$image MOLECULE_GLOB=molecule/$$scenario/molecule.yml \
-	    $(VENV)/bin/molecule -c molecule/_shared/base.yml test -s $$scenario || exit 1; \
-	done; podman volume rm --force homeforge-molecule-nfs >/dev/null
+	@HOMEFORGE_LAB_IMAGE=$$($(HF) lab image) $(PY) tests/tools/molecule_all.py
 
 bench: deps
 	$(PY) bench/converge.py --nodes 3 --runs 5

@@ -15,7 +15,7 @@ import pytest
 from tests.integration.conftest import start_lab
 
 NAME = "hf-storage"
-SUBNET = "10.254.96.0/24"
+SUBNET = "10.254.94.0/24"
 
 
 def on(env, host: str, *argv: str) -> subprocess.CompletedProcess:
@@ -72,7 +72,7 @@ def test_the_export_is_for_the_mesh_only_by_default(lab):
     """nfs_server_clients defaults to the mesh CIDR: the same export asked for through
     lab-1's LAN address (the podman network) is refused."""
     lan = on(lab, "lab-1", "hostname", "-I").stdout.split()
-    lan_address = next(a for a in lan if a.startswith("10.254.96."))
+    lan_address = next(a for a in lan if a.startswith("10.254.94."))
     refused = on(lab, "lab-2", "nfs-ls", f"nfs://{lan_address}/k8s?version=4")
     assert refused.returncode != 0
     assert (

@@ -4,12 +4,8 @@ README's variable table in step with it, a testinfra suite and a molecule scenar
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -80,63 +76,85 @@ def test_role_has_testinfra_suite_and_molecule_scenario(role):
 SCENARIOS = sorted(p.parent.name for p in (ROOT / "molecule").glob("[!_]*/molecule.yml"))
 
 
-def _molecule_base() -> dict:
-    text = (ROOT / "molecule" / "_shared" / "base.yml").read_text()
-    return yaml.safe_load(text.replace("${HOMEFORGE_LAB_IMAGE}", "lab-image"))
+def _create_playbook() -> list[dict]:
+    return yaml.safe_load((ROOT / "molecule" / "_shared" / "create.yml").read_text())
+
+
+PLATFORM_KEYS = {"name", "groups", "nfs_exports"}  # what molecule/_shared/create.yml reads
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_molecule_scenario_lists_only_what_differs(scenario):
-    """Hosts by name (the container shape is base.yml's), and testinfra checks them all."""
-    shared = _molecule_base()["provisioner"]["inventory"]["host_vars"]["localhost"]
+    """Hosts by name and groups (the container shape is create.yml's), and testinfra
+    checks them all."""
     config = yaml.safe_load((ROOT / "molecule" / scenario / "molecule.yml").read_text())
-    repeated = [
+    extra = [
         f"{platform['name']}: {key}"
         for platform in config["platforms"]
-        for key, value in platform.items()
-        if shared["molecule_platform"].get(key) == value
+        for key in set(platform) - PLATFORM_KEYS
     ]
-    assert not repeated, f"repeats molecule/_shared/base.yml: {repeated}"
+    assert not extra, f"create.yml reads only {sorted(PLATFORM_KEYS)}: {extra}"
     names = [platform["name"] for platform in config["platforms"]]
     assert config["verifier"]["options"]["hosts"] == ",".join(names)
 
 
-def test_molecule_driver_sees_platforms_completed_from_the_shared_definition(tmp_path):
-    """The podman driver's create and destroy read molecule_yml on localhost: Ansible
-    itself resolves it here, from base.yml's localhost variables and an inventory
-    shaped like molecule's."""
-    base = _molecule_base()
-    inventory = tmp_path / "inventory"
-    (inventory / "host_vars").mkdir(parents=True)
-    localhost = base["provisioner"]["inventory"]["host_vars"]["localhost"]
-    (inventory / "host_vars" / "localhost").write_text(yaml.safe_dump(localhost))
-    for scenario in SCENARIOS:
-        config = yaml.safe_load((ROOT / "molecule" / scenario / "molecule.yml").read_text())
-        merged = tmp_path / f"{scenario}.yml"  # stands in for molecule's merged config
-        merged.write_text(yaml.safe_dump({**base, **config}))
-        molecule_vars = {  # as molecule writes them
-            "molecule_file": str(merged),
-            "molecule_yml": "{{ lookup('file', molecule_file) | from_yaml }}",
-        }
-        (inventory / "hosts.yml").write_text(yaml.safe_dump({"all": {"vars": molecule_vars}}))
-        adhoc = [sys.executable, "-m", "ansible", "adhoc", "localhost", "-c", "local"]
-        show = ["-m", "debug", "-a", "var=molecule_yml.platforms"]
-        result = subprocess.run(
-            [*adhoc, "-i", str(inventory), *show],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            check=True,
-            env={
-                **os.environ,
-                "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-                "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-                "ANSIBLE_LOCALHOST_WARNING": "0",
-            },
-        )
-        seen = json.loads(result.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-        expected = [{**localhost["molecule_platform"], **p} for p in config["platforms"]]
-        assert seen["molecule_yml.platforms"] == expected, scenario
+def test_molecule_platform_names_are_unique_across_scenarios():
+    """Scenarios run side by side (tests/tools/molecule_all.py): a host name in two
+    scenarios would make one replace the other's container."""
+    names = [
+        platform["name"]
+        for scenario in SCENARIOS
+        for platform in yaml.safe_load((ROOT / "molecule" / scenario / "molecule.yml").read_text())[
+            "platforms"
+        ]
+    ]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+def _podman_run_argv(platform: dict) -> list[str]:
+    """The argv create.yml gives `podman run` for one platform, rendered by Jinja as
+    Ansible renders it."""
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    task = next(t for t in _create_playbook()[0]["tasks"] if t["name"].startswith("The hosts ("))
+    variables = {
+        "item": platform,
+        "molecule_network": "homeforge-molecule-demo",
+        "molecule_key": "/tmp/eph/id_ed25519",
+        "molecule_image": "localhost/homeforge-lab:abc",
+    }
+    template = trust_as_template(task["ansible.builtin.command"]["argv"])
+    return Templar(loader=DataLoader(), variables=variables).template(template)
+
+
+def test_molecule_hosts_are_lab_shaped_containers_on_the_scenario_network():
+    argv = _podman_run_argv({"name": "molecule-x-1"})
+    assert argv[:2] == ["podman", "run"] and argv[-2:] == [
+        "localhost/homeforge-lab:abc",
+        "/sbin/init",
+    ]
+    joined = " ".join(argv)
+    assert "--network homeforge-molecule-demo" in joined and "--systemd=always" in joined
+    assert "--volume /tmp/eph/id_ed25519.pub:/root/.ssh/authorized_keys:ro" in joined
+    assert "DAC_READ_SEARCH" not in joined and "/srv/nfs" not in joined
+
+
+def test_molecule_nfs_exports_gets_a_volume_of_its_own_scenario():
+    joined = " ".join(_podman_run_argv({"name": "molecule-x-1", "nfs_exports": True}))
+    assert "--cap-add DAC_READ_SEARCH" in joined
+    assert "--mount type=volume,source=homeforge-molecule-demo-nfs,destination=/srv/nfs" in joined
+
+
+def test_molecule_create_and_destroy_name_the_same_network():
+    destroy = yaml.safe_load((ROOT / "molecule" / "_shared" / "destroy.yml").read_text())
+    names = [
+        t["ansible.builtin.set_fact"]["molecule_network"]
+        for playbook in (_create_playbook(), destroy)
+        for t in playbook[0]["tasks"]
+        if "ansible.builtin.set_fact" in t
+    ]
+    assert len(names) == 2 and names[0] == names[1]
 
 
 @pytest.mark.parametrize("role", ROLES)

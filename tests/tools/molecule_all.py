@@ -1,0 +1,121 @@
+"""Run every molecule scenario (molecule/<role>/molecule.yml), a few side by side.
+
+    python tests/tools/molecule_all.py [--jobs N] [SCENARIO ...]
+
+Each scenario has its own hosts, network and NFS volume (molecule/_shared/create.yml),
+so scenarios do not disturb each other. The slowest start first (a recorded order, then
+alphabetical). Each scenario's output goes to .homeforge/molecule/<scenario>.log; a
+line per scenario says how it ended and how long it took, and a failed scenario's log
+is printed whole. Exit status: 0 when every scenario passed, 1 otherwise.
+
+`make molecule` runs this with HOMEFORGE_LAB_IMAGE set (`homeforge lab image`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / ".homeforge" / "molecule"
+
+# Measured durations (seconds, SSH-connected hosts, two cores): the longest go first so
+# the last lane does not start a slow one at the end. Unlisted scenarios run last.
+SLOWEST_FIRST = (
+    "nvidia_device_plugin",
+    "nfs_provisioner",
+    "ingress_traefik",
+    "nvidia_container_toolkit",
+    "wireguard",
+    "k3s_agent",
+    "ingress_istio",
+    "ollama",
+    "ebs_csi",
+    "nvidia_driver",
+    "k3s_server",
+    "nfs_server",
+    "common",
+    "eks_node",
+)
+
+
+def scenarios() -> list[str]:
+    found = sorted(
+        p.parent.name
+        for p in (ROOT / "molecule").glob("*/molecule.yml")
+        if not p.parent.name.startswith("_")
+    )
+    rank = {name: i for i, name in enumerate(SLOWEST_FIRST)}
+    return sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
+
+
+def run(scenario: str) -> tuple[str, int, float]:
+    """Run one scenario's `molecule test`; return its name, exit status and seconds."""
+    env = {**os.environ, "MOLECULE_GLOB": f"molecule/{scenario}/molecule.yml"}
+    log = LOGS / f"{scenario}.log"
+    started = time.monotonic()
+    with log.open("w") as out:
+        status = subprocess.call(
+            [
+                str(Path(sys.executable).parent / "molecule"),
+                "-c",
+                "molecule/_shared/base.yml",
+                "test",
+                "-s",
+                scenario,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return scenario, status, time.monotonic() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("MOLECULE_JOBS", "2")))
+    parser.add_argument("scenario", nargs="*", help="scenarios to run (default: all)")
+    args = parser.parse_args(argv)
+    known = scenarios()
+    unknown = sorted(set(args.scenario) - set(known))
+    if unknown:
+        print(
+            f"molecule: no scenario named {', '.join(unknown)} (molecule/<name>/molecule.yml)",
+            file=sys.stderr,
+        )
+        return 2
+    if not os.environ.get("HOMEFORGE_LAB_IMAGE"):
+        print("molecule: HOMEFORGE_LAB_IMAGE is not set (make molecule sets it)", file=sys.stderr)
+        return 2
+    chosen = [s for s in known if not args.scenario or s in args.scenario]
+    LOGS.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    failed = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for done in as_completed([pool.submit(run, s) for s in chosen]):
+            scenario, status, seconds = done.result()
+            print(
+                f"molecule {scenario}: {'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s",
+                flush=True,
+            )
+            if status:
+                failed.append(scenario)
+                sys.stdout.write((LOGS / f"{scenario}.log").read_text())
+    total = time.monotonic() - started
+    print(
+        f"molecule: {len(chosen) - len(failed)} of {len(chosen)} scenarios passed in {total:.0f} s"
+    )
+    if failed:
+        print(f"molecule: failed: {', '.join(failed)} (logs in {LOGS.relative_to(ROOT)})")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
