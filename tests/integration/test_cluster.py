@@ -164,6 +164,25 @@ def test_every_role_suite_passes_on_every_node(cluster):
     done = cluster.hf("verify", "-i", str(cluster.inventory))
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr
     assert "nvidia_device_plugin" in done.stdout
+    assert "against stand-ins" in done.stdout
+
+
+def test_verify_marks_the_checks_whose_subject_is_a_stand_in(cluster):
+    """K3s and nvidia-smi (on the GPU node) are stand-ins in the lab: their roles'
+    checks say so in the JSON and the JUnit; the real parts (common, WireGuard) do not."""
+    junit = cluster.state / "verify-junit"
+    rc, lines = cluster.hf_json("verify", "-i", str(cluster.inventory), "--junit", str(junit))
+    assert rc == 0
+    checks = [c for host in lines[-1]["hosts"] for c in host["checks"]]
+    by_role: dict[str, set[str]] = {}
+    for check in checks:
+        by_role.setdefault(check["role"], set()).add(check["subject"])
+    assert by_role["k3s_server"] == {"stand-in: K3s"}
+    assert "stand-in: nvidia-smi" in by_role["nvidia_driver"]  # the GPU node's
+    assert by_role["common"] == {""} and by_role["wireguard"] == {""}
+    assert {c["shown"] for c in checks if c["subject"]} == {"passed (stand-in)"}
+    merged = (junit / "junit.xml").read_text()
+    assert 'name="subject" value="stand-in: K3s"' in merged
 
 
 def test_a_host_that_must_have_a_gpu_and_has_none_stops_with_one_line(cluster):

@@ -54,3 +54,66 @@ def test_junit_outcomes_are_read(write):
         ("common", "test_pkgs[jq]", "failed"),
     ]
     assert checks[1].message == "AssertionError: jq missing"
+
+
+def test_a_check_whose_subject_is_a_stand_in_is_marked_so(tmp_path):
+    """The verify plugin (homeforge.verify.subjects) run by pytest as verify runs it:
+    a role's checks get the JUnit property naming the stand-in they looked at; a real
+    program and a missing one give none; verify reads it back as "passed (stand-in)"."""
+    import subprocess
+    import sys
+
+    standin = tmp_path / "k3s"
+    standin.write_text('#!/usr/bin/python3\n"""STAND-IN for K3s: only the contract..."""\n')
+    real = tmp_path / "ollama"
+    real.write_bytes(b"\x7fELF\x02\x01\x01" + bytes(range(256)) * 8)
+    tests = tmp_path / "roles"
+    for role in ("k3s_server", "ollama", "common"):
+        (tests / role / "tests").mkdir(parents=True)
+        (tests / role / "tests" / f"test_{role}.py").write_text(
+            "def test_it(host):\n    assert host\n"
+        )
+    (tmp_path / "conftest.py").write_text(
+        "from homeforge.verify import subjects\n"
+        f"subjects.ROLE_SUBJECTS['k3s_server'] = (('K3s', {str(standin)!r}),)\n"
+        f"subjects.ROLE_SUBJECTS['ollama'] = (('Ollama', {str(real)!r}), ('K3s', {str(tmp_path / 'absent')!r}))\n"
+    )
+    xml = tmp_path / "out.xml"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "homeforge.verify.subjects",
+            "--hosts",
+            "local://",
+            f"--junitxml={xml}",
+            "-o",
+            "junit_family=xunit1",
+            "--rootdir",
+            str(tmp_path),
+            str(tests),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = {c.role: c for c in verify_mod._parse_junit(xml)}
+    assert checks["k3s_server"].subject == "stand-in: K3s"
+    assert checks["k3s_server"].shown == "passed (stand-in)"
+    assert checks["ollama"].subject == "" and checks["ollama"].shown == "passed"
+    assert checks["common"].subject == ""
+
+
+def test_role_of_a_suite_file():
+    from pathlib import Path
+
+    from homeforge.verify.subjects import role_of
+
+    assert role_of(Path("/x/roles/k3s_agent/tests/test_k3s_agent.py")) == "k3s_agent"
+    assert role_of(Path("/x/tests/unit/test_verify.py")) == ""

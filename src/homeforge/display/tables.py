@@ -71,14 +71,17 @@ def verify_reports(reports, junit) -> None:
         table = _table(title, ("role", "check", "result", "detail"))
         for c in report.checks:
             style = {"passed": "green", "skipped": "yellow"}.get(c.outcome, "red")
-            table.add_row(c.role, c.name, Text(c.outcome, style=style), c.message)
+            style = "yellow" if c.subject and c.outcome == "passed" else style
+            table.add_row(c.role, c.name, Text(c.shown, style=style), c.message)
         if report.error:
             table.add_row("-", "connect", Text("error", style="red"), report.error)
         console.print(table)
     passed = sum(c.outcome == "passed" for r in reports for c in r.checks)
     failed = sum(c.outcome in ("failed", "error") for r in reports for c in r.checks)
     failed += sum(1 for r in reports if r.error)
-    console.print(f"{passed} passed, {failed} failed · junit {junit}")
+    standin = sum(c.outcome == "passed" and bool(c.subject) for r in reports for c in r.checks)
+    against = f" ({standin} of them against stand-ins)" if standin else ""
+    console.print(f"{passed} passed{against}, {failed} failed · junit {junit}")
 
 
 def lab_created(created, inventory) -> None:

@@ -34,6 +34,14 @@ class Check:
     role: str
     outcome: str  # passed, failed, error, skipped
     message: str = ""
+    # "stand-in: K3s, ..." when the software the check looks at is one of the project's
+    # stand-ins (verify/subjects.py); "" when it is the real program.
+    subject: str = ""
+
+    @property
+    def shown(self) -> str:
+        """The outcome as shown: "passed (stand-in)" for a stand-in's."""
+        return f"{self.outcome} (stand-in)" if self.subject else self.outcome
 
 
 @dataclass
@@ -127,8 +135,13 @@ def _parse_junit(xml_file: Path, host: str = "") -> list[Check]:
                     else ""
                 )
                 break
+        subject = next(
+            (p.get("value", "") for p in case.iter("property") if p.get("name") == "subject"), ""
+        )
         checks.append(
-            Check(_check_name(case, host), role_name.replace("test_", ""), outcome, message)
+            Check(
+                _check_name(case, host), role_name.replace("test_", ""), outcome, message, subject
+            )
         )
     return checks
 
@@ -165,6 +178,8 @@ def run(
             "junit_family=xunit1",
             "-p",
             "no:cacheprovider",
+            "-p",
+            "homeforge.verify.subjects",
             "-q",
             "--rootdir",
             str(paths.content_root()),
@@ -225,7 +240,7 @@ def as_json(reports: list[HostReport], junit: Path) -> dict:
                 "address": r.address,
                 "roles": r.roles,
                 "error": r.error,
-                "checks": [vars(c) for c in r.checks],
+                "checks": [{**vars(c), "shown": c.shown} for c in r.checks],
             }
             for r in reports
         ],
