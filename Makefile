@@ -76,8 +76,10 @@ sanity: deps
 unit: deps
 	$(VENV)/bin/pytest -q -n auto tests/unit
 
+# One test file after another (each has a lab of its own; two side by side on two cores
+# took 1206 s against 983 s one after the other).
 integration: deps
-	$(VENV)/bin/pytest -q tests/integration
+	$(VENV)/bin/pytest -q --durations=10 tests/integration
 
 # Real third-party software, when its artifacts are given (see tests/real/*.py):
 #   HOMEFORGE_OLLAMA_ARTIFACTS=DIR HOMEFORGE_OLLAMA_MODEL=NAME make real

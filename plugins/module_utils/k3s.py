@@ -3,7 +3,12 @@
 """What K3s accepts in /etc/rancher/k3s/config.yaml, as data (standard library only).
 
 Keys are K3s's CLI flags without ``--`` (server: ``k3s server --help``, agent:
-``k3s agent --help``; docs.k3s.io/cli/server and /cli/agent, K3s v1.30-v1.33).
+``k3s agent --help``; docs.k3s.io/cli/server and /cli/agent), hidden ones included, as
+K3s's pkg/cli/cmds/server.go and agent.go declare them on the release-1.36 branch
+(v1.36.1 and later, the pinned minor; the flag names are the same on 1.33-1.36):
+etcd-s3-session-token (v1.32), etcd-s3-bucket-lookup-type and etcd-s3-retention (v1.33),
+and the hidden supervisor-port, apiserver-port, apiserver-bind-address,
+kube-controller-arg and kube-cloud-controller-arg.
 K3s itself skips an unknown key on a server with only a warning and refuses to
 start an agent with one; homeforge refuses both before any run. The critical flags
 must be equal on every server (K3s's CriticalControlArgs), or a server's join is
@@ -43,6 +48,8 @@ disable-scheduler disable-cloud-controller disable-kube-proxy disable-network-po
 disable-helm-controller embedded-registry supervisor-metrics system-default-registry
 secrets-encryption secrets-encryption-provider disable-agent kine-tls disable-apiserver
 disable-controller-manager disable-etcd
+etcd-s3-session-token etcd-s3-bucket-lookup-type etcd-s3-retention supervisor-port apiserver-port
+apiserver-bind-address kube-controller-arg kube-cloud-controller-arg
 """
     ).split()
 )

@@ -39,8 +39,9 @@ PRODUCTS = {
     # Amazon EKS: standard support for 14 months after the EKS release, then extended
     # support for 12 more; at the end of extended support EKS upgrades the control plane.
     # Source: Amazon EKS User Guide, "Amazon EKS Kubernetes release calendar"
-    # (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html). Minors the
-    # calendar does not list yet (1.35 on) are left out.
+    # (docs.aws.amazon.com/eks/latest/userguide/kubernetes-versions.html); 1.35 from
+    # endoflife.date/amazon-eks (standard support to 2027-03-27). Minors no source dates
+    # yet (1.36 on) are left out.
     "eks": (
         "EKS",
         "end of extended support",
@@ -53,6 +54,7 @@ PRODUCTS = {
             "1.32": "2027-03-23",  # EKS release calendar (standard support ends 2026-03-23)
             "1.33": "2027-07-29",  # EKS release calendar (standard support ends 2026-07-29)
             "1.34": "2027-12-02",  # EKS release calendar (standard support ends 2026-12-02)
+            "1.35": "2028-03-27",  # endoflife.date/amazon-eks (EKS 1.35 released 2026-01-28)
         },
     ),
     # cert-manager: a minor is supported until the release of minor + 2

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from homeforge.lab import cluster as lab_cluster
 from tests.integration.conftest import start_lab
 
 NAME = "hf-cluster"
@@ -26,7 +27,9 @@ NEEDS = Path(__file__).with_name("apps") / "k3s_standin_needs.yml"
 APT_REPO = ROOT / "tests" / "standins" / "nvidia-apt-repo"
 
 
-UPGRADE = "v1.32.1+k3s1"
+BASE = lab_cluster.K3S_STANDIN_VERSION  # v1.36.3+k3s1: the stand-in, the pinned minor
+UPGRADE = "v1.37.1+k3s1"  # one minor up
+SKIP = "v1.38.0+k3s1"  # two minors up: refused
 # lab-3 is a GPU node with two STAND-IN GPUs (a fake sysfs tree and the nvidia-smi stand-in
 # that the stand-in driver package installs; tests/standins/nvidia-apt-repo)
 GPU_HOST = {
@@ -57,7 +60,7 @@ def stand_in_release(env, version: str) -> Path:
     return out
 
 
-def write_inventory(env, agents: list[str], version: str = "v1.31.4+k3s1") -> None:
+def write_inventory(env, agents: list[str], version: str = BASE) -> None:
     groups = {
         "k3s_cluster": {
             "children": {
@@ -135,7 +138,7 @@ def test_status_shows_every_node_ready_on_the_mesh(cluster):
     found = status(cluster)
     nodes = {n["name"]: n for n in found["nodes"]}
     assert set(nodes) == {"lab-1", "lab-2", "lab-3"} and found["missing"] == []
-    assert all(n["ready"] and n["version"] == "v1.31.4+k3s1" for n in nodes.values())
+    assert all(n["ready"] and n["version"] == BASE for n in nodes.values())
     assert "control-plane" in nodes["lab-2"]["roles"] and nodes["lab-3"]["roles"] == ["agent"]
     assert all(n["address"].startswith("10.77.") for n in nodes.values())  # node-ip on the mesh
     # the device plugin's chart with the nvidia runtime and the label: lab-3's GPUs allocatable
@@ -238,8 +241,21 @@ def test_an_agent_joins_the_running_cluster_and_nothing_else_changes(cluster):
     assert nodes["lab-4"]["ready"] and nodes["lab-4"]["address"].startswith("10.77.")
 
 
+def test_an_upgrade_that_skips_a_minor_is_refused_before_any_node_changes(cluster):
+    write_inventory(cluster, ["lab-3", "lab-4"], SKIP)
+    done = cluster.hf("apply", "upgrade", "-i", str(cluster.inventory))
+    assert done.returncode != 0
+    assert f"k3s: lab-1 runs {BASE}; {SKIP} skips minor versions" in done.stdout + done.stderr
+    assert "upgrade to a v1.37 release first" in done.stdout + done.stderr
+    assert {n["version"] for n in status(cluster)["nodes"]} == {BASE}
+    for host in ("lab-1", "lab-4"):
+        assert on(cluster, host, "readlink", "/usr/local/bin/k3s").strip().endswith(f"/{BASE}/k3s")
+
+
 def test_upgrade_moves_every_node_to_the_new_release(cluster):
     write_inventory(cluster, ["lab-3", "lab-4"], UPGRADE)
+    plan = cluster.hf("apply", "upgrade", "--check", "-i", str(cluster.inventory))
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr
     hosts = summary(cluster, "apply", "upgrade")
     assert all(h["changed"] > 0 for h in hosts.values()), hosts
     nodes = status(cluster)["nodes"]

@@ -62,7 +62,8 @@ def test_lab_1_serves_the_others_join_and_the_last_has_a_stand_in_gpu(planted):
     variables = cluster["vars"]
     release = Path(variables["k3s_artifacts_dir"])
     assert (release / "k3s").is_file() and (release / "sha256sum-amd64.txt").is_file()
-    assert variables["k3s_version"] in (release / "k3s").read_text()  # the pinned version
+    assert variables["k3s_version"] == lab_cluster.K3S_STANDIN_VERSION
+    assert variables["k3s_version"] in (release / "k3s").read_text()  # packed under it
     assert variables["nvidia_driver_apt_repository"] == "deb [trusted=yes] file:/srv/standin-apt ./"
     # every host gets the repository; only the last one a GPU
     assert [c for c, p in copies if p == "/srv/standin-apt"] == ["t-1", "t-2", "t-3"]

@@ -163,12 +163,28 @@ def test_stand_in_releases_have_versions_the_roles_do_not_pin():
     scenario = yaml.safe_load((ROOT / "molecule/ollama/molecule.yml").read_text())
     assert scenario["provisioner"]["inventory"]["group_vars"]["all"]["ollama_version"] == version
     # the K3s stand-in is packed under the versions the lab and the scenarios run
-    k3s_versions = {
-        yaml.safe_load((ROOT / "roles/k3s_server/defaults/main.yml").read_text())["k3s_version"]
-    }
-    for path in (ROOT / "molecule").glob("*/molecule.yml"):
+    k3s_versions = {lab_cluster.K3S_STANDIN_VERSION}
+    for path in (ROOT / "molecule").glob("*/*.yml"):
         k3s_versions.update(re.findall(r"k3s_version: (\S+)", path.read_text()))
     assert k3s_versions and not k3s_versions & set(_pinned("k3s_common"))
+
+
+def test_the_k3s_stand_in_is_the_pinned_minor_under_a_version_the_roles_do_not_pin():
+    """The lab, the stand-in's own default and every molecule scenario run one K3s
+    stand-in version: the default's minor (so flags, schemas and gates are the pinned
+    minor's), not the pinned version (whose digest the stand-in's binary lacks)."""
+    default = yaml.safe_load((ROOT / "roles/k3s_server/defaults/main.yml").read_text())[
+        "k3s_version"
+    ]
+    standin = re.search(r'^VERSION = "([^"]+)"$', (ROOT / "tests/standins/k3s").read_text(), re.M)[
+        1
+    ]
+    base = yaml.safe_load((ROOT / "molecule/_shared/base.yml").read_text())
+    molecule = base["provisioner"]["inventory"]["group_vars"]["all"]["k3s_version"]
+    assert standin == lab_cluster.K3S_STANDIN_VERSION == molecule
+    assert standin != default and standin.split(".")[:2] == default.split(".")[:2]
+    assert default in _pinned("k3s_common") and standin not in _pinned("k3s_common")
+    assert set(_pinned("k3s_common")[default]) == {"k3s", "k3s-arm64"}
 
 
 def test_the_lab_installs_the_stand_in_ollama_under_its_own_version(planted):  # noqa: F811
@@ -246,7 +262,9 @@ needs_arch = pytest.mark.skipif(not ARCH, reason="the roles install on amd64 and
 
 @needs_arch
 def test_k3s_downloads_a_version_it_does_not_pin_only_with_k3s_sha256(tmp_path):
-    name, msg = _failed(play(tmp_path, "k3s_server", "upgrade.yml", {}))
+    name, msg = _failed(
+        play(tmp_path, "k3s_server", "upgrade.yml", {"k3s_version": "v1.31.4+k3s1"})
+    )
     assert name == K3S_DIGEST_CHECK and "\n" not in msg
     binary = "k3s" if ARCH == "amd64" else "k3s-arm64"
     assert msg == (
@@ -254,13 +272,23 @@ def test_k3s_downloads_a_version_it_does_not_pin_only_with_k3s_sha256(tmp_path):
         f" {{{ARCH}: <the {binary} line of the release's sha256sum-{ARCH}.txt>}}"
         " (or install from k3s_artifacts_dir)"
     )
-    given = play(tmp_path, "k3s_server", "upgrade.yml", {"k3s_sha256": {ARCH: HEX}})
+    given = play(
+        tmp_path,
+        "k3s_server",
+        "upgrade.yml",
+        {"k3s_version": "v1.31.4+k3s1", "k3s_sha256": {ARCH: HEX}},
+    )
     assert not given[K3S_DIGEST_CHECK].get("failed")
     installed = given[
         "Install the binary once its sha256 matches the pinned (or the airgap list's) digest"
     ]
     assert installed.get("changed") and installed.get("sha256") == HEX  # check mode: predicted
-    airgap = play(tmp_path, "k3s_server", "upgrade.yml", {"k3s_artifacts_dir": str(tmp_path)})
+    airgap = play(
+        tmp_path,
+        "k3s_server",
+        "upgrade.yml",
+        {"k3s_version": "v1.31.4+k3s1", "k3s_artifacts_dir": str(tmp_path)},
+    )
     assert not airgap[K3S_DIGEST_CHECK].get("failed")
 
 

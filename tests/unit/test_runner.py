@@ -196,3 +196,27 @@ def test_sigterm_mid_run_still_scrubs_the_environment(local, tmp_path):
     assert proc.wait(timeout=60) != 0
     stored = [p.read_text(errors="replace") for p in state.glob("runs/**/*") if p.is_file()]
     assert stored and not any(secret in text for text in stored)
+
+
+def test_a_failed_loop_names_each_failed_item_and_its_own_message(write, local):
+    """A real ansible-playbook loop: the failure line is the failed items' own messages,
+    not Ansible's "One or more items failed"."""
+    inv_path, _ = local
+    playbook = write(
+        "loop.yml",
+        """
+        - name: Loop play
+          hosts: one
+          gather_facts: false
+          tasks:
+            - name: Write each file
+              ansible.builtin.command:
+                argv: [sh, -c, "test {{ item }} != bad || { echo 'write bad: Permission denied' >&2; exit 1; }"]
+              loop: [good, bad]
+              changed_when: false
+        """,
+    )
+    result = runner.run_playbook(runner.ApplyRequest(playbook, inventory.load(inv_path)))
+    assert [(f.host, f.task, f.message) for f in result.failures] == [
+        ("one", "Write each file", "item bad: write bad: Permission denied")
+    ]

@@ -174,7 +174,9 @@ def test_gpus_are_allocatable_only_through_the_device_plugin_with_the_nvidia_run
         manifests = tmp_path / "s1" / "server" / "manifests"
         assert (manifests / "runtimes.yaml").is_file()  # K3s's bundled RuntimeClasses
         containerd = (tmp_path / "g1" / "agent" / "etc" / "containerd" / "config.toml").read_text()
-        assert 'runtimes."nvidia"' in containerd and str(bin_dir) in containerd  # found at start
+        # found at start; containerd config version 3 (K3s v1.32.2 on), as the pinned minor writes it
+        assert "version = 3" in containerd and "runtimes.'nvidia']" in containerd
+        assert str(bin_dir) in containerd
         plain = (tmp_path / "s1" / "agent" / "etc" / "containerd" / "config.toml").read_text()
         assert "nvidia" not in plain  # the server started without the runtime on its PATH
         chart = manifests / "plugin.yaml"
@@ -255,3 +257,30 @@ def test_resources_by_their_full_names_and_an_unknown_one_as_kubectl_says(cluste
     unknown = _kubectl(tmp_path, "get", "widgets.example.com", "-A", "-o", "json")
     assert unknown.returncode == 1
     assert "the server doesn't have a resource type" in unknown.stderr
+
+
+def _standin():
+    """The stand-in as a module (it runs nothing on import)."""
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("k3s_standin", str(STANDIN))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader("k3s_standin", loader))
+    loader.exec_module(module)
+    return module
+
+
+def test_the_stand_in_accepts_exactly_the_flags_homeforge_checks_against():
+    """One list of K3s's flags (the pinned minor's), in the inventory check and the stand-in:
+    a flag K3s takes and homeforge refused (etcd-s3-session-token, a secret flag the
+    check knew of but refused) or the reverse shows up here."""
+    from homeforge.module_utils import load
+
+    k3s = load("k3s")
+
+    aliases, standin = set(k3s.ALIASES), _standin()
+    assert standin.SERVER_FLAGS - aliases == set(k3s.SERVER_FLAGS)
+    assert standin.AGENT_FLAGS - aliases == set(k3s.AGENT_FLAGS)
+    assert set(k3s.SECRET_FLAGS) <= set(k3s.SERVER_FLAGS)
+    for flag in ("etcd-s3-session-token", "etcd-s3-bucket-lookup-type", "etcd-s3-retention"):
+        assert k3s.config_key_problems({flag: "x"}, "server") == [], flag

@@ -5,6 +5,8 @@ configuration carrying the nvidia runtime), not NVIDIA's toolkit."""
 
 from __future__ import annotations
 
+import re
+
 PACKAGES = ("nvidia-container-toolkit", "nvidia-container-toolkit-base")
 K3S_CONTAINERD = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml"
 
@@ -35,4 +37,7 @@ def test_k3s_found_the_runtime_itself_and_no_containerd_config_was_edited(host, 
     if not _has_gpu(host, hf_vars) or not host.file(K3S_CONTAINERD).exists:
         return  # no K3s on this host (molecule), or no GPU
     config = host.file(K3S_CONTAINERD).content_string
-    assert 'runtimes."nvidia"' in config and "nvidia-container-runtime" in config
+    # containerd config version 3 (K3s v1.32.2 on): runtimes.'nvidia'; version 2: runtimes."nvidia"
+    assert (
+        re.search(r"runtimes\.[\"']nvidia[\"']\]", config) and "nvidia-container-runtime" in config
+    )

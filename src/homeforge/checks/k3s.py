@@ -56,7 +56,7 @@ def check_cluster_settings(inv: Inventory) -> list[str]:
             and not rules.VERSION_RE.match(version)
         ):
             problems.append(
-                f"{inv.where(host, 'k3s_version')}: {version!r} is not a K3s version (e.g. v1.31.4+k3s1)"
+                f"{inv.where(host, 'k3s_version')}: {version!r} is not a K3s version (e.g. v1.36.4+k3s1)"
             )
         endpoint = inv.hostvars[host].get("k3s_api_endpoint")
         if endpoint and not is_template(endpoint):

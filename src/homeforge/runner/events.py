@@ -18,11 +18,25 @@ def failure_message(res: dict[str, Any]) -> str:
     text when the task hides its output (``no_log``)."""
     if res.get("_ansible_no_log") or res.get("censored"):
         return "output hidden (no_log)"
-    msg = res.get("msg") or res.get("stderr") or res.get("reason") or res.get("module_stderr") or ""
+    items = [r for r in res.get("results") or [] if isinstance(r, dict) and r.get("failed")]
+    if items:  # a loop: "One or more items failed" says nothing; each failed item's own line
+        return "; ".join(f"item {_item_label(r)}: {failure_message(r)}" for r in items[:3]) + (
+            f"; and {len(items) - 3} more" if len(items) > 3 else ""
+        )
+    msg = res.get("msg") or ""
+    if msg in ("", "non-zero return code", "MODULE FAILURE"):  # the command's own words
+        msg = res.get("stderr") or res.get("module_stderr") or msg or res.get("reason") or ""
     if isinstance(msg, list):
         msg = "; ".join(map(str, msg))
     lines = [ln for ln in str(msg).strip().splitlines() if ln.strip()]
     return lines[-1] if lines else "failed"
+
+
+def _item_label(result: dict[str, Any]) -> str:
+    """A loop item as the task's loop_control label shows it, else the item itself (one line)."""
+    label = result.get("_ansible_item_label", result.get("item", "?"))
+    text = label if isinstance(label, str) else repr(label)
+    return " ".join(text.split())[:120]
 
 
 class EventCollector:

@@ -1,0 +1,124 @@
+# Copyright: homeforge maintainers
+# Apache License 2.0
+"""The K3s upgrade plan: each node's running version against the target, one minor at a time."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+name: k3s_upgrade_plan
+short_description: Each node's step from the version it runs to the target K3s release
+description:
+  - Takes the JSON text (or the parsed NodeList) that C(kubectl get nodes -o json) prints and
+    returns, for each host asked about, the version its kubelet reports (what runs, not the
+    binary on disk), the target, and the step: C(upgrade), C(current), or a refusal.
+  - Kubernetes upgrades one minor version at a time, so a target more than one minor above a
+    node's running version is refused (C(skip)), as is a target below it (C(downgrade)).
+    A node the cluster does not list yet is C(new) (site.yml installs it).
+  - Each refusal carries one line naming the node, both versions and what to do.
+options:
+  _input:
+    description: C(kubectl get nodes -o json) output, text or parsed.
+    type: raw
+    required: true
+  target:
+    description: The K3s release to move to, such as C(v1.36.4+k3s1).
+    type: str
+    required: true
+  hosts:
+    description: The node names to plan for.
+    type: list
+    elements: str
+    required: true
+"""
+
+EXAMPLES = r"""
+plan: "{{ nodes.stdout | homeforge.homelab.k3s_upgrade_plan(k3s_version, ansible_play_hosts) }}"
+problems: "{{ plan | selectattr('problem') | map(attribute='problem') | list }}"
+"""
+
+RETURN = r"""
+_value:
+  description: One entry per host, in the order given.
+  type: list
+  elements: dict
+  contains:
+    host: {description: The node name., type: str}
+    running: {description: The kubelet version the node reports, or an empty string., type: str}
+    target: {description: The target release., type: str}
+    step: {description: "C(upgrade), C(current), C(new), C(skip) or C(downgrade)", type: str}
+    problem: {description: One line when the step is refused, else an empty string., type: str}
+"""
+
+import json
+import re
+
+from ansible.errors import AnsibleFilterError
+
+VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)(?:\+k3s(\d+))?$")
+
+
+def _parse(version):
+    match = VERSION.match(str(version))
+    return tuple(int(g or 0) for g in match.groups()) if match else None
+
+
+def _running(data):
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return {}
+    items = data.get("items") if isinstance(data, dict) else None
+    return {
+        str((item.get("metadata") or {}).get("name", "")): str(
+            ((item.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "")
+        )
+        for item in items or []
+        if isinstance(item, dict)
+    }
+
+
+def _step(host, running, target, wanted):
+    now = _parse(running)
+    if not running:
+        return "new", ""
+    if now is None:
+        return "skip", f"k3s: {host} runs {running}, which is not a K3s version: upgrade it by hand"
+    if now == wanted:
+        return "current", ""
+    if now > wanted:
+        return "downgrade", (
+            f"k3s: {host} runs {running}, newer than k3s_version {target}: K3s does not downgrade"
+            " (set k3s_version to the running release or a newer one)"
+        )
+    if (wanted[0], wanted[1]) > (now[0], now[1] + 1):
+        return "skip", (
+            f"k3s: {host} runs {running}; {target} skips minor versions, and Kubernetes upgrades"
+            f" one minor at a time: upgrade to a v{now[0]}.{now[1] + 1} release first"
+            f" (`homeforge apply upgrade -e k3s_version=v{now[0]}.{now[1] + 1}.N+k3sM`, then the"
+            " next minor)"
+        )
+    return "upgrade", ""
+
+
+def k3s_upgrade_plan(data, target, hosts):
+    wanted = _parse(target)
+    if wanted is None:
+        raise AnsibleFilterError(
+            f"k3s_upgrade_plan: {target!r} is not a K3s version such as v1.36.4+k3s1"
+        )
+    running = _running(data)
+    plan = []
+    for host in hosts:
+        now = running.get(str(host), "")
+        step, problem = _step(host, now, target, wanted)
+        plan.append(
+            {"host": str(host), "running": now, "target": target, "step": step, "problem": problem}
+        )
+    return plan
+
+
+class FilterModule:
+    def filters(self):
+        return {"k3s_upgrade_plan": k3s_upgrade_plan}

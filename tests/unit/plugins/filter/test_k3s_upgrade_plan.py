@@ -1,0 +1,56 @@
+"""The k3s_upgrade_plan filter: one minor at a time, no downgrade, from what nodes report."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible.errors import AnsibleFilterError
+from ansible_collections.homeforge.homelab.plugins.filter.k3s_upgrade_plan import k3s_upgrade_plan
+
+
+def _nodes(**versions):
+    return json.dumps(
+        {
+            "kind": "List",
+            "items": [
+                {"metadata": {"name": name}, "status": {"nodeInfo": {"kubeletVersion": version}}}
+                for name, version in versions.items()
+            ],
+        }
+    )
+
+
+def test_one_minor_up_and_patches_are_upgrades_the_current_release_is_current():
+    plan = k3s_upgrade_plan(
+        _nodes(s1="v1.35.2+k3s1", s2="v1.36.3+k3s1", a1="v1.36.4+k3s1"),
+        "v1.36.4+k3s1",
+        ["s1", "s2", "a1"],
+    )
+    assert [(p["host"], p["running"], p["step"], p["problem"]) for p in plan] == [
+        ("s1", "v1.35.2+k3s1", "upgrade", ""),
+        ("s2", "v1.36.3+k3s1", "upgrade", ""),
+        ("a1", "v1.36.4+k3s1", "current", ""),
+    ]
+
+
+def test_a_skipped_minor_is_refused_naming_the_node_and_the_next_minor():
+    (step,) = k3s_upgrade_plan(_nodes(s1="v1.31.4+k3s1"), "v1.36.4+k3s1", ["s1"])
+    assert step["step"] == "skip"
+    assert step["problem"].startswith(
+        "k3s: s1 runs v1.31.4+k3s1; v1.36.4+k3s1 skips minor versions"
+    )
+    assert "upgrade to a v1.32 release first" in step["problem"] and "\n" not in step["problem"]
+
+
+def test_a_downgrade_is_refused_even_by_a_k3s_revision():
+    (step,) = k3s_upgrade_plan(_nodes(s1="v1.36.4+k3s2"), "v1.36.4+k3s1", ["s1"])
+    assert step["step"] == "downgrade" and "K3s does not downgrade" in step["problem"]
+
+
+def test_a_node_not_in_the_cluster_is_new_and_garbage_is_not_a_plan():
+    assert k3s_upgrade_plan("not json", "v1.36.4+k3s1", ["s1"])[0]["step"] == "new"
+    (odd,) = k3s_upgrade_plan(_nodes(s1="v1.36"), "v1.36.4+k3s1", ["s1"])
+    assert odd["step"] == "skip" and "not a K3s version" in odd["problem"]
+    with pytest.raises(AnsibleFilterError):
+        k3s_upgrade_plan(_nodes(), "1.36", ["s1"])
