@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import re
 
-PACKAGES = ("nvidia-container-toolkit", "nvidia-container-toolkit-base")
+PACKAGES = (
+    "nvidia-container-toolkit",
+    "nvidia-container-toolkit-base",
+    "libnvidia-container-tools",
+    "libnvidia-container1",
+)
 K3S_CONTAINERD = "/var/lib/rancher/k3s/agent/etc/containerd/config.toml"
 
 
