@@ -17,7 +17,9 @@ set (`homeforge lab image`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -57,6 +59,28 @@ def scenarios() -> list[str]:
     return sorted(found, key=lambda name: (rank.get(name, len(rank)), name))
 
 
+_running: set[subprocess.Popen] = set()
+
+
+def _call(argv: list[str], **kwargs) -> int:
+    """Run one molecule in its own process group, known to _stop_all."""
+    process = subprocess.Popen(argv, start_new_session=True, **kwargs)
+    _running.add(process)
+    try:
+        return process.wait()
+    finally:
+        _running.discard(process)
+
+
+def _stop_all(*_args) -> None:
+    """On Ctrl-C or SIGTERM: stop every running scenario with its ansible-playbook
+    children (they would go on converging hosts nobody waits for), then exit."""
+    for process in list(_running):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    sys.exit(130)
+
+
 def strategy_env(strategy: str) -> dict[str, str]:
     """The Ansible strategy variables, chosen as `homeforge apply --strategy` chooses."""
     from homeforge.runner import ansible_env
@@ -71,7 +95,7 @@ def run(scenario: str, strategy: dict[str, str]) -> tuple[str, int, float]:
     log = LOGS / f"{scenario}.log"
     started = time.monotonic()
     with log.open("w") as out:
-        status = subprocess.call(
+        status = _call(
             [
                 str(Path(sys.executable).parent / "molecule"),
                 "-c",
@@ -108,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     chosen = [s for s in known if not args.scenario or s in args.scenario]
     LOGS.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _stop_all)
+    signal.signal(signal.SIGINT, _stop_all)
     strategy = strategy_env(args.strategy)
     print(
         f"molecule: strategy {strategy.get('ANSIBLE_STRATEGY', 'linear')}, {args.jobs} side by side"
