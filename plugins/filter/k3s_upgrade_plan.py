@@ -11,7 +11,7 @@ short_description: Each node's step from the version it runs to the target K3s r
 description:
   - Takes the JSON text (or the parsed NodeList) that C(kubectl get nodes -o json) prints and
     returns, for each host asked about, the version its kubelet reports (what runs, not the
-    binary on disk), the target, and the step: C(upgrade), C(current), or a refusal.
+    binary on disk), the target, and the step (C(upgrade), C(current), or a refusal).
   - Kubernetes upgrades one minor version at a time, so a target more than one minor above a
     node's running version is refused (C(skip)), as is a target below it (C(downgrade)).
     A node the cluster does not list yet is C(new) (site.yml installs it).
