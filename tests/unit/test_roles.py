@@ -4,6 +4,7 @@ README's variable table in step with it, a testinfra suite and a molecule scenar
 
 from __future__ import annotations
 
+import itertools
 import re
 import shutil
 from pathlib import Path
@@ -126,6 +127,40 @@ def _podman_run_argv(platform: dict) -> list[str]:
     }
     template = trust_as_template(task["ansible.builtin.command"]["argv"])
     return Templar(loader=DataLoader(), variables=variables).template(template)
+
+
+def _lab_run_argv(monkeypatch, nfs: bool) -> list[str]:
+    """The argv `homeforge lab up` gives `podman run` for one host (lab._start)."""
+    from homeforge import lab
+
+    seen: list[tuple] = []
+    monkeypatch.setattr(lab.podman, "run", lambda *args, **_: seen.append(args))
+    where = lab.Lab("demo", "10.0.0.0/24", "img", False, [lab.LabHost("h", "demo-1", "10.0.0.2")])
+    lab._start(where, where.hosts[0], Path("/tmp/eph/id_ed25519.pub"), nfs=nfs)
+    return [str(a) for a in seen[0]]
+
+
+def _options(argv: list[str], names: tuple[str, ...]) -> set[str]:
+    """'--name value' pairs (and --flag=value words) of an argv, for the options named."""
+    pairs = {f"{a} {b}" for a, b in itertools.pairwise(argv) if a in names}
+    return pairs | {a for a in argv if a.split("=")[0] in names and "=" in a}
+
+
+SHAPE = ("--cap-add", "--device", "--security-opt", "--systemd")
+
+
+@pytest.mark.parametrize("nfs", [False, True])
+def test_molecule_hosts_take_the_lab_hosts_container_options(monkeypatch, nfs):
+    """create.yml repeats lab._start's container shape (systemd, caps, tun, sysctls, and
+    for NFS-Ganesha CAP_DAC_READ_SEARCH): the two must not drift apart."""
+    lab_argv = _lab_run_argv(monkeypatch, nfs)
+    molecule_argv = _podman_run_argv({"name": "molecule-x-1", "nfs_exports": nfs})
+    assert _options(lab_argv, SHAPE) == _options(molecule_argv, SHAPE)
+    assert (
+        ("destination=/srv/nfs" in " ".join(lab_argv))
+        == nfs
+        == ("destination=/srv/nfs" in " ".join(molecule_argv))
+    )
 
 
 def test_molecule_hosts_are_lab_shaped_containers_on_the_scenario_network():

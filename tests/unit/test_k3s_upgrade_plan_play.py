@@ -1,0 +1,46 @@
+"""playbooks/upgrade.yml's plan step (roles/k3s_common/tasks/upgrade_plan.yml) run by
+ansible-playbook on this host, with a `k3s` on PATH that reports the node's version."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from tests.unit.test_release_trust import _failed, play
+
+
+def _fake_k3s(tmp_path, version: str) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    nodes = {
+        "kind": "List",
+        "items": [
+            {"metadata": {"name": "localhost"}, "status": {"nodeInfo": {"kubeletVersion": version}}}
+        ],
+    }
+    (bin_dir / "k3s").write_text(f"#!/bin/sh\ncat <<'EOF'\n{json.dumps(nodes)}\nEOF\n")
+    (bin_dir / "k3s").chmod(0o755)
+
+
+def test_a_skipped_minor_stops_the_plan_with_one_line(tmp_path, monkeypatch):
+    _fake_k3s(tmp_path, "v1.31.4+k3s1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    name, msg = _failed(
+        play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.36.4+k3s1"})
+    )
+    assert name == "Refuse a skipped minor or a downgrade, before any node changes"
+    assert msg.startswith("k3s: localhost runs v1.31.4+k3s1; v1.36.4+k3s1 skips minor versions")
+
+
+def test_one_minor_up_is_planned_and_shown(tmp_path, monkeypatch):
+    _fake_k3s(tmp_path, "v1.35.2+k3s1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    results = play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.36.4+k3s1"})
+    assert not any(r.get("failed") for r in results.values()), results
+    assert results["Show the plan"]["msg"] == "localhost: v1.35.2+k3s1 -> v1.36.4+k3s1 (upgrade)"
+
+
+def test_without_k3s_yet_every_node_is_new(tmp_path):
+    results = play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.36.4+k3s1"})
+    assert not any(r.get("failed") for r in results.values()), results
+    assert results["Show the plan"]["msg"].endswith("(new)")
