@@ -2,6 +2,7 @@
 #   make demo   lab up --cluster (if needed) -> apply site -> apply site again (the fast path:
 #               every host probed "unchanged (probe)", no Ansible run)
 #               -> seed the model host to host -> models list -> verify -> cluster status
+#               -> a question through the AI gateway with a consumer key -> gateway usage
 #               -> lab recap (what ran for real, what against stand-ins; see README)
 #   make test   lint + ansible-test sanity + unit + integration (real podman lab) + molecule
 # Both install what they need (Debian packages, a pinned virtualenv) and can be re-run.
@@ -59,6 +60,13 @@ demo: deps
 	$(HF) models list
 	$(HF) verify
 	$(HF) cluster status
+	@# A question through the AI gateway (LiteLLM on lab-1) as consumer 'demo': its key is
+	@# made on lab-1, shown once, and kept here only in this shell's variable.
+	@key=$$($(HF) gateway keys rotate demo --json | $(PY) -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["key"]["key"])') && \
+	  echo "homeforge gateway keys rotate demo  (key made on lab-1: $${key:0:10}...)" && \
+	  echo '$(HF) gateway ask $(DEMO_MODEL) "Why run models at home?"' && \
+	  HOMEFORGE_GATEWAY_KEY=$$key $(HF) gateway ask $(DEMO_MODEL) "Why run models at home?"
+	$(HF) gateway usage
 	$(HF) lab recap
 
 # ---------------------------------------------------------------- tests

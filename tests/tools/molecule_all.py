@@ -33,6 +33,7 @@ LOGS = ROOT / ".homeforge" / "molecule"
 # the last lane does not start a slow one at the end. Unlisted scenarios run last.
 SLOWEST_FIRST = (
     "nvidia_device_plugin",
+    "ai_gateway",
     "nfs_provisioner",
     "ingress_traefik",
     "nvidia_container_toolkit",

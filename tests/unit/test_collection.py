@@ -281,7 +281,10 @@ def test_the_execution_environment_lists_what_the_controller_runs():
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
                 imported.add(node.module.split(".")[0])
-    ours = {"__future__", "ansible", "ansible_collections", "homeforge_module_utils_validation"}
+    ours = {"__future__", "ansible", "ansible_collections"}
+    ours |= {
+        name for name in imported if name.startswith("homeforge_module_utils_")
+    }  # the CLI's names
     third_party = imported - set(sys.stdlib_module_names) - ours
     assert {"boto3", "botocore", "homeforge"} <= third_party
     assert third_party - HOST_SIDE <= names

@@ -14,6 +14,7 @@ from homeforge import __version__
 from homeforge.cli import cutover as _cutover  # noqa: F401  (registers mesh services/cutover/rollback)
 from homeforge.cli.apply import apply
 from homeforge.cli.cluster import cluster
+from homeforge.cli.gateway import gateway
 from homeforge.cli.inventory import inventory
 from homeforge.cli.lab import lab
 from homeforge.cli.mesh import mesh
@@ -29,7 +30,7 @@ def main() -> None:
     """Private LLM infrastructure on your own machines, converged by Ansible."""
 
 
-for command in (apply, cluster, mesh, models, inventory, verify, lab):
+for command in (apply, cluster, mesh, models, gateway, inventory, verify, lab):
     main.add_command(command)
 
 

@@ -211,3 +211,76 @@ def recap(name: str, rows) -> None:
     for part, how in rows:
         table.add_row(part, f"[yellow]{how}[/yellow]" if "STAND-IN" in how else how)
     console.print(table)
+
+
+def gateway_key(issued: dict) -> None:
+    """A key shown once, with what to do with it."""
+    verb = "rotated" if issued.get("rotated") else "issued"
+    console.print(
+        f"{issued['host']}: key {verb} for {issued['name']} (shown once; homeforge keeps no copy):"
+    )
+    console.print(issued["key"], markup=False, highlight=False, soft_wrap=True)
+
+
+def _when(at) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(at)) if at else "-"
+
+
+def gateway_consumers(found: dict) -> None:
+    table = _table(
+        f"{found['host']}: gateway consumers", ("consumer", "models", "rpm", "tpm", "key", "detail")
+    )
+    for name, c in found["consumers"].items():
+        if c["has_key"]:
+            key, detail = Text("yes", style="green"), f"issued {_when(c['issued_at'])}"
+        else:
+            key = Text("no", style="yellow")
+            detail = f"revoked {_when(c['revoked_at'])}" if c["revoked_at"] else "no key issued"
+        if not c["declared"]:
+            detail += "; not declared in ai_gateway_consumers (its key is refused)"
+        table.add_row(
+            name,
+            ", ".join(c["models"]) or "-",
+            str(c["rpm"] or "-"),
+            str(c["tpm"] or "-"),
+            key,
+            detail,
+        )
+    console.print(table)
+
+
+def gateway_usage(found: dict) -> None:
+    columns = (
+        "consumer",
+        "model",
+        "requests",
+        "errors",
+        "tokens in",
+        "tokens out",
+        "p50 ms",
+        "p99 ms",
+    )
+    table = _table(f"{found['host']}: gateway usage", columns)
+    for r in found["rows"]:
+        table.add_row(
+            r["consumer"],
+            r["model"],
+            str(r["requests"]),
+            Text(str(r["errors"]), style="red" if r["errors"] else ""),
+            str(r["tokens_in"]),
+            str(r["tokens_out"]),
+            "-" if r["p50_ms"] is None else f"{r['p50_ms']:.1f}",
+            "-" if r["p99_ms"] is None else f"{r['p99_ms']:.1f}",
+        )
+    console.print(table)
+
+
+def gateway_answer(answer: dict) -> None:
+    usage = answer.get("usage") or {}
+    console.print(
+        f"{answer['host']}: {answer['model']} answered through the gateway in {answer['seconds']:.2f} s "
+        f"({usage.get('prompt_tokens', '?')} tokens in, {usage.get('completion_tokens', '?')} out):"
+    )
+    console.print(answer["answer"], markup=False, highlight=False)

@@ -25,6 +25,7 @@ from pathlib import Path
 from homeforge import paths
 from homeforge.errors import BadInput
 from homeforge.lab import podman
+from homeforge.roles import role_default
 
 STANDIN_APT = "/srv/standin-apt"
 NFS_EXPORTS = "/srv/nfs"  # lab/__init__.py gives lab-1 a volume there
@@ -85,6 +86,7 @@ def _build(argv: list[str]) -> None:
         raise BadInput(f"--cluster: {' '.join(argv[1:3])}: {(done.stderr or done.stdout).strip()}")
 
 
+DEMO_CONSUMER = {"name": "demo", "rpm": 60, "tpm": 100_000}
 MODEL = "tiny:1b"  # the synthetic model of the stand-in registry (tests/standins/ollama)
 # The stand-in release's own version (its VERSION): the role holds a real release's version
 # to that release's pinned digest, which the stand-in's archive does not have.
@@ -167,6 +169,12 @@ def recap(lab) -> list[tuple[str, str]]:
             "real release" if ollama else "STAND-IN server and registry (tests/standins/ollama)",
         ),
         (
+            "AI gateway",
+            f"real: LiteLLM {role_default('ai_gateway', 'ai_gateway_version')} (PyPI) on "
+            f"{lab.hosts[0].name}, consumer keys and limits by homeforge's hooks, in front of "
+            + ("the real Ollama" if ollama else "the Ollama STAND-IN"),
+        ),
+        (
             "models",
             (
                 f"{models}: real, put on {lab.hosts[0].name}, seeded host to host for real"
@@ -188,6 +196,20 @@ def _ollama_vars(lab, artifacts: str, real: bool) -> dict:
         "ollama_artifacts_dir": artifacts,
         "ollama_version": OLLAMA_STANDIN_VERSION,
         "ollama_extra_env": {"OLLAMA_STANDIN_REGISTRY": registry},
+    }
+
+
+def _gateway(lab, models: list[str]) -> dict:
+    """The AI gateway (real LiteLLM) on lab-1, in front of the Ollama hosts' models, with
+    one consumer for the demo (its key: `homeforge gateway keys issue demo`)."""
+    if not models:
+        return {}
+    consumer = DEMO_CONSUMER | {"models": models}
+    return {
+        "ai_gateway": {
+            "hosts": {lab.hosts[0].name: None},
+            "vars": {"ai_gateway_consumers": [consumer]},
+        }
     }
 
 
@@ -239,6 +261,7 @@ def prepare(lab, state: Path, log=print) -> dict:
             },
             "vars": ollama_vars,
         },
+        **_gateway(lab, models),
         # real NFS: Ganesha on lab-1 (the lab starts it with what Ganesha needs), its
         # export the cluster's default StorageClass (csi-driver-nfs; the K3s stand-in
         # installs no chart, so no volume is provisioned)

@@ -1,0 +1,110 @@
+"""The AI gateway's settings: its consumers against the models the Ollama hosts serve, the
+Ollama hosts it must reach, and the values that reach its unit and paths (the rules the
+role applies, from the collection's module_utils/gateway.py)."""
+
+from __future__ import annotations
+
+from homeforge.checks.rules import rule_problems
+from homeforge.inventory.model import Inventory, is_template
+from homeforge.module_utils import load
+from homeforge.roles import role_default
+from homeforge.validation import (
+    absolute_path_problem,
+    https_url_problem,
+    listen_problem,
+    port_problem,
+    user_name_problem,
+    version_problem,
+)
+
+GROUP = "ai_gateway"
+RULES = {
+    "ai_gateway_version": version_problem,
+    "ai_gateway_port": port_problem,
+    "ai_gateway_user": user_name_problem,
+    "ai_gateway_install_root": absolute_path_problem,
+}
+OPTIONAL_RULES = {
+    "ai_gateway_listen": listen_problem,
+    "ai_gateway_wheelhouse_dir": absolute_path_problem,
+    "ai_gateway_index_url": https_url_problem,
+}
+# Whole numbers, each with its least value.
+WHOLE = {
+    "ai_gateway_num_retries": 0,
+    "ai_gateway_allowed_fails": 0,
+    "ai_gateway_cooldown_seconds": 0,
+    "ai_gateway_request_timeout": 1,
+}
+
+
+def _ollama_hosts(inv: Inventory, group: str) -> dict[str, dict]:
+    out = {}
+    for host in inv.group_members(group):
+        hvars = inv.hostvars[host]
+        models = hvars.get("ollama_models") or []
+        out[host] = {
+            "ollama_models": [] if is_template(models) or not isinstance(models, list) else models,
+            "ollama_host": hvars.get("ollama_host", ""),
+            "mesh_address": "the mesh address",
+        }
+    return out
+
+
+def _served(gw, inv: Inventory, host: str, ollama: dict[str, dict]) -> tuple[set[str], list[str]]:
+    """The models the gateway serves, and a line per Ollama host it cannot reach."""
+    problems, served = [], set()
+    for name, hvars in ollama.items():
+        listen = hvars["ollama_host"]
+        if is_template(listen) or not hvars["ollama_models"]:
+            continue  # a host that serves no model is not the gateway's
+        try:
+            gw.ollama_base(name, listen, host, hvars["mesh_address"])
+        except ValueError as exc:
+            problems.append(
+                f"{inv.where(name, 'ollama_host')}: {str(exc).removeprefix(name + ': ')}"
+            )
+    try:
+        served = set(gw.served_models(ollama))
+    except ValueError:  # a bad model name (ModelNameError): the ollama check names it
+        served = set()
+    return served, problems
+
+
+def check_gateway(inv: Inventory) -> list[str]:
+    load("validation")  # gateway.py builds on the shared rules and Ollama's names
+    load("ollama")
+    gw = load("gateway")
+    problems: list[str] = []
+    for host in inv.group_members(GROUP):
+        hvars = inv.hostvars[host]
+        problems += rule_problems(inv, host, hvars, {**RULES, **OPTIONAL_RULES}, OPTIONAL_RULES)
+        for key, least in WHOLE.items():
+            value = hvars.get(key)
+            if value is None or is_template(value):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                problems.append(
+                    f"{inv.where(host, key)}: {value!r}: must be a whole number >= {least}"
+                )
+        group = hvars.get(
+            "ai_gateway_ollama_group", role_default("ai_gateway", "ai_gateway_ollama_group")
+        )
+        ollama = _ollama_hosts(inv, str(group))
+        if not ollama:
+            problems.append(
+                f"{inv.where(host, 'ai_gateway_ollama_group')}: group {group!r} has no hosts: "
+                "the gateway has no Ollama host to serve"
+            )
+            continue
+        served, unreachable = _served(gw, inv, host, ollama)
+        problems += unreachable
+        consumers = hvars.get("ai_gateway_consumers", [])
+        if is_template(consumers):
+            continue
+        for where, problem in gw.consumer_problems(consumers, served):
+            problems.append(f"{inv.where(host, 'ai_gateway_consumers')}{where}: {problem}")
+    return list(dict.fromkeys(problems))
+
+
+CHECKS = [check_gateway]
