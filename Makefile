@@ -63,7 +63,7 @@ demo: deps
 	@# A question through the AI gateway (LiteLLM on lab-1) as consumer 'demo': its key is
 	@# made on lab-1, shown once, and kept here only in this shell's variable.
 	@key=$$($(HF) gateway keys rotate demo --json | $(PY) -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["key"]["key"])') && \
-	  echo "homeforge gateway keys rotate demo  (key made on lab-1: $${key:0:10}...)" && \
+	  echo "homeforge gateway keys rotate demo  (the key, made on lab-1, is kept in this shell only)" && \
 	  echo '$(HF) gateway ask $(DEMO_MODEL) "Why run models at home?"' && \
 	  HOMEFORGE_GATEWAY_KEY=$$key $(HF) gateway ask $(DEMO_MODEL) "Why run models at home?"
 	$(HF) gateway usage
