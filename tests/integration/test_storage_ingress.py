@@ -11,6 +11,7 @@ import secrets
 import subprocess
 
 import pytest
+import yaml
 
 from tests.integration.conftest import start_lab
 
@@ -95,9 +96,19 @@ def test_cluster_status_shows_the_default_class_and_the_https_endpoint(lab):
     classes = {c["name"]: c for c in found["storage_classes"]}
     assert classes["nfs"]["default"] and classes["nfs"]["provisioner"] == "nfs.csi.k8s.io"
     assert not classes["local-path"]["default"]  # one default class
-    [ollama] = [e for e in found["endpoints"] if "ollama.lab.internal" in e["hosts"]]
-    assert ollama["kind"] == "IngressRoute" and ollama["issuer"].startswith("ClusterIssuer/")
-    assert ollama["expires"] == ""  # the stand-in issues no certificate: shown as not issued yet
+    # the AI gateway is published (a key per consumer), Ollama's own API is not
+    [gateway] = [e for e in found["endpoints"] if "ai.lab.internal" in e["hosts"]]
+    assert gateway["kind"] == "IngressRoute" and gateway["issuer"].startswith("ClusterIssuer/")
+    assert gateway["expires"] == ""  # the stand-in issues no certificate: shown as not issued yet
+    assert not [e for e in found["endpoints"] if "ollama" in " ".join(e["hosts"])]
+    mesh = _mesh_address(lab, "lab-1")
+    slices = on(
+        lab, "lab-1", "cat", "/var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml"
+    )
+    routed = [d for d in yaml.safe_load_all(slices.stdout) if d and d["kind"] == "EndpointSlice"]
+    assert [s["endpoints"][0]["addresses"] for s in routed] == [
+        [mesh]
+    ]  # the gateway host's mesh address
     table = lab.hf("cluster", "status", "-i", str(lab.inventory))
     assert "Storage classes" in table.stdout and "not issued yet" in table.stdout
 

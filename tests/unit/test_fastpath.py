@@ -600,10 +600,26 @@ def test_one_hosts_variable_changes_only_that_host(cluster_inventory):
     path.write_text(
         path.read_text().replace(
             "lab-2: {ansible_host: 10.0.0.2, ollama_models: [a]}",
-            "lab-2: {ansible_host: 10.0.0.2, ollama_models: [a, b]}",
+            "lab-2: {ansible_host: 10.0.0.2, ollama_models: [a], ollama_keep_alive: 10m}",
         )
     )
     assert _changed(before, _digests(path)) == {"lab-2": ["host variables"]}
+
+
+def test_an_ollama_hosts_models_are_an_input_of_the_gateway(cluster_inventory):
+    """The AI gateway serves every Ollama host's ollama_models: a model added on one host
+    must converge the gateway host too (read across hosts, so every host's input)."""
+    path, _ = cluster_inventory
+    before = _digests(path)
+    path.write_text(
+        path.read_text().replace(
+            "lab-2: {ansible_host: 10.0.0.2, ollama_models: [a]}",
+            "lab-2: {ansible_host: 10.0.0.2, ollama_models: [a, b]}",
+        )
+    )
+    changed = _changed(before, _digests(path))
+    assert changed["lab-2"] == ["host variables", "other hosts' variables"]
+    assert changed["lab-1"] == changed["lab-3"] == ["other hosts' variables"]
 
 
 def test_a_variable_other_hosts_read_changes_every_host(cluster_inventory):

@@ -526,3 +526,53 @@ def test_the_ca_configuration_changes_only_with_the_permitted_domains():
     assert "nameConstraints = critical, permitted;DNS:example, excluded;IP:" in explicit
     # no route yet: a CA that can sign for nothing that resolves (.invalid, RFC 6761)
     assert "permitted;DNS:invalid, excluded" in _ca_config()
+
+
+# ---------------------------------------------------------------- the AI gateway's route
+
+
+def test_the_gateway_is_published_through_a_service_and_an_endpointslice_to_its_host():
+    backend = {"address": "10.77.0.5", "port": 4000}
+    objects = _objects(
+        ingress_traefik_gateway_host="ai.lab.example", _ingress_traefik_gateway_backend=backend
+    )
+    for obj in _all(objects):
+        assert kube_schemas.problems(obj) == [], obj
+    routes = [
+        o
+        for o in objects["ingress-routes"]
+        if o["metadata"].get("namespace") == "homeforge-gateway"
+    ]
+    kinds = [o["kind"] for o in objects["ingress-routes"]]
+    assert kinds[:3] == ["Namespace", "Service", "EndpointSlice"]
+    service = next(o for o in routes if o["kind"] == "Service")
+    slice_ = next(o for o in routes if o["kind"] == "EndpointSlice")
+    assert "selector" not in service["spec"]
+    assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == service["metadata"]["name"]
+    assert slice_["endpoints"][0]["addresses"] == ["10.77.0.5"]
+    assert slice_["ports"][0]["name"] == service["spec"]["ports"][0]["name"] == "http"
+    https = next(
+        o
+        for o in routes
+        if o["kind"] == "IngressRoute" and o["spec"]["entryPoints"] == ["websecure"]
+    )
+    assert https["spec"]["routes"][0]["match"] == "Host(`ai.lab.example`)"
+    assert https["spec"]["routes"][0]["services"] == [{"name": "ai-gateway", "port": 4000}]
+    assert "middlewares" not in https["spec"]["routes"][0]  # every request needs a consumer key
+    # no route to Ollama unless asked for
+    assert not [o for o in _all(objects) if o["metadata"].get("name") == "ollama"]
+
+
+def test_the_gateway_route_may_be_limited_to_networks_and_serves_ipv6():
+    backend = {"address": "fd77::5", "port": 4100}
+    objects = _objects(
+        ingress_traefik_gateway_host="ai.lab.example",
+        ingress_traefik_gateway_allowed_cidrs=["192.168.0.0/16"],
+        _ingress_traefik_gateway_backend=backend,
+    )
+    for obj in _all(objects):
+        assert kube_schemas.problems(obj) == [], obj
+    slice_ = next(o for o in _all(objects) if o["kind"] == "EndpointSlice")
+    assert slice_["addressType"] == "IPv6" and slice_["ports"][0]["port"] == 4100
+    allow = next(o for o in _all(objects) if o["metadata"]["name"] == "ai-gateway-allowed-sources")
+    assert allow["spec"]["ipAllowList"]["sourceRange"] == ["192.168.0.0/16"]

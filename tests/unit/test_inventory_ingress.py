@@ -210,7 +210,12 @@ def test_a_public_ollama_is_accepted_with_one_warning(write, monkeypatch):
     monkeypatch.setattr(support, "today", lambda: datetime.date(2025, 1, 1))
     host = "    ingress_traefik_ollama_host: ollama.example.org\n"
     path = write("hosts.yml", CLUSTER.format(vars=host))
-    assert checks.warnings(inventory.load(path)) == []
+    route = (
+        f"{path}: host s1: ingress_traefik_ollama_host: ollama.example.org: publishes Ollama's own"
+        " API, which has no keys: publish the AI gateway instead (ingress_traefik_gateway_host,"
+        " a key per consumer)"
+    )
+    assert checks.warnings(inventory.load(path)) == [route]
     path = write(
         "hosts.yml", CLUSTER.format(vars=host + "    ingress_traefik_ollama_public: yes\n")
     )
@@ -221,17 +226,17 @@ def test_a_public_ollama_is_accepted_with_one_warning(write, monkeypatch):
         " open to every client that reaches the ingress (its API has no authentication: anyone"
         " can pull and delete models and use the GPUs)"
     )
-    assert checks.warnings(inv) == [warning]  # the first server's, where the role writes
+    assert checks.warnings(inv) == [warning, route]  # the first server's, where the role writes
     out = CliRunner().invoke(main, ["inventory", "check", "-i", str(path)])
     assert out.exit_code == 0
     lines = [" ".join(line.split()) for line in out.output.splitlines()]
-    assert lines[-1] == f"warning: {warning}"
+    assert lines[-1] == f"warning: {route}" and lines[-2] == f"warning: {warning}"
     shown = out.output.split("warning:")[0]  # the console may wrap a long path
     assert "ok (2 hosts" in shown.replace("\n", "") or "ok (2 hosts" in " ".join(shown.split())
     out = CliRunner().invoke(main, ["inventory", "check", "-i", str(path), "--json"])
     assert out.exit_code == 0
     reported = json.loads(out.output.splitlines()[0])
-    assert (reported["ok"], reported["warnings"]) == (True, [warning])
+    assert (reported["ok"], reported["warnings"]) == (True, [warning, route])
 
 
 def test_the_cas_permitted_domains_are_dns_names(write, inventory_problems):
@@ -245,3 +250,17 @@ def test_the_cas_permitted_domains_are_dns_names(write, inventory_problems):
         in "\n".join(found)
     )
     assert not [p for p in found if "'lab.example'" in p]
+
+
+def test_the_gateway_route_needs_a_gateway_and_draws_no_warning(write, inventory_problems):
+    path, found = problems_of(
+        write, inventory_problems, "    ingress_traefik_gateway_host: ai.lab.example\n"
+    )
+    assert found == [
+        f"{path}: host s1: ingress_traefik_gateway_host: set, but group ai_gateway has no host:"
+        " there is no gateway to publish"
+    ]
+    path, found = problems_of(
+        write, inventory_problems, "    ingress_traefik_gateway_host: 'not a name'\n"
+    )
+    assert any("ingress_traefik_gateway_host: 'not a name'" in line for line in found)

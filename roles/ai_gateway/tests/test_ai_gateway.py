@@ -16,7 +16,9 @@ STATE = "/var/lib/homeforge-gateway"
 
 
 def _bind(host) -> tuple[str, str]:
-    start = host.check_output("systemctl show --property=ExecStart --value homeforge-gateway.service")
+    start = host.check_output(
+        "systemctl show --property=ExecStart --value homeforge-gateway.service"
+    )
     address = re.search(r"--host (\S+)", start).group(1)
     port = re.search(r"--port (\d+)", start).group(1)
     return address, port
@@ -32,7 +34,9 @@ def _status(host, path: str, key: str = "") -> int:
         "try:\n    print(urllib.request.urlopen(req, timeout=30).status)\n"
         "except urllib.error.HTTPError as e:\n    print(e.code)\n"
     )
-    return int(host.check_output(f"python3 -c {_quote(ask)} http://{address}:{port}{path} {_quote(key)}"))
+    return int(
+        host.check_output(f"python3 -c {_quote(ask)} http://{address}:{port}{path} {_quote(key)}")
+    )
 
 
 def _quote(text: str) -> str:
@@ -44,7 +48,9 @@ def test_the_pinned_release_is_installed_in_its_own_environment(host, hf_vars):
     assert host.file(f"{venv}/.homeforge-complete").exists
     found = host.check_output(f"ls {venv}/lib/").split()
     assert any(
-        host.file(f"{venv}/lib/{py}/site-packages/litellm-{hf_vars['ai_gateway_version']}.dist-info").is_directory
+        host.file(
+            f"{venv}/lib/{py}/site-packages/litellm-{hf_vars['ai_gateway_version']}.dist-info"
+        ).is_directory
         for py in found
     )
     assert not host.file("/var/cache/homeforge/ai-gateway").listdir()  # the wheelhouse copy went

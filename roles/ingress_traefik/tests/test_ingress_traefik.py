@@ -43,18 +43,29 @@ def _objects(host, name: str) -> list[dict]:
     return [o for o in yaml.safe_load_all(manifest.content_string) if o]
 
 
-def _ollama_restricted(hf_vars) -> bool:
-    return (
-        bool(hf_vars["ingress_traefik_ollama_host"])
-        and not hf_vars["ingress_traefik_ollama_public"]
-    )
-
-
-def _route_hosts(hf_vars) -> list[str]:
-    ollama = (
-        [hf_vars["ingress_traefik_ollama_host"]] if hf_vars["ingress_traefik_ollama_host"] else []
-    )
-    return ollama + [route["host"] for route in hf_vars["ingress_traefik_routes"]]
+def _route_kinds(hf_vars) -> list[tuple[str, list[str]]]:
+    """(host name, the kinds of its objects) per route, in the role's order: the AI
+    gateway's (its Namespace, Service and EndpointSlice first), Ollama's (with its
+    allow-list unless public), then ingress_traefik_routes."""
+    out = []
+    if hf_vars["ingress_traefik_gateway_host"]:
+        restricted = bool(hf_vars["ingress_traefik_gateway_allowed_cidrs"])
+        out.append(
+            (
+                hf_vars["ingress_traefik_gateway_host"],
+                ["Namespace", "Service", "EndpointSlice"]
+                + (RESTRICTED_ROUTE_KINDS if restricted else ROUTE_KINDS),
+            )
+        )
+    if hf_vars["ingress_traefik_ollama_host"]:
+        restricted = not hf_vars["ingress_traefik_ollama_public"]
+        out.append(
+            (
+                hf_vars["ingress_traefik_ollama_host"],
+                RESTRICTED_ROUTE_KINDS if restricted else ROUTE_KINDS,
+            )
+        )
+    return out + [(route["host"], ROUTE_KINDS) for route in hf_vars["ingress_traefik_routes"]]
 
 
 def test_the_manifests_are_private_and_on_the_first_server_only(host, enabled, hf_host):
@@ -79,12 +90,9 @@ def test_each_route_has_a_certificate_an_https_route_and_a_redirect(host, enable
     if hf_host != _first_server(enabled):
         return
     objects = _objects(host, "homeforge-ingress-routes.yaml")
-    hosts = _route_hosts(enabled)
-    expected = []  # Ollama's route comes first, with its allow-list unless public
-    for index in range(len(hosts)):
-        restricted = index == 0 and _ollama_restricted(enabled)
-        expected += RESTRICTED_ROUTE_KINDS if restricted else ROUTE_KINDS
-    assert [o["kind"] for o in objects] == expected
+    routes = _route_kinds(enabled)
+    hosts = [name for name, _kinds in routes]
+    assert [o["kind"] for o in objects] == [kind for _name, kinds in routes for kind in kinds]
     certificates = [o for o in objects if o["kind"] == "Certificate"]
     assert [c["spec"]["dnsNames"] for c in certificates] == [[h] for h in hosts]
     issuer = _objects(host, "homeforge-ingress-issuer.yaml")[0]["metadata"]["name"]
@@ -97,6 +105,25 @@ def test_each_route_has_a_certificate_an_https_route_and_a_redirect(host, enable
             assert route["spec"]["tls"]["secretName"].endswith("-tls")
         else:
             assert route["spec"]["routes"][0]["middlewares"][-1]["name"].endswith("-redirect-https")
+
+
+def test_the_gateway_route_goes_to_where_the_gateway_listens(host, enabled, hf_host, hf_peer):
+    if hf_host != _first_server(enabled) or not enabled["ingress_traefik_gateway_host"]:
+        return
+    objects = _objects(host, "homeforge-ingress-routes.yaml")
+    [service] = [o for o in objects if o["kind"] == "Service"]
+    [endpoints] = [o for o in objects if o["kind"] == "EndpointSlice"]
+    assert "selector" not in service["spec"]
+    assert (
+        endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == service["metadata"]["name"]
+    )
+    address = endpoints["endpoints"][0]["addresses"][0]
+    port = endpoints["ports"][0]["port"]
+    gateway = hf_peer(enabled["groups"]["ai_gateway"][0])
+    start = gateway.check_output(
+        "systemctl show --property=ExecStart --value homeforge-gateway.service"
+    )
+    assert f"--host {address} " in start and f"--port {port} " in start
 
 
 def test_ollama_serves_only_the_allowed_networks_unless_public(host, enabled, hf_host):
@@ -154,7 +181,7 @@ def test_the_homelab_ca_key_is_private_and_its_certificate_is_a_ca(host, enabled
     assert "X509v3 Name Constraints: critical" in constraints
     domains = (
         enabled["ingress_traefik_ca_permitted_domains"]
-        or [name.partition(".")[2] or name for name in _route_hosts(enabled)]
+        or [name.partition(".")[2] or name for name, _kinds in _route_kinds(enabled)]
         or ["invalid"]
     )
     permitted = constraints.split("Excluded:")[0]

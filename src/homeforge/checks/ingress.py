@@ -29,6 +29,7 @@ INGRESSES = {"traefik": "ingress_traefik", "istio": "ingress_istio"}
 RULES = {
     "ingress_traefik_acme_server": https_url_problem,
     "ingress_traefik_ollama_namespace": kube_name_problem,
+    "ingress_traefik_gateway_namespace": kube_name_problem,
     "ingress_traefik_cert_manager_namespace": kube_name_problem,
     "ingress_traefik_ca_dir": absolute_path_problem,
     "ingress_traefik_ca_export_path": absolute_path_problem,
@@ -38,6 +39,7 @@ RULES = {
 OPTIONAL_RULES = {  # empty means "not used"
     "ingress_traefik_acme_email": email_problem,
     "ingress_traefik_ollama_host": dns_name_problem,
+    "ingress_traefik_gateway_host": dns_name_problem,
 }
 ROUTE_RULES = {
     "name": kube_name_problem,
@@ -105,6 +107,8 @@ def _route_problems(inv: Inventory, host: str, routes: Any) -> list[str]:
         names.append(route.get("name"))
     if inv.hostvars[host].get("ingress_traefik_ollama_host"):
         names.append("ollama")  # the role's own route for Ollama
+    if inv.hostvars[host].get("ingress_traefik_gateway_host"):
+        names.append("ai-gateway")  # the role's own route for the AI gateway
     for name in sorted({n for n in names if n is not None and names.count(n) > 1}):
         problems.append(f"{where}: name {name!r} is used twice (it names the route's objects)")
     return problems
@@ -129,6 +133,11 @@ def check_traefik_on_the_servers(inv: Inventory) -> list[str]:
             problems.append(
                 f"{inv.where(host, 'k3s_server_config')}: disable: traefik, but homeforge_ingress"
                 " is traefik (the role configures K3s's bundled Traefik)"
+            )
+        if hvars.get("ingress_traefik_gateway_host") and not inv.group_members("ai_gateway"):
+            problems.append(
+                f"{inv.where(host, 'ingress_traefik_gateway_host')}: set, but group ai_gateway has no"
+                " host: there is no gateway to publish"
             )
         allowed = hvars.get("ingress_traefik_ollama_allowed_cidrs")
         if (
@@ -161,5 +170,19 @@ def warn_traefik_ollama_public(inv: Inventory) -> list[str]:
     ]
 
 
+def warn_traefik_ollama_route(inv: Inventory) -> list[str]:
+    """Ollama's own API published at all: it has no keys, the gateway has."""
+    first = next(iter(inv.group_members(server_group(inv))), None)
+    hvars = inv.hostvars.get(first, {}) if first else {}
+    host_name = hvars.get("ingress_traefik_ollama_host")
+    if hvars.get("homeforge_ingress") != "traefik" or not host_name:
+        return []
+    return [
+        f"{inv.where(first, 'ingress_traefik_ollama_host')}: {host_name}: publishes Ollama's own API,"
+        " which has no keys: publish the AI gateway instead (ingress_traefik_gateway_host, a key"
+        " per consumer)"
+    ]
+
+
 CHECKS = [check_ingress_choice, check_traefik_settings, check_traefik_on_the_servers]
-WARNINGS = [warn_traefik_ollama_public]
+WARNINGS = [warn_traefik_ollama_public, warn_traefik_ollama_route]

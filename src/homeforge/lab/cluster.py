@@ -29,7 +29,7 @@ from homeforge.roles import role_default
 
 STANDIN_APT = "/srv/standin-apt"
 NFS_EXPORTS = "/srv/nfs"  # lab/__init__.py gives lab-1 a volume there
-OLLAMA_HOST = "ollama.lab.internal"
+GATEWAY_HOST = "ai.lab.internal"
 STANDIN_SYS = "/srv/standin-sys"
 STANDIN_GPU = {
     "name": "NVIDIA GeForce RTX 3090",
@@ -284,10 +284,10 @@ def prepare(lab, state: Path, log=print) -> dict:
                 "nvidia_container_toolkit_apt_repository": source,
                 "nvidia_container_toolkit_apt_key_url": "",
                 "nvidia_sysfs_root": STANDIN_SYS,
-                # the ingress objects (Traefik, cert-manager, a homelab CA, Ollama's route)
-                # are written for K3s; the stand-in runs none of them
+                # the ingress objects (Traefik, cert-manager, a homelab CA, the AI gateway's
+                # route) are written for K3s; the stand-in runs none of them
                 "homeforge_ingress": "traefik",
-                "ingress_traefik_ollama_host": OLLAMA_HOST,
+                **({"ingress_traefik_gateway_host": GATEWAY_HOST} if models else {}),
             },
         },
     }
