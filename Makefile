@@ -104,6 +104,7 @@ bench: deps
 	$(PY) bench/converge.py --nodes 3 --runs 5
 	$(PY) bench/fast_path.py --nodes 3 8 --runs 3
 	$(PY) bench/cutover.py --rounds 5
+	$(PY) bench/gateway.py --requests 400
 
 lock:
 	@rm -rf /tmp/homeforge-lock && python3 -m venv /tmp/homeforge-lock
