@@ -28,6 +28,7 @@ from homeforge.runner import (
     Failure,
     HostStats,
     RunResult,
+    forget_facts,
     require_reachable,
     run_playbook,
 )
@@ -142,6 +143,7 @@ def converge(
             fast.probe(remote, request.check)
         for host in hosts:
             view.probed(host, fast.probes[host])
+        forget_facts([h for h in fast.to_run if fast.probes[h].facts_stale])
         to_run, result, done = fast.to_run, None, []
         for _round in range(ROUNDS):
             if not to_run:

@@ -309,6 +309,14 @@ DRIFTS = [
         "systemctl is-enabled chrony",
     ),
     (
+        # systemd's cached UnitFileState still says "enabled" until a daemon-reload
+        "unit disabled without a reload",
+        1,
+        "systemctl disable --no-reload chrony",
+        "unit chrony.service",
+        "systemctl is-enabled chrony",
+    ),
+    (
         "changed sysctl",
         1,
         "sysctl -w net.ipv4.ip_forward=0",
@@ -321,6 +329,14 @@ DRIFTS = [
         f"iptables -D {WG_RULE}",
         "firewall chain ipv4 filter/INPUT (rules 'homeforge wireguard')",
         f"iptables -C {WG_RULE}",
+    ),
+    (
+        # wg-quick's oneshot unit stays "active": the role restarts it
+        "deleted WireGuard interface",
+        2,
+        "ip link del wg0",
+        "WireGuard peers of wg0",
+        "ip link show wg0",
     ),
     (
         "dropped WireGuard peer",

@@ -26,6 +26,9 @@ def stamps(tmp_path, monkeypatch):
     return directory
 
 
+HOST = {"kind": "host"}  # every stamp has it (fastpath.Stamps.write)
+
+
 def _inputs(**changes):
     parts = {"homeforge": "a", "role common": "b", "host variables": "c"}
     parts.update(changes)
@@ -49,6 +52,36 @@ def test_unchanged_when_inputs_and_every_watched_item_match(stamps, tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("spoil", "why"),
+    [
+        (lambda stamp, d: os.chmod(stamp, 0o666), "stamp not trusted: not root's, or writable"),
+        (lambda stamp, d: os.chown(stamp, 1000, 1000), "stamp not trusted: not root's"),
+        (lambda stamp, d: os.chmod(d, 0o777), "stamp directory not trusted"),
+        (
+            lambda stamp, d: stamp.write_text(
+                json.dumps({**json.loads(stamp.read_text()), "watch": []})
+            ),
+            "lacks what every stamp has",
+        ),
+        (
+            lambda stamp, d: (stamp.rename(d / "elsewhere"), stamp.symlink_to(d / "elsewhere")),
+            "stamp not trusted",
+        ),
+    ],
+    ids=["writable by others", "not root's", "open directory", "empty watch list", "a link"],
+)
+def test_a_stamp_that_cannot_be_trusted_is_no_stamp(stamps, tmp_path, spoil, why):
+    """Whoever could write a stamp could declare the host converged: the probe trusts only
+    root's own, unshared, complete stamps."""
+    watch = [{"kind": "file", "path": str(tmp_path)}, {"kind": "host"}]
+    stampops.stamp_write("site", _inputs(), watch)
+    assert stampops.stamp_check("site", _inputs(), clear=False)["outcome"] == "unchanged"
+    spoil(stamps / "site.json", stamps)
+    found = stampops.stamp_check("site", _inputs(), clear=False)
+    assert found["outcome"] == "never" and why in found["detail"], found
+
+
+@pytest.mark.parametrize(
     "drift",
     [
         lambda p: p.write_text("a = 2\n"),  # hand edit
@@ -61,27 +94,28 @@ def test_a_changed_file_is_drift_named_and_clears_the_stamps(stamps, tmp_path, d
     managed = tmp_path / "managed.conf"
     managed.write_text("a = 1\n")
     os.chmod(managed, 0o644)
-    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": str(managed)}])
+    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": str(managed)}, HOST])
     drift(managed)
     reply = stampops.stamp_check("site", _inputs())
-    assert reply == {
-        "outcome": "drift",
-        "detail": f"changed since the last converge: file {managed}",
-    }
+    assert (reply["outcome"], reply["detail"]) == (
+        "drift",
+        f"changed since the last converge: file {managed}",
+    )
+    assert [i["path"] for i in reply["drifted"]] == [str(managed)] and not reply["facts_stale"]
     assert not list(stamps.iterdir())  # the run that follows starts without a stamp
 
 
 def test_check_mode_probes_without_clearing(stamps, tmp_path):
     managed = tmp_path / "managed.conf"
     managed.write_text("x")
-    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": str(managed)}])
+    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": str(managed)}, HOST])
     managed.write_text("y")
     assert stampops.stamp_check("site", _inputs(), clear=False)["outcome"] == "drift"
     assert (stamps / "site.json").exists()
 
 
 def test_changed_inputs_are_named_by_part(stamps):
-    stampops.stamp_write("site", _inputs(), [])
+    stampops.stamp_write("site", _inputs(), [HOST])
     reply = stampops.stamp_check("site", _inputs(**{"role common": "B", "role ollama": "new"}))
     assert reply == {"outcome": "inputs", "detail": "role common, role ollama"}
 
@@ -95,8 +129,8 @@ def test_an_ineligible_stamp_keeps_its_reason(stamps):
 
 
 def test_stamps_are_per_playbook_and_clear_removes_all(stamps):
-    stampops.stamp_write("site", _inputs(), [])
-    stampops.stamp_write("mesh", _inputs(), [])
+    stampops.stamp_write("site", _inputs(), [HOST])
+    stampops.stamp_write("mesh", _inputs(), [HOST])
     assert stampops.stamp_check("mesh", _inputs())["outcome"] == "unchanged"
     assert stampops.stamp_clear() == {"removed": ["mesh.json", "site.json"]}
     with pytest.raises(stampops.OpError):
@@ -139,15 +173,28 @@ def test_packages_sysctls_and_unknown_kinds():
         stampops.observe([{"kind": "bogus"}])
 
 
-def test_gpus_are_read_from_sysfs(tmp_path):
+def test_gpus_are_read_from_sysfs_and_the_driver_is_loaded_when_nvidia_smi_answers(tmp_path):
+    """The module's meaning of "loaded" (and so the role's): nvidia-smi answers its query
+    and its XML report. A sysfs module directory left while nvidia-smi fails (exit 9, a
+    driver and library of different versions) is not a loaded driver."""
+    from homeforge.module_utils import load
+
+    query = " ".join(load("nvidia").QUERY_ARGS)
     device = tmp_path / "bus/pci/devices/0000:01:00.0"
     device.mkdir(parents=True)
     (device / "vendor").write_text("0x10de\n")
-    assert stampwatch._gpus(str(tmp_path)) == "0000:01:00.0 loaded=no"
-    (tmp_path / "module/nvidia").mkdir(parents=True)  # modprobe nvidia
-    assert stampwatch._gpus(str(tmp_path)) == "0000:01:00.0 loaded=yes"
+    (tmp_path / "module/nvidia").mkdir(parents=True)  # the kernel module is there
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text('#!/bin/sh\necho "$@" >> "$0.log"\nexit 9\n')
+    smi.chmod(0o755)
+    assert stampwatch._gpus(str(tmp_path), str(smi), query) == "0000:01:00.0 loaded=no"
+    smi.write_text('#!/bin/sh\necho "$@" >> "$0.log"\nexit 0\n')
+    assert stampwatch._gpus(str(tmp_path), str(smi), query) == "0000:01:00.0 loaded=yes"
+    asked = (tmp_path / "nvidia-smi.log").read_text().splitlines()
+    assert asked[-2:] == [query, "-q -x"]  # what the module asks, in its order
     (device / "vendor").write_text("0x8086\n")
-    assert stampwatch._gpus(str(tmp_path)) == "none loaded=yes"
+    assert stampwatch._gpus(str(tmp_path), str(smi), query) == "none loaded=yes"
+    assert stampwatch._gpus(str(tmp_path), str(tmp_path / "absent"), query).endswith("loaded=no")
 
 
 def test_the_default_routes_address_is_part_of_the_host(monkeypatch, tmp_path):
@@ -490,7 +537,20 @@ MODULE_RESULTS = [
     ),
     ("wireguard_psk", _args(directory="/w"), [{"kind": "tree", "path": "/w/wg0.psk.d"}], None),
     ("ollama_model", _args(name="m:1b", update=True), [], "ollama_model update=true"),
-    ("nvidia_gpu_facts", _args(), [{"kind": "gpus", "sysfs_root": "/sys"}], None),
+    (
+        "nvidia_gpu_facts",
+        _args(nvidia_smi="/usr/local/bin/nvidia-smi-standin"),
+        [
+            {
+                "kind": "gpus",
+                "sysfs_root": "/sys",
+                "nvidia_smi": "/usr/local/bin/nvidia-smi-standin",
+                "query": "--query-gpu=index,name,memory.total,driver_version,pci.bus_id"
+                " --format=csv,noheader,nounits",
+            }
+        ],
+        None,
+    ),
     (
         "script",
         _args(creates="/c", removes="/r"),
@@ -872,7 +932,7 @@ def test_controller_files_are_checked_on_the_controller(stamps, tmp_path):
     fetched = tmp_path / "ca.crt"
     fetched.write_text("cert")
     item = {"kind": "local", "path": str(fetched), "digest": stampops.local_digest(str(fetched))}
-    stampops.stamp_write("site", _inputs(), [item])
+    stampops.stamp_write("site", _inputs(), [item, HOST])
     reply = stampops.stamp_check("site", _inputs())
     assert reply["outcome"] == "unchanged" and reply["local"] == [
         {"path": str(fetched), "digest": item["digest"]}
@@ -882,7 +942,7 @@ def test_controller_files_are_checked_on_the_controller(stamps, tmp_path):
 
 
 def test_a_probe_that_cannot_observe_clears_the_stamps(stamps):
-    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": "/etc/hostname"}])
+    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": "/etc/hostname"}, HOST])
     stamp = stamps / "site.json"
     data = json.loads(stamp.read_text())
     data["watch"][0] = {"kind": "bogus", "digest": "x"}
@@ -945,7 +1005,7 @@ def test_a_host_whose_probe_fails_runs_and_its_stamp_is_cleared(cluster_inventor
     assert probes["lab-1"].outcome == "error" and fast.to_run == ["lab-1"]
     assert ("lab-1", "stamp_clear") in remote.calls  # tried, and its failure does not stop us
     remote = _Remote()
-    stampops.stamp_write("site", fast.digests["lab-1"], [])
+    stampops.stamp_write("site", fast.digests["lab-1"], [HOST])
     fast = FastPath(inv, paths.resolve_playbook("site"), ["lab-1"], [])
     assert fast.probe(remote, check=True)["lab-1"].unchanged
     assert remote.calls == [("lab-1", "stamp_check")]
@@ -987,11 +1047,20 @@ def test_a_unit_not_as_the_run_asked_refuses_the_stamp(lab_inventory, stamps, mo
     ]
 
     def systemd(chrony, old="inactive", enabled="enabled"):
+        # `systemctl show` answers UnitFileState from systemd's cache ("enabled" here even
+        # after a `disable --no-reload`); `is-enabled` reads the unit files, as Ansible does
         shown = (
-            f"Id=chrony.service\nLoadState=loaded\nActiveState={chrony}\nUnitFileState={enabled}\n\n"
+            f"Id=chrony.service\nLoadState=loaded\nActiveState={chrony}\nUnitFileState=enabled\n\n"
             "Id=old.service\nLoadState=loaded\nActiveState=" + old + "\nUnitFileState=disabled\n"
         )
-        monkeypatch.setattr(stampwatch, "_query", lambda args, timeout=30: (0, shown, ""))
+        is_enabled = {"chrony.service": enabled, "old.service": "disabled"}
+
+        def query(args, timeout=30):
+            if args[1] == "is-enabled":
+                return 0, "".join(is_enabled[name] + "\n" for name in args[3:]), ""
+            return 0, shown, ""
+
+        monkeypatch.setattr(stampwatch, "_query", query)
 
     systemd("active")
     assert stampops.stamp_write("site", _inputs(), items)["items"] == 2
@@ -1087,3 +1156,98 @@ def test_facts_roles_read_across_hosts_are_inputs(cluster_inventory, isolated_st
     assert _changed(before, inputs.digests(inv, site, inv.hosts)) == {
         h: ["other hosts' facts"] for h in inv.hosts
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "listed"),
+    [
+        ("library/tiny:1b", "tiny:1b"),
+        ("registry.ollama.ai/library/tiny:1b", "tiny:1b"),
+        ("tiny", "tiny:latest"),
+        ("localhost:5000/ns/m", "localhost:5000/ns/m:latest"),
+    ],
+)
+def test_a_removed_model_is_seen_whatever_form_of_its_name_the_role_used(
+    lab_inventory, stamps, name, listed
+):
+    """The module normalises a model's name; the probe must look up that same name in
+    /api/tags, or a model removed by hand stays "unchanged (probe)"."""
+    import http.server
+    import threading
+
+    tags = {"models": [{"name": listed, "model": listed, "digest": "d1"}]}
+
+    class Tags(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = json.dumps(tags).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Tags)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        watch = WatchList(lab_inventory)
+        watch.add_event(
+            _event("lab-1", "homeforge.homelab.ollama_model", _args(name=name, url=url))
+        )
+        items = [HOST, *watch.host("lab-1").ordered()]
+        assert [i["name"] for i in items if i["kind"] == "ollama_model"] == [listed]
+        stampops.stamp_write("site", _inputs(), items)
+        assert stampops.stamp_check("site", _inputs(), clear=False)["outcome"] == "unchanged"
+        tags["models"] = []  # `ollama rm` by hand
+        found = stampops.stamp_check("site", _inputs(), clear=False)
+        assert found["outcome"] == "drift" and f"Ollama model {listed}" in found["detail"]
+    finally:
+        server.shutdown()
+
+
+def test_a_drifted_host_has_its_cached_facts_dropped_before_its_converge(
+    stamps, tmp_path, monkeypatch
+):
+    """A new kernel, distribution or address: the run must not decide on the facts the
+    controller cached before (smart gathering would reuse them), so the probe says the
+    facts are stale and they are dropped; a file drift alone keeps them."""
+    from homeforge import runner
+
+    managed = tmp_path / "managed.conf"
+    managed.write_text("a\n")
+    monkeypatch.setattr(stampwatch, "_host", lambda: "kernel 6.1 debian 12 eth0 10.0.2.5/24")
+    stampops.stamp_write("site", _inputs(), [{"kind": "file", "path": str(managed)}, HOST])
+    managed.write_text("b\n")
+    found = stampops.stamp_check("site", _inputs(), clear=False)
+    assert found["outcome"] == "drift" and found["facts_stale"] is False
+    monkeypatch.setattr(stampwatch, "_host", lambda: "kernel 6.12 debian 13 eth0 10.0.2.5/24")
+    found = stampops.stamp_check("site", _inputs(), clear=False)
+    assert found["outcome"] == "drift" and found["facts_stale"] is True
+    monkeypatch.setenv("HOMEFORGE_STATE_DIR", str(tmp_path / "state"))
+    cache = runner.fact_cache_dir()
+    cache.mkdir(parents=True)
+    (cache / "lab-1").write_text("{}")
+    (cache / "lab-2").write_text("{}")
+    assert runner.forget_facts(["lab-1", "lab-3"]) == ["lab-1"]
+    assert sorted(p.name for p in cache.iterdir()) == ["lab-2"]
+
+
+def test_an_item_whose_drift_the_converge_did_not_repair_refuses_the_stamp(stamps, tmp_path):
+    """A drift converge that leaves the drifted item as it found it (no role manages that
+    state back) must not stamp the host: the next probe would call it unchanged and the
+    drift would be forgotten."""
+    managed = tmp_path / "managed.conf"
+    managed.write_text("a\n")
+    watch = [{"kind": "file", "path": str(managed)}, HOST]
+    stampops.stamp_write("site", _inputs(), watch)
+    managed.write_text("edited by hand\n")
+    found = stampops.stamp_check("site", _inputs())
+    assert found["outcome"] == "drift"
+    assert [(i["kind"], i["path"]) for i in found["drifted"]] == [("file", str(managed))]
+    with pytest.raises(stampops.OpError, match=f"file {managed} drifted and the converge did not"):
+        stampops.stamp_write("site", _inputs(), watch, drifted=found["drifted"])
+    assert not (stamps / "site.json").exists()
+    managed.write_text("a\n")  # the role put it back
+    assert stampops.stamp_write("site", _inputs(), watch, drifted=found["drifted"])["items"] == 2

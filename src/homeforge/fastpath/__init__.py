@@ -29,7 +29,7 @@ Rules that keep it correct:
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from homeforge.fastpath import inputs
@@ -56,6 +56,10 @@ REASONS = {
 class Probe:
     outcome: str  # unchanged | never | ineligible | inputs | drift | error | full
     detail: str = ""
+    facts_stale: bool = False  # the host itself drifted: gather its facts anew
+    # the items whose drift (inputs unchanged) caused the converge, with their recorded
+    # digests: the converge must bring them back before the host is stamped again
+    drifted: list = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
@@ -122,7 +126,12 @@ class FastPath:
                 self.probes[host] = Probe("error", str(reply))
                 errored.append(host)
                 continue
-            self.probes[host] = Probe(reply["outcome"], reply.get("detail", ""))
+            self.probes[host] = Probe(
+                reply["outcome"],
+                reply.get("detail", ""),
+                bool(reply.get("facts_stale")),
+                list(reply.get("drifted") or []),
+            )
             changed = [
                 item["path"]
                 for item in reply.get("local") or []
@@ -234,6 +243,7 @@ class FastPath:
                 watch=items,
                 eligible=entry.eligible,
                 reason=entry.reason,
+                drifted=self.probes[host].drifted if host in self.probes else [],
             )
 
         return {

@@ -234,13 +234,37 @@ def _ollama_model(watch: Watch, args: Args, res: Args, data: Args) -> str | None
     on while the host stays as it was, and cannot be watched."""
     if str(args.get("state", "present")) == "present" and args.get("update"):
         return "ollama_model update=true (the registry may move on)"
-    watch.add("ollama_model", name=args.get("name"), url=args.get("url"))
+    watch.add("ollama_model", name=_listed_name(args.get("name")), url=args.get("url"))
     return None
 
 
+def _listed_name(name: Any) -> Any:
+    """The name Ollama's ``/api/tags`` lists a model under, by the function the
+    ``ollama_model`` module normalises with (``library/x:1b`` and
+    ``registry.ollama.ai/library/x:1b`` are ``x:1b``; ``host:5000/ns/m`` is ``...:latest``),
+    so the probe looks up what the module made present."""
+    from homeforge.module_utils import load
+
+    names = load("ollama")
+    try:
+        return names.short_name(name)
+    except names.ModelNameError:
+        return name  # the module refused it: the run failed, nothing is stamped
+
+
 def _nvidia_gpu_facts(watch: Watch, args: Args, res: Args, data: Args) -> None:
-    """A read: the devices it found, which the run's decisions followed from."""
-    watch.add("gpus", sysfs_root=str(args.get("sysfs_root") or "/sys"))
+    """A read: the devices it found and whether the driver answers, which the run's
+    decisions followed from. "Loaded" means what the module means: nvidia-smi (the same
+    program, with the module's query) exits 0."""
+    from homeforge.module_utils import load
+
+    nvidia = load("nvidia")
+    watch.add(
+        "gpus",
+        sysfs_root=str(args.get("sysfs_root") or "/sys"),
+        nvidia_smi=str(args.get("nvidia_smi") or ""),
+        query=" ".join(nvidia.QUERY_ARGS),
+    )
 
 
 HOMEFORGE_HANDLERS: dict[str, Handler] = {

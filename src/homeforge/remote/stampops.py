@@ -16,6 +16,7 @@ converges that host in full.
 
 import json
 import os
+import stat
 import subprocess
 import tempfile
 import time
@@ -106,11 +107,27 @@ def _unmet(watch):
     return None
 
 
-def stamp_write(playbook, inputs, watch, eligible=True, reason=""):
+def _unrepaired(drifted):
+    """A line naming the drifted items that are still not as the last stamp recorded."""
+    if not drifted:
+        return None
+    now = observe(drifted)
+    still = [describe(item) for item, d in zip(drifted, now) if item.get("digest") != d]
+    if not still:
+        return None
+    return "%s drifted and the converge did not bring it back (no role repairs it)" % ", ".join(
+        still[:SHOWN]
+    )
+
+
+def stamp_write(playbook, inputs, watch, eligible=True, reason="", drifted=()):
     """Record a clean converge: the inputs' digests (one per part, from the controller) and
-    each watched item's digest now. Refused (OpError) when a unit is not as the run asked."""
+    each watched item's digest now. Refused (OpError) when a unit is not as the run asked,
+    or when an item whose drift caused this converge (``drifted``, with the digest the last
+    stamp recorded) did not come back: the roles do not repair it, and stamping the host
+    would forget the drift."""
     if eligible:
-        unmet = _unmet(watch)
+        unmet = _unmet(watch) or _unrepaired(drifted)
         if unmet:
             raise OpError(unmet)
     digests = observe(watch) if eligible else []
@@ -140,16 +157,46 @@ def stamp_write(playbook, inputs, watch, eligible=True, reason=""):
     return {"items": len(stamp["watch"]), "eligible": stamp["eligible"]}
 
 
+def _read_stamp(playbook):
+    """``(stamp, "")``, ``(None, "")`` when there is none, or ``(None, why)`` when the file
+    cannot be trusted: a link, not root's, writable by others (or in such a directory), or
+    without what every stamp has (the host item, a digest per item). Such a stamp would let
+    whoever wrote it declare the host converged."""
+    try:
+        fd = os.open(_stamp_path(playbook), os.O_RDONLY | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, "stamp not trusted: %s" % (exc.strerror or exc)
+    with os.fdopen(fd) as handle:
+        st, parent = os.fstat(handle.fileno()), os.stat(STAMP_DIR)
+        for what, info in (("stamp", st), ("stamp directory", parent)):
+            if info.st_uid != 0 or info.st_mode & 0o022:
+                return None, "%s not trusted: not root's, or writable by others" % what
+        if not stat.S_ISREG(st.st_mode):
+            return None, "stamp not trusted: not a regular file"
+        try:
+            stamp = json.load(handle)
+        except ValueError:
+            return None, "stamp not trusted: not JSON"
+    watch = stamp.get("watch") if isinstance(stamp, dict) else None
+    if not isinstance(watch, list) or not all(isinstance(i, dict) for i in watch):
+        return None, "stamp not trusted: no watch list"
+    if stamp.get("eligible") and (
+        not any(i.get("kind") == "host" for i in watch) or not all("digest" in i for i in watch)
+    ):
+        return None, "stamp not trusted: it lacks what every stamp has (the host item, digests)"
+    return stamp, ""
+
+
 def stamp_check(playbook, inputs, clear=True):
     """``unchanged`` when this host's stamp has these inputs and every watched digest
     still matches; otherwise why not (``never``, ``ineligible``, ``inputs``, ``drift``),
     and with ``clear`` every stamp is removed, since a run on this host follows."""
-    try:
-        with open(_stamp_path(playbook)) as handle:
-            stamp = json.load(handle)
-    except (OSError, ValueError):
-        stamp = None
-    if stamp is None or stamp.get("format") != FORMAT:
+    stamp, untrusted = _read_stamp(playbook)
+    if untrusted:
+        outcome, detail = "never", untrusted
+    elif stamp is None or stamp.get("format") != FORMAT:
         outcome, detail = "never", "no stamp of a clean converge"
     elif not stamp.get("eligible"):
         outcome, detail = "ineligible", stamp.get("reason") or "not eligible"
@@ -181,6 +228,27 @@ def stamp_check(playbook, inputs, clear=True):
             more = " and %d more" % (len(drifted) - SHOWN) if len(drifted) > SHOWN else ""
             outcome = "drift"
             detail = "changed since the last converge: " + ", ".join(drifted[:SHOWN]) + more
+            # the host itself changed (kernel, distribution, addresses, name): the facts
+            # the controller keeps for it are stale, and the run must gather them anew
+            stale = any(
+                item.get("kind") in ("host", "hostname") and item.get("digest") != d
+                for item, d in zip(watch, now)
+            )
+            # what a converge with the same inputs must bring back (the host's own changes
+            # and the controller's files are not a role's to repair)
+            repairable = [
+                item
+                for item, d in zip(watch, now)
+                if item.get("digest") != d and item.get("kind") not in ("host", "hostname", "local")
+            ]
+            if clear:
+                stamp_clear()
+            return {
+                "outcome": outcome,
+                "detail": detail,
+                "facts_stale": stale,
+                "drifted": repairable,
+            }
     if clear:
         stamp_clear()
     return {"outcome": outcome, "detail": detail}

@@ -124,17 +124,39 @@ def _package_base(name):
 
 
 def _unit_props(names):
-    """unit -> its LoadState, UnitFileState and ActiveState from one ``systemctl show``."""
+    """unit -> its LoadState and ActiveState from one ``systemctl show``, and its
+    UnitFileState as ``systemctl is-enabled`` reads it (what Ansible's systemd module asks).
+    ``show`` answers UnitFileState from systemd's cache, which a ``disable --no-reload`` or
+    a removed ``.wants`` link leaves stale until the next daemon-reload."""
     if not names:
         return {}
     ordered = sorted(set(names))
     rc, out, _err = _query(
-        ["systemctl", "show", "--property=Id,LoadState,UnitFileState,ActiveState", "--"] + ordered
+        ["systemctl", "show", "--property=Id,LoadState,ActiveState", "--"] + ordered
     )
     blocks = out.strip().split("\n\n") if rc == 0 else []
     found = {}
     for name, block in zip(ordered, blocks):
         found[name] = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
+    enabled = _is_enabled([n for n in ordered if found.get(n, {}).get("LoadState") != "not-found"])
+    for name, props in found.items():
+        props["UnitFileState"] = enabled.get(name, "")
+    return found
+
+
+def _is_enabled(names):
+    """unit -> what ``systemctl is-enabled`` prints (enabled, disabled, static, masked...):
+    one call for all, one per unit when a unit gave no line (then the lines do not pair)."""
+    if not names:
+        return {}
+    _rc, out, _err = _query(["systemctl", "is-enabled", "--"] + names)
+    lines = out.splitlines()
+    if len(lines) == len(names):
+        return dict(zip(names, (line.strip() for line in lines)))
+    found = {}
+    for name in names:
+        _rc, out, _err = _query(["systemctl", "is-enabled", "--", name])
+        found[name] = out.strip()
     return found
 
 
@@ -194,8 +216,9 @@ def _account(db, name):
     return _sha(out) if rc == 0 else "absent"
 
 
-def _gpus(sysfs_root):
-    """The PCI devices of vendor 10de (NVIDIA) under sysfs_root: a GPU put in or taken out."""
+def _gpus(sysfs_root, nvidia_smi="", query=""):
+    """The PCI devices of vendor 10de (NVIDIA) under sysfs_root (a GPU put in or taken
+    out), and whether the driver answers."""
     base = os.path.join(sysfs_root, "bus/pci/devices")
     found = []
     try:
@@ -210,15 +233,35 @@ def _gpus(sysfs_root):
         except OSError:
             continue
     # the driver loaded or not (a role loads it when a converge finds it missing)
-    loaded = os.path.isdir(os.path.join(sysfs_root, "module/nvidia"))
+    loaded = _smi_answers(nvidia_smi, query)
     return "%s loaded=%s" % (" ".join(found) or "none", "yes" if loaded else "no")
 
 
+def _smi_answers(program, query):
+    """Whether the driver is loaded as the nvidia_gpu_facts module (and so the role)
+    decides it: nvidia-smi answers its query and its XML report with exit 0 (a driver and
+    library of different versions, or no module, exit non-zero)."""
+    import shutil
+
+    if not program:
+        program = shutil.which("nvidia-smi") or ""
+        if not program and os.path.isfile("/usr/bin/nvidia-smi"):
+            program = "/usr/bin/nvidia-smi"
+    if not program:
+        return False
+    for args in (query.split(), ["-q", "-x"]):
+        rc, _out, _err = _query([program] + args)
+        if rc != 0:
+            return False
+    return True
+
+
 def _ollama_model(url, name):
-    """The model's digest as the local Ollama lists it ("absent" when it does not)."""
+    """The model's digest as the local Ollama lists it ("absent" when it does not). The
+    controller gives the name as ``/api/tags`` lists it (fastpath.effects._listed_name)."""
     import urllib.request
 
-    wanted = name if ":" in name else name + ":latest"
+    wanted = name if ":" in name.rsplit("/", 1)[-1] else name + ":latest"
     try:
         with urllib.request.urlopen(url.rstrip("/") + "/api/tags", timeout=5) as reply:
             models = json.loads(reply.read().decode()).get("models") or []
@@ -304,7 +347,9 @@ def observe(items):
         elif kind == "account":
             value = _account(item.get("db", "passwd"), item["name"])
         elif kind == "gpus":
-            value = _gpus(item.get("sysfs_root", "/sys"))
+            value = _gpus(
+                item.get("sysfs_root", "/sys"), item.get("nvidia_smi", ""), item.get("query", "")
+            )
         elif kind == "ollama_model":
             value = _ollama_model(item.get("url") or "http://127.0.0.1:11434", item["name"])
         elif kind == "host":

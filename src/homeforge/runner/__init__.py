@@ -25,7 +25,7 @@ from homeforge.runner.artifacts import new_run_dir, redact_command_artifacts
 from homeforge.runner.environment import ansible_env, mitogen_strategy_dir
 from homeforge.runner.events import failure_message
 from homeforge.runner.model import ApplyRequest, Failure, HostStats, RunResult
-from homeforge.runner.playbook import run_playbook
+from homeforge.runner.playbook import fact_cache_dir, forget_facts, run_playbook
 from homeforge.runner.preflight import HostsUnreachable, require_reachable, unreachable_hosts
 
 __all__ = [
@@ -35,7 +35,9 @@ __all__ = [
     "HostsUnreachable",
     "RunResult",
     "ansible_env",
+    "fact_cache_dir",
     "failure_message",
+    "forget_facts",
     "mitogen_strategy_dir",
     "new_run_dir",
     "redact_command_artifacts",

@@ -22,6 +22,24 @@ from homeforge.runner.termination import terminate_as_exit
 CHECKED_ENV = {"HOMEFORGE_CHECKED": "1"}
 
 
+def fact_cache_dir():
+    """Where runs keep what they learn of each host (Ansible's jsonfile cache, one file per
+    inventory host, ``smart`` gathering: a host with a file is not gathered again)."""
+    return paths.state_dir() / "facts"
+
+
+def forget_facts(hosts: list[str]) -> list[str]:
+    """Drop the cached facts of ``hosts`` so the next run gathers them anew (a host whose
+    kernel, distribution, addresses or name changed); the hosts that had some."""
+    forgotten = []
+    for host in hosts:
+        cached = fact_cache_dir() / host
+        if cached.is_file():
+            cached.unlink()
+            forgotten.append(host)
+    return forgotten
+
+
 def run_playbook(
     request: ApplyRequest,
     on_event: Callable[[dict[str, Any]], None] | None = None,
@@ -64,7 +82,7 @@ def run_playbook(
                 cmdline=shlex.join(cmdline) if cmdline else None,
                 envvars={**ansible_env(state, request.strategy), **env, **CHECKED_ENV},
                 # An absolute path: runner would otherwise keep facts per run, defeating the cache.
-                fact_cache=str(state / "facts"),
+                fact_cache=str(fact_cache_dir()),
                 event_handler=events.handle,
                 cancel_callback=(lambda: cancelled.is_set()) if cancelled else None,
                 quiet=True,
