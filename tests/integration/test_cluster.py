@@ -331,6 +331,19 @@ def test_reset_drains_deletes_and_leaves_nothing_of_k3s_behind(cluster):
     write_inventory(cluster, ["lab-3"], UPGRADE)
 
 
+def test_a_lost_token_file_on_the_first_server_is_taken_back_from_the_cluster(cluster):
+    """Made anew, the token would be refused by the cluster's datastore (as K3s refuses
+    it) and lock every node out: the role takes back the one K3s keeps."""
+    kept = on(cluster, "lab-1", "cat", "/var/lib/rancher/k3s/server/token").strip()
+    assert on(cluster, "lab-1", "rm", "/etc/rancher/k3s/cluster-token") == ""
+    summary(cluster, "apply", "site")  # lab-1 drifted (its token file): converged
+    restored = on(cluster, "lab-1", "cat", "/etc/rancher/k3s/cluster-token").strip()
+    assert kept.startswith("K10") and restored == kept.rsplit(":", 1)[1]
+    assert status(cluster)["missing"] == [] and all(n["ready"] for n in status(cluster)["nodes"])
+    again = summary(cluster, "apply", "site", "--full")
+    assert {h: s["changed"] for h, s in again.items()} == dict.fromkeys(again, 0)
+
+
 def test_the_token_stays_on_the_nodes(cluster):
     token = cluster.podman(
         "exec", f"{NAME}-1", "cat", "/etc/rancher/k3s/cluster-token"

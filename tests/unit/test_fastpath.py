@@ -718,7 +718,9 @@ def test_roles_count_only_for_the_hosts_their_plays_select(cluster_inventory):
 def test_a_controller_file_a_variable_names_is_an_input(cluster_inventory):
     path, release = cluster_inventory
     before = _digests(path)
-    os.utime(release / "ollama.tgz", ns=(1, 1))
+    os.utime(release / "ollama.tgz", ns=(1, 1))  # touched, the same content: the same input
+    assert _changed(before, _digests(path)) == {}
+    (release / "ollama.tgz").write_text("v10")
     assert _changed(before, _digests(path)) == {"lab-3": ["controller files"]}
 
 
@@ -726,7 +728,7 @@ def test_a_controller_file_a_variable_names_is_an_input(cluster_inventory):
 def content_copy(tmp_path, monkeypatch):
     """A copy of the roles, plugins and playbooks, taken as homeforge's content."""
     root, copy = paths.content_root(), tmp_path / "content"
-    for part in ("roles", "plugins", "playbooks"):
+    for part in ("roles", "plugins", "playbooks", "meta"):
         shutil.copytree(root / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(paths, "content_root", lambda: copy)
     return copy
@@ -776,6 +778,40 @@ def test_a_role_other_roles_include_is_an_input_of_their_hosts_only(write, conte
         "s1": ["role k3s_common"],
         "a1": ["role k3s_common"],
     }
+
+
+def test_the_collections_meta_and_where_the_inventory_lives_are_inputs_of_every_host(
+    cluster_inventory, content_copy, tmp_path
+):
+    """meta/runtime.yml routes plugins; roles build controller paths from inventory_dir
+    (the ingress CA's export): either changing converges every host."""
+    path, _ = cluster_inventory
+    inv = inventory.load(path)
+    site = content_copy / "playbooks" / "site.yml"
+    before = inputs.digests(inv, site, inv.hosts)
+    _edit(content_copy / "meta" / "runtime.yml")
+    after = inputs.digests(inv, site, inv.hosts)
+    assert _changed(before, after) == {h: ["collection meta"] for h in inv.hosts}
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    shutil.copy(path, moved / path.name)
+    elsewhere = inputs.digests(inventory.load(moved / path.name), site, inv.hosts)
+    assert {h: parts for h, parts in _changed(after, elsewhere).items()} == {
+        h: ["inventory location"] for h in inv.hosts
+    }
+
+
+def test_a_controller_file_edited_with_its_size_and_time_kept_is_seen(cluster_inventory):
+    """Files a host's variables name (a release, a key) are compared by content when small:
+    an edit that keeps the size and the modification time changes the host's inputs."""
+    path, release = cluster_inventory
+    before = _digests(path)
+    archive = release / "ollama.tgz"
+    st = archive.stat()
+    archive.write_text("v2")  # the same size as "v1"
+    os.utime(archive, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert archive.stat().st_size == st.st_size and archive.stat().st_mtime_ns == st.st_mtime_ns
+    assert _changed(before, _digests(path)) == {"lab-3": ["controller files"]}
 
 
 def test_a_plugin_or_playbook_file_is_an_input_of_every_host(cluster_inventory, content_copy):

@@ -284,3 +284,29 @@ def test_the_stand_in_accepts_exactly_the_flags_homeforge_checks_against():
     assert set(k3s.SECRET_FLAGS) <= set(k3s.SERVER_FLAGS)
     for flag in ("etcd-s3-session-token", "etcd-s3-bucket-lookup-type", "etcd-s3-retention"):
         assert k3s.config_key_problems({flag: "x"}, "server") == [], flag
+
+
+def test_a_first_server_restarted_with_another_token_is_refused_as_k3s_refuses_it(cluster):
+    """The datastore is encrypted with the cluster's token: K3s will not start on it with
+    another one (k3s-io/k3s#3888, #4640), the same token or its full K10 form starts."""
+    tmp_path, port, server = cluster
+    server.terminate()
+    server.wait(timeout=10)
+    kept = (tmp_path / "s1" / "server" / "token").read_text().strip()
+    assert kept.startswith("K10") and kept.endswith("::server:sekrit")
+    text = f"cluster-init: true\nhttps-listen-port: {port}\ncluster-cidr: 10.42.0.0/16\n"
+    refused = _run(tmp_path, "s1", "server", text + "token: another")
+    assert refused.returncode != 0
+    assert "bootstrap data already found and encrypted with different token" in refused.stderr
+    for token in ("sekrit", kept):
+        again = _run(tmp_path, "s1", "server", text + f"token: {token}", wait=False)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and again.poll() is None, again.stderr
+                time.sleep(0.05)
+        again.terminate()
+        again.wait(timeout=10)

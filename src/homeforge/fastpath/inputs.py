@@ -218,6 +218,35 @@ def controller_files(hostvars: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+# Controller files up to this size are compared by content (an edit that keeps the size
+# and the modification time is seen); larger ones (release archives) by size, mtime and
+# inode, since hashing gigabytes on every apply would cost more than the run it saves.
+CONTENT_LIMIT = 4 << 20
+
+
+@lru_cache(maxsize=4096)
+def _content_digest(path: str, size: int, mtime_ns: int, ctime_ns: int, ino: int) -> str:
+    """A file's digest, computed once per version of the file in a process (the change
+    time is in the key: a write moves it, and no one can set it back)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _file_part(path: Path, st: os.stat_result) -> str:
+    if st.st_size <= CONTENT_LIMIT:
+        try:
+            digest = _content_digest(
+                str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino
+            )
+            return f"sha256 {digest}"
+        except OSError:
+            pass
+    return f"{st.st_size} {st.st_mtime_ns} {st.st_ino}"
+
+
 def _controller_file(value: Any, out: dict[str, str]) -> None:
     if isinstance(value, str) and value.startswith(("/", "~/")) and "\n" not in value:
         path = Path(value).expanduser()
@@ -234,12 +263,12 @@ def _controller_file(value: Any, out: dict[str, str]) -> None:
                         fst = full.stat()
                     except OSError:
                         continue
-                    entries.append(f"{full.relative_to(path)} {fst.st_size} {fst.st_mtime_ns}")
+                    entries.append(f"{full.relative_to(path)} {_file_part(full, fst)}")
                 if count > CONTROLLER_FILES:
                     break
             out[str(path)] = _sha(*sorted(entries))
         else:
-            out[str(path)] = f"{st.st_size} {st.st_mtime_ns}"
+            out[str(path)] = _file_part(path, st)
 
 
 def ordered_groups(inv: Inventory) -> dict[str, list[str]]:
@@ -353,6 +382,10 @@ def digests(
         # the playbook and its directory (imported playbooks, group_vars beside it)
         "playbook": _sha(str(playbook.resolve()), tree_digest(playbook.parent, skip_docs=False)),
         "plugins": tree_digest(root / "plugins", skip_docs=False),
+        # meta/runtime.yml routes plugins and sets the Ansible version the collection needs
+        "collection meta": tree_digest(root / "meta", skip_docs=False),
+        # roles build controller paths from it (the ingress CA's export: inventory_dir)
+        "inventory location": _sha(str(Path(inv.path).resolve().parent)),
         "extra variables": _sha(*_extra_vars_text(extra_vars or [])),
     }
     role_digests: dict[str, str] = {}
