@@ -32,6 +32,7 @@ from homeforge.runner import (
     require_reachable,
     run_playbook,
 )
+from homeforge.runner.extravars import check_extra_vars
 from homeforge.wireguard import live
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -129,6 +130,7 @@ def converge(
     the hosts whose inputs the first changed. ``view`` shows it as it goes."""
     view = view or QuietView()
     hosts = request.inventory.select(request.limit)
+    check_extra_vars(request.extra_vars)  # bad input stops here, before any host is touched
     request.inventory.require_vault()
     require_reachable(request.inventory, hosts)
     # A run limited by tags is partial: it may run but never vouch for a host.
@@ -137,23 +139,78 @@ def converge(
     stamp_warnings: list[str] = []
     with Remote(request.inventory) as remote:
         fast = FastPath(request.inventory, request.playbook, hosts, request.extra_vars)
-        if full or partial:
-            fast.bypass(remote, request.check)
-        else:
-            fast.probe(remote, request.check)
-        for host in hosts:
-            view.probed(host, fast.probes[host])
-        forget_facts([h for h in fast.to_run if fast.probes[h].facts_stale])
-        to_run, result, done = fast.to_run, None, []
-        for _round in range(ROUNDS):
-            if not to_run:
-                break
-            ran = _run(request, hosts, to_run, view, fast, remote)
-            if stamping:
-                stamp_warnings += _stamp(fast, remote, ran, to_run)
-            result = ran.result if result is None else _merged(result, ran.result)
-            done += to_run
-            to_run = fast.changed_by_run(remote, done) if stamping and ran.result.ok else []
+        with _converge_lease(
+            request, remote, [h for h in hosts if fast.over_ssh(h)], stamp_warnings
+        ):
+            return _converge(
+                request, hosts, full, partial, stamping, view, fast, remote, stamp_warnings
+            )
+
+
+# A converge holds the lease as long as this: longer runs are rare, and a run that died
+# on this controller is taken over at once (another controller's: --break-lease).
+CONVERGE_LEASE_S = 4 * 3600
+
+
+@contextlib.contextmanager
+def _converge_lease(
+    request: ApplyRequest, remote: Remote, hosts: list[str], notes: list[str]
+) -> Iterator[None]:
+    """Every host's converge lease (``/var/lib/homeforge/leases/converge.json``) while the
+    run changes hosts and their stamps: a second controller's apply is refused, naming
+    the holder, instead of overlapping and stamping what this run wrote. Check mode
+    changes nothing and takes none."""
+    from homeforge.cutover.lease import HostLeases
+
+    if request.check or not hosts:
+        yield
+        return
+    leases = HostLeases(
+        remote,
+        "converge",
+        hosts,
+        str(request.inventory.path),
+        f"apply {request.playbook.stem}",
+        notes.append,
+        force=request.break_lease,
+        ttl=CONVERGE_LEASE_S,
+    )
+    leases.acquire(None)
+    try:
+        yield
+    finally:
+        leases.release(None)
+
+
+def _converge(
+    request: ApplyRequest,
+    hosts: list[str],
+    full: bool,
+    partial: bool,
+    stamping: bool,
+    view: ConvergeView,
+    fast: FastPath,
+    remote: Remote,
+    stamp_warnings: list[str],
+) -> ConvergeResult:
+    """The probe and the rounds of one converge (see :func:`converge`)."""
+    if full or partial:
+        fast.bypass(remote, request.check)
+    else:
+        fast.probe(remote, request.check)
+    for host in hosts:
+        view.probed(host, fast.probes[host])
+    forget_facts([h for h in fast.to_run if fast.probes[h].facts_stale])
+    to_run, result, done = fast.to_run, None, []
+    for _round in range(ROUNDS):
+        if not to_run:
+            break
+        ran = _run(request, hosts, to_run, view, fast, remote)
+        if stamping:
+            stamp_warnings += _stamp(fast, remote, ran, to_run)
+        result = ran.result if result is None else _merged(result, ran.result)
+        done += to_run
+        to_run = fast.changed_by_run(remote, done) if stamping and ran.result.ok else []
     return _outcomes(request, hosts, fast, result, stamp_warnings)
 
 

@@ -1287,3 +1287,5 @@ def test_an_item_whose_drift_the_converge_did_not_repair_refuses_the_stamp(stamp
     assert not (stamps / "site.json").exists()
     managed.write_text("a\n")  # the role put it back
     assert stampops.stamp_write("site", _inputs(), watch, drifted=found["drifted"])["items"] == 2
+    managed.write_text("made anew\n")  # a role that regenerates what was lost (a key) repairs too
+    assert stampops.stamp_write("site", _inputs(), watch, drifted=found["drifted"])["items"] == 2

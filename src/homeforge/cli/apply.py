@@ -49,6 +49,11 @@ from homeforge.display.progress import ConvergeDisplay
     is_flag=True,
     help="Converge every host; skip the probe that leaves unchanged hosts out.",
 )
+@click.option(
+    "--break-lease",
+    is_flag=True,
+    help="Take over the converge lease an expired run of another controller left on the hosts.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print events and the summary as JSON lines.")
 @click.option("-v", "--verbose", "verbosity", count=True, help="Pass -v to Ansible (repeatable).")
 @handle_errors

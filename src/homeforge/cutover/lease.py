@@ -1,4 +1,4 @@
-"""Leases on the service hosts: a cutover or rollback excludes other controllers.
+"""Leases on the hosts: a cutover, a rollback or a converge excludes other controllers.
 
 The local lock (:func:`homeforge.cutover.journal.exclusive`) covers one controller and
 one inventory file. A second operator on another machine, or a second checkout of
@@ -59,9 +59,11 @@ class HostLeases:
         action: str,
         report: Callable[[str], None],
         force: bool = False,
+        ttl: int = TTL_S,
     ):
         self.remote, self.service, self.hosts = remote, service, sorted(hosts)
         self.inventory, self.action, self.report, self.force = inventory, action, report, force
+        self.ttl = ttl
         self.token = uuid.uuid4().hex
         self.owner = f"{getpass.getuser()}@{socket.gethostname()} pid {os.getpid()}"
         self.taken: list[str] = []
@@ -91,7 +93,7 @@ class HostLeases:
             owner=self.owner,
             inventory=self.inventory,
             action=self.action,
-            ttl=TTL_S,
+            ttl=self.ttl,
             journal=journal.data if journal else None,
             force=self.force or force,
         )
@@ -104,7 +106,8 @@ class HostLeases:
                 if held.get("expired")
                 else "wait for it to finish, or for the lease to expire"
             )
-            raise Busy(f"{self.service} is being changed elsewhere: {describe(host, held)}; {hint}")
+            what = "these hosts are" if self.service == "converge" else f"{self.service} is"
+            raise Busy(f"{what} being changed elsewhere: {describe(host, held)}; {hint}")
         if reply.get("broke"):
             self.report(f"broke the lease: {describe(host, reply['broke'])}")
 
@@ -136,7 +139,9 @@ class HostLeases:
                     journal=journal.data if journal else None,
                 )
             except RemoteError as exc:  # it expires on its own
-                self.report(f"{host}: could not release the lease ({exc}); it expires in {TTL_S}s")
+                self.report(
+                    f"{host}: could not release the lease ({exc}); it expires in {self.ttl}s"
+                )
         self.taken = []
 
 

@@ -108,11 +108,17 @@ def _unmet(watch):
 
 
 def _unrepaired(drifted):
-    """A line naming the drifted items that are still not as the last stamp recorded."""
+    """A line naming the drifted items the converge left as the probe found them: still
+    not as the last stamp recorded, and not made anew either (a role that regenerates a
+    lost key makes a new one, which is a repair)."""
     if not drifted:
         return None
     now = observe(drifted)
-    still = [describe(item) for item, d in zip(drifted, now) if item.get("digest") != d]
+    still = [
+        describe(item)
+        for item, d in zip(drifted, now)
+        if d != item.get("digest") and d == item.get("found")
+    ]
     if not still:
         return None
     return "%s drifted and the converge did not bring it back (no role repairs it)" % ", ".join(
@@ -237,7 +243,7 @@ def stamp_check(playbook, inputs, clear=True):
             # what a converge with the same inputs must bring back (the host's own changes
             # and the controller's files are not a role's to repair)
             repairable = [
-                item
+                dict(item, found=d)
                 for item, d in zip(watch, now)
                 if item.get("digest") != d and item.get("kind") not in ("host", "hostname", "local")
             ]

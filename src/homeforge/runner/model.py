@@ -27,6 +27,7 @@ class ApplyRequest:
     forks: int | None = None
     strategy: str = "auto"
     verbosity: int = 0
+    break_lease: bool = False  # take over a stale converge lease another controller left
 
 
 @dataclass
