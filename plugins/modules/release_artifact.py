@@ -18,6 +18,9 @@ description:
     keeps a record of the digest it holds, so a converged host is not changed and nothing is
     downloaded again. A mismatch, a missing checksum line or a broken download fails with
     nothing installed.
+  - The record also keeps what was installed (each file's path, type and mode, its size and
+    modification time, and the SHA-256 of files up to 1 MiB), so a release whose installed
+    files were changed, added or removed since is installed again, with RV(repaired) saying why.
   - As O(dest) is replaced whole on a new digest, it must be an absolute path without C(..),
     at or under one of O(allowed_prefixes) (also once symbolic links are resolved), and never
     a system directory (C(/), C(/etc), C(/usr), C(/usr/local/lib), C(/var/lib), ...).
@@ -111,6 +114,10 @@ sha256:
   type: str
 previous_sha256:
   description: What O(dest) held before (empty when nothing).
+  returned: always
+  type: str
+repaired:
+  description: Why a release of the same digest was installed again (its files differ from what was installed); empty otherwise.
   returned: always
   type: str
 """
@@ -231,12 +238,41 @@ def _sha256(path):
     return digest.hexdigest()
 
 
-def _recorded(dest):
+def _record(dest):
     try:
         with open(os.path.join(dest, RECORD)) as handle:
-            return json.load(handle).get("sha256", "")
+            data = json.load(handle)
     except (OSError, ValueError):
-        return ""
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _recorded(dest):
+    return str(_record(dest).get("sha256", ""))
+
+
+SMALL = 1 << 20  # files up to this size are compared by content too
+
+
+def tree_digest(root):
+    """What is installed under ``root`` (the record aside): each entry's path, type, mode,
+    size and modification time, and the content of small files; links are not followed."""
+    entries = []
+    for base, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(dirs + files):
+            path = os.path.join(base, name)
+            rel = os.path.relpath(path, root)
+            if rel == RECORD:
+                continue
+            st = os.lstat(path)
+            entry = f"{rel} {st.st_mode:o} {st.st_size} {st.st_mtime_ns}"
+            if os.path.islink(path):
+                entry += " -> " + os.readlink(path)
+            elif os.path.isfile(path) and st.st_size <= SMALL:
+                entry += " " + _sha256(path)
+            entries.append(entry)
+    return hashlib.sha256("\n".join(entries).encode()).hexdigest()
 
 
 def _unpack(module, archive, target):
@@ -274,9 +310,11 @@ def _install(module, fetched, digest):
             target = os.path.join(staging, params["name"])
             shutil.copyfile(fetched, target)
             os.chmod(target, int(params["mode"], 8))
-        with open(os.path.join(staging, RECORD), "w") as handle:
-            json.dump({"name": params["name"], "sha256": digest}, handle)
         os.chmod(staging, 0o755)
+        with open(os.path.join(staging, RECORD), "w") as handle:
+            json.dump(
+                {"name": params["name"], "sha256": digest, "tree": tree_digest(staging)}, handle
+            )
         old = None
         if os.path.exists(dest):
             old = tempfile.mkdtemp(dir=parent, prefix=".old-")
@@ -292,7 +330,8 @@ def _install(module, fetched, digest):
 def run(module):
     params = module.params
     dest = params["dest"]
-    previous = _recorded(dest)
+    record = _record(dest)
+    previous = str(record.get("sha256", ""))
     work = tempfile.mkdtemp(prefix="homeforge-artifact-")
     try:
         expected = (params["sha256"] or "").lower()
@@ -307,10 +346,26 @@ def run(module):
                 return {"changed": True, "sha256": "", "previous_sha256": previous}
             module.fail_json(msg=f"{sums}: no such checksum list", previous_sha256=previous)
         expected = expected or _expected(module, sums)
+        repaired = ""
         if previous == expected:
-            return {"changed": False, "sha256": expected, "previous_sha256": previous}
+            # a record from before trees were kept vouches for the digest only
+            if "tree" not in record or tree_digest(dest) == record["tree"]:
+                return {
+                    "changed": False,
+                    "sha256": expected,
+                    "previous_sha256": previous,
+                    "repaired": "",
+                }
+            repaired = (
+                f"{dest}: its files differ from the release installed there; installing it again"
+            )
         if module.check_mode:
-            return {"changed": True, "sha256": expected, "previous_sha256": previous}
+            return {
+                "changed": True,
+                "sha256": expected,
+                "previous_sha256": previous,
+                "repaired": repaired,
+            }
         fetched = params["src"]
         if params["url"]:
             fetched = os.path.join(work, params["name"])
@@ -325,7 +380,12 @@ def run(module):
                 previous_sha256=previous,
             )
         _install(module, fetched, actual)
-        return {"changed": True, "sha256": actual, "previous_sha256": previous}
+        return {
+            "changed": True,
+            "sha256": actual,
+            "previous_sha256": previous,
+            "repaired": repaired,
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -388,6 +388,42 @@ def test_after_the_repairs_every_host_is_unchanged_again(lab):
     assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
 
 
+def test_a_second_controllers_apply_is_kept_out_by_the_converge_lease(lab):
+    """Another controller converging the same hosts holds their converge lease: this apply
+    is refused with one line naming it, before anything ran on any host; once it is
+    released, the apply goes on."""
+    from homeforge import inventory
+    from homeforge.remote import Remote, leaseops
+
+    inv = inventory.load(lab.inventory)
+    other = {"service": "converge", "token": "elsewhere"}
+    with Remote(inv) as remote:
+        taken = remote.call(
+            "lab-2",
+            leaseops.lease_take,
+            owner="ops@other-controller pid 4242",
+            inventory="/home/ops/lab/hosts.yml",
+            action="apply site",
+            ttl=600,
+            **other,
+        )
+        assert taken["taken"]
+        try:
+            runs = len(lab.runs())
+            done = lab.hf("apply", "site", "-i", str(lab.inventory))
+            assert done.returncode == 3, done.stdout + done.stderr
+            line = done.stderr.strip().splitlines()[-1]
+            assert "these hosts are being changed elsewhere: lab-2: apply site by" in line
+            assert "ops@other-controller pid 4242 (inventory /home/ops/lab/hosts.yml)" in line
+            assert len(lab.runs()) == runs  # no Ansible run
+            # lab-1's lease (taken first, in name order) was given back
+            assert remote.call("lab-1", leaseops.lease_read, service="converge")["lease"] is None
+        finally:
+            remote.call("lab-2", leaseops.lease_release, **other)
+    rc, result, _ = fast(lab)
+    assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
+
+
 def _inventory_with(lab, tmp_path, host, **values):
     import yaml
 

@@ -48,6 +48,34 @@ def test_installs_once_after_checking_and_is_idempotent(run_module, tmp_path):
     assert not again["changed"] and again["previous_sha256"] == digest
 
 
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda d: (d / "bin" / "ollama").write_text("#!/bin/sh\necho patched\n"),
+        lambda d: (d / "bin" / "ollama").chmod(0o777),
+        lambda d: (d / "bin" / "ollama").unlink(),
+        lambda d: (d / "bin" / "extra").write_text("planted"),
+    ],
+    ids=["edited", "mode", "removed", "added"],
+)
+def test_a_release_whose_installed_files_changed_is_installed_again(run_module, tmp_path, spoil):
+    """The record vouches for what was installed, not only for the archive's digest."""
+    rel, digest = _release(tmp_path)
+    dest = tmp_path / "lib" / "0.12.3"
+    run_module("release_artifact", _args(rel, dest))
+    spoil(dest)
+    check = run_module("release_artifact", _args(rel, dest), "--check")
+    assert check["changed"] and "its files differ" in check["repaired"]
+    fixed = run_module("release_artifact", _args(rel, dest))
+    assert (
+        fixed["changed"] and fixed["sha256"] == digest and "its files differ" in fixed["repaired"]
+    )
+    assert (dest / "bin" / "ollama").read_text().endswith("echo ollama\n")
+    assert sorted(p.name for p in (dest / "bin").iterdir()) == ["ollama"]
+    again = run_module("release_artifact", _args(rel, dest))
+    assert not again["changed"] and again["repaired"] == ""
+
+
 def test_a_file_that_does_not_match_installs_nothing(run_module, tmp_path):
     rel, _digest = _release(tmp_path)
     (rel / "ollama-linux-amd64.tgz").write_bytes(b"tampered")
