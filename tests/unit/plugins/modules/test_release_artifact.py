@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
 import tarfile
 
 import pytest
@@ -74,6 +75,46 @@ def test_a_release_whose_installed_files_changed_is_installed_again(run_module, 
     assert sorted(p.name for p in (dest / "bin").iterdir()) == ["ollama"]
     again = run_module("release_artifact", _args(rel, dest))
     assert not again["changed"] and again["repaired"] == ""
+
+
+def _zst_release(tmp_path, member):
+    rel = tmp_path / "release"
+    rel.mkdir(exist_ok=True)
+    plain = rel / "ollama.tar"
+    with tarfile.open(plain, "w") as tar:
+        content = b"#!/bin/sh\necho ollama\n"
+        info = tarfile.TarInfo(member)
+        info.size, info.mode = len(content), 0o755
+        tar.addfile(info, io.BytesIO(content))
+    archive = rel / "ollama-linux-amd64.tar.zst"
+    subprocess.run(["zstd", "-q", "-f", str(plain), "-o", str(archive)], check=True)
+    plain.unlink()
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    (rel / "sha256sum.txt").write_text(f"{digest}  ./ollama-linux-amd64.tar.zst\n")
+    return rel
+
+
+@pytest.mark.parametrize(
+    ("member", "installed"),
+    [("bin/ollama", True), ("../escaped", False), ("/etc/escaped", False)],
+)
+def test_a_tar_zst_release_gets_the_same_member_checks_as_a_tgz(
+    run_module, tmp_path, member, installed
+):
+    rel = _zst_release(tmp_path, member)
+    dest = tmp_path / "lib" / "0.34.4"
+    args = {
+        **_args(rel, dest),
+        "name": "ollama-linux-amd64.tar.zst",
+        "src": str(rel / "ollama-linux-amd64.tar.zst"),
+    }
+    done = run_module("release_artifact", args)
+    if installed:
+        assert done["changed"] and (dest / "bin" / "ollama").read_text().endswith("echo ollama\n")
+    else:
+        assert done.get("failed") and "refusing a member outside the archive" in done["msg"]
+        assert not dest.exists() and not (tmp_path / "escaped").exists()
+    assert not [p for p in (tmp_path / "lib").iterdir() if p.name.startswith(".")]
 
 
 def test_a_file_that_does_not_match_installs_nothing(run_module, tmp_path):
