@@ -105,6 +105,16 @@ def _role_refs(role_dir: Path) -> frozenset[str]:
     return frozenset(found)
 
 
+@lru_cache(maxsize=64)
+def _reads_inventory_dir(root: Path, role: str) -> bool:
+    """Whether a role's defaults, vars, tasks or templates use ``inventory_dir``."""
+    for part in ("defaults", "vars", "tasks", "templates", "handlers"):
+        for path in (root / "roles" / role / part).rglob("*"):
+            if path.is_file() and "inventory_dir" in path.read_text(errors="replace"):
+                return True
+    return False
+
+
 def role_closure(root: Path, roles: Iterable[str]) -> set[str]:
     known = set(role_names(root))
     todo, seen = [r for r in roles if r in known], set()
@@ -317,8 +327,6 @@ def digests(
         "plugins": tree_digest(root / "plugins", skip_docs=False),
         # meta/runtime.yml routes plugins and sets the Ansible version the collection needs
         "collection meta": tree_digest(root / "meta", skip_docs=False),
-        # roles build controller paths from it (the ingress CA's export: inventory_dir)
-        "inventory location": _sha(str(Path(inv.path).resolve().parent)),
         "extra variables": _sha(*_extra_vars_text(extra_vars or [])),
     }
     role_digests: dict[str, str] = {}
@@ -341,10 +349,14 @@ def digests(
     result = {}
     for host in hosts:
         parts = dict(common)
-        for role in sorted(role_closure(root, host_roles[host])):
+        closure = sorted(role_closure(root, host_roles[host]))
+        for role in closure:
             if role not in role_digests:
                 role_digests[role] = tree_digest(root / "roles" / role)
             parts[f"role {role}"] = role_digests[role]
+        if any(_reads_inventory_dir(root, role) for role in closure):
+            # the role builds a controller path from it (the ingress CA's export)
+            parts["inventory location"] = _sha(str(Path(inv.path).resolve().parent))
         parts["host variables"] = _sha(host, _canonical(inv.sealed_vars(host)))
         parts["controller files"] = _sha(_canonical(controller_files(inv.hostvars[host])))
         result[host] = parts
