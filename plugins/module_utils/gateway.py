@@ -29,17 +29,6 @@ CONSUMER_KEYS = {"name", "models", "rpm", "tpm"}
 OLLAMA_DEFAULT_LISTEN = "127.0.0.1:11434"  # the ollama role's default ollama_host
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 ANY = ("0.0.0.0", "::", "[::]")
-# The routes a consumer key reaches: the OpenAI API, nothing of LiteLLM's management.
-CONSUMER_ROUTES = (
-    "/v1/chat/completions",
-    "/chat/completions",
-    "/v1/completions",
-    "/completions",
-    "/v1/embeddings",
-    "/embeddings",
-    "/v1/models",
-    "/models",
-)
 
 
 def consumer_problems(consumers: object, served: set[str]) -> list[tuple[str, str]]:

@@ -281,7 +281,9 @@ def _unpack(module, archive, target):
         # zstd only decompresses (Python has no zstd before 3.14); the members then go
         # through the same checks and extraction filter as a .tgz's
         zstd = module.get_bin_path("zstd", required=True)
-        plain = os.path.join(os.path.dirname(target), ".unzstd-" + os.path.basename(target) + ".tar")
+        plain = os.path.join(
+            os.path.dirname(target), ".unzstd-" + os.path.basename(target) + ".tar"
+        )
         try:
             rc, _out, err = module.run_command([zstd, "-q", "-d", "-f", archive, "-o", plain])
             if rc != 0:

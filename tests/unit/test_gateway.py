@@ -214,3 +214,13 @@ def test_the_ollama_hosts_models_and_listeners_are_inputs_of_the_gateway_host():
 
     keys = inputs.cross_host_keys(paths.content_root())
     assert {"ollama_models", "ollama_host", "wireguard_facts"} <= keys
+
+
+def test_the_host_program_names_consumers_by_the_collections_rule():
+    """gatewayops runs on the host with the standard library only, so it keeps its own
+    copy of the rule: the same pattern as module_utils/gateway.py's."""
+    from homeforge.module_utils import load
+
+    load("validation")
+    load("ollama")
+    assert gatewayops.NAME.pattern == load("gateway").CONSUMER_NAME.pattern

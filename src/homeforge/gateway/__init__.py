@@ -8,14 +8,12 @@ travels once, over SSH, to the caller that prints it: nothing here writes it dow
 
 from __future__ import annotations
 
-import re
-
 from homeforge.errors import BadInput
 from homeforge.inventory.model import Inventory
+from homeforge.module_utils import load
 from homeforge.remote import Remote, gatewayops
 
 GROUP = "ai_gateway"
-CONSUMER_NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}\Z")
 
 
 def gateway_host(inv: Inventory) -> str:
@@ -26,7 +24,10 @@ def gateway_host(inv: Inventory) -> str:
 
 
 def _consumer(inv: Inventory, name: str) -> str:
-    if not CONSUMER_NAME.match(name):
+    """The name, by the rule inventory check applies (module_utils/gateway.py)."""
+    load("validation")
+    load("ollama")
+    if not load("gateway").CONSUMER_NAME.match(name):
         raise BadInput(f"{name!r}: not a consumer name (lowercase letters, digits, _ and -)")
     return name
 
