@@ -247,10 +247,6 @@ def _record(dest):
     return data if isinstance(data, dict) else {}
 
 
-def _recorded(dest):
-    return str(_record(dest).get("sha256", ""))
-
-
 SMALL = 1 << 20  # files up to this size are compared by content too
 
 

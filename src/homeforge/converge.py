@@ -133,18 +133,13 @@ def converge(
     check_extra_vars(request.extra_vars)  # bad input stops here, before any host is touched
     request.inventory.require_vault()
     require_reachable(request.inventory, hosts)
-    # A run limited by tags is partial: it may run but never vouch for a host.
-    partial = bool(request.tags or request.skip_tags)
-    stamping = not (request.check or partial)
     stamp_warnings: list[str] = []
     with Remote(request.inventory) as remote:
         fast = FastPath(request.inventory, request.playbook, hosts, request.extra_vars)
         with _converge_lease(
             request, remote, [h for h in hosts if fast.over_ssh(h)], stamp_warnings
         ):
-            return _converge(
-                request, hosts, full, partial, stamping, view, fast, remote, stamp_warnings
-            )
+            return _converge(request, hosts, full, view, fast, remote, stamp_warnings)
 
 
 # A converge holds the lease as long as this: longer runs are rare, and a run that died
@@ -186,14 +181,15 @@ def _converge(
     request: ApplyRequest,
     hosts: list[str],
     full: bool,
-    partial: bool,
-    stamping: bool,
     view: ConvergeView,
     fast: FastPath,
     remote: Remote,
     stamp_warnings: list[str],
 ) -> ConvergeResult:
     """The probe and the rounds of one converge (see :func:`converge`)."""
+    # A run limited by tags is partial: it may run but never vouch for a host.
+    partial = bool(request.tags or request.skip_tags)
+    stamping = not (request.check or partial)
     if full or partial:
         fast.bypass(remote, request.check)
     else:

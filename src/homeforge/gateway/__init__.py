@@ -23,7 +23,7 @@ def gateway_host(inv: Inventory) -> str:
     return members[0]
 
 
-def _consumer(inv: Inventory, name: str) -> str:
+def _consumer(name: str) -> str:
     """The name, by the rule inventory check applies (module_utils/gateway.py)."""
     load("validation")
     load("ollama")
@@ -39,7 +39,7 @@ def issue(inv: Inventory, name: str, rotate: bool = False) -> dict:
     with Remote(inv) as remote:
         return {
             "host": host,
-            **remote.call(host, gatewayops.keys_issue, name=_consumer(inv, name), rotate=rotate),
+            **remote.call(host, gatewayops.keys_issue, name=_consumer(name), rotate=rotate),
         }
 
 
@@ -48,7 +48,7 @@ def revoke(inv: Inventory, name: str) -> dict:
     with Remote(inv) as remote:
         return {
             "host": host,
-            **remote.call(host, gatewayops.keys_revoke, name=_consumer(inv, name)),
+            **remote.call(host, gatewayops.keys_revoke, name=_consumer(name)),
         }
 
 
