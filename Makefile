@@ -4,7 +4,8 @@
 #               -> seed the model host to host -> models list -> verify -> cluster status
 #               -> a question through the AI gateway with a consumer key -> gateway usage
 #               -> lab recap (what ran for real, what against stand-ins; see README)
-#   make test   lint + ansible-test sanity + unit + integration (real podman lab) + molecule
+#   make test   lint + ansible-test sanity + unit, then integration (real podman labs) and
+#               molecule side by side
 # Both install what they need (Debian packages, a pinned virtualenv) and can be re-run.
 
 SHELL := /bin/bash
@@ -70,7 +71,10 @@ demo: deps
 	$(HF) lab recap
 
 # ---------------------------------------------------------------- tests
-test: deps lint sanity unit integration molecule
+# The integration files and the molecule scenarios run side by side in TEST_LANES lanes
+# (default 3; tests/tools/lanes.py says why), logs in .homeforge/lanes/ and .homeforge/molecule/.
+test: deps lint sanity unit
+	@HOMEFORGE_LAB_IMAGE=$$($(HF) lab image) $(PY) tests/tools/lanes.py
 
 lint: deps
 	$(VENV)/bin/ruff check src plugins tests bench
@@ -84,10 +88,10 @@ sanity: deps
 unit: deps
 	$(VENV)/bin/pytest -q -n auto tests/unit
 
-# One test file after another (each has a lab of its own; two side by side on two cores
-# took 1206 s against 983 s one after the other).
+# Two test files side by side, each with a lab of its own (on two cores: 1085 s against
+# 1593 s one after the other).
 integration: deps
-	$(VENV)/bin/pytest -q --durations=10 tests/integration
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=10 tests/integration
 
 # Real third-party software, when its artifacts are given (see tests/real/*.py):
 #   HOMEFORGE_OLLAMA_ARTIFACTS=DIR HOMEFORGE_OLLAMA_MODEL=NAME make real

@@ -29,6 +29,19 @@ def _config_peers(host, hf_vars) -> dict[str, dict]:
     return peers
 
 
+def _peer_state(host, iface: str, peer: dict) -> str:
+    """What the interface knows of a peer, for a failure message: its endpoint, latest
+    handshake and bytes received and sent (read with the `wg show` fields that carry no
+    private or preshared key)."""
+    found = []
+    for field in ("endpoints", "latest-handshakes", "transfer"):
+        for line in host.run(f"wg show {iface} {field}").stdout.splitlines():
+            key, _, value = line.partition("\t")
+            if key == peer.get("PublicKey"):
+                found.append(f"{field} {value.strip()}")
+    return ", ".join(found) or "peer not on the interface"
+
+
 def test_private_key_stays_private(host, hf_vars):
     iface = hf_vars["wireguard_interface"]
     key = host.file(f"/etc/wireguard/{iface}.key")
@@ -76,10 +89,12 @@ def test_traffic_and_recent_handshake_with_every_peer(host, hf_vars):
         for allowed in (ip.strip() for ip in peer["AllowedIPs"].split(",")):
             target = ipaddress.ip_network(allowed)
             if target.prefixlen == host_prefix and target.network_address in network:
-                # one reply within 12 s: WireGuard retries a lost handshake after 5 s
-                ping = host.run(f"ping -c 1 -w 12 {target.network_address}")
+                # one reply within 20 s: WireGuard sends a lost handshake initiation again
+                # every 5 s (REKEY_TIMEOUT), so three of them may be lost
+                ping = host.run(f"ping -c 1 -w 20 {target.network_address}")
                 assert ping.rc == 0, (
                     f"no traffic to {target.network_address} via {name}: {ping.stdout}{ping.stderr}"
+                    f" ({_peer_state(host, iface, peer)})"
                 )
     now = time.time()
     for line in host.check_output(f"wg show {iface} latest-handshakes").splitlines():

@@ -1,0 +1,156 @@
+"""Run the integration test files and the molecule scenarios side by side, in N lanes.
+
+    python tests/tools/lanes.py [--jobs N] [JOB ...]
+
+A job is one integration test file (`pytest tests/integration/test_<name>.py`: each file
+brings up a lab of its own, on a subnet of its own) or one molecule scenario (as
+tests/tools/molecule_all.py runs it: its own hosts, network and NFS volume), so jobs do
+not disturb each other. Named on the command line as `integration/<name>` or
+`molecule/<scenario>`; all of them by default.
+
+Why lanes: measured on two cores, one integration file at a time left the CPU idle 45% of
+the time (hosts booting, apt downloads, services starting, the waits the tests are
+about), and molecule's two scenarios at a time 35%. Jobs start longest first (the
+durations recorded below), so the last lane does not start a long job at the end.
+
+Each job's output goes to a log (integration: .homeforge/lanes/<name>.log, with pytest's
+ten slowest steps; molecule: .homeforge/molecule/<scenario>.log); one line per job says
+how it ended and how long it took, and a failed job's log is printed whole. Exit status:
+0 when every job passed, 1 otherwise, 2 for an unknown job. `make test` runs this with
+HOMEFORGE_LAB_IMAGE set (`homeforge lab image`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import molecule_all  # noqa: E402  (the scenario runner beside this file)
+
+ROOT = Path(__file__).resolve().parents[2]
+LOGS = ROOT / ".homeforge" / "lanes"
+
+# Seconds each job took, measured one file at a time (integration) and two scenarios at
+# a time (molecule) on two cores: the order jobs start in. Unlisted jobs start last.
+RECORDED = {
+    "integration/cluster": 375,
+    "integration/lab_converge": 314,
+    "integration/cutover": 282,
+    "integration/storage_ingress": 257,
+    "molecule/ai_gateway": 160,
+    "integration/models": 145,
+    "integration/gateway": 128,
+    "molecule/nfs_provisioner": 112,
+    "molecule/nvidia_device_plugin": 111,
+    "molecule/nfs_server": 93,
+    "molecule/wireguard": 90,
+    "molecule/ollama": 84,
+    "molecule/nvidia_container_toolkit": 83,
+    "molecule/ingress_traefik": 79,
+    "molecule/common": 72,
+    "molecule/ingress_istio": 68,
+    "molecule/nvidia_driver": 61,
+    "molecule/ebs_csi": 57,
+    "molecule/k3s_agent": 56,
+    "molecule/k3s_server": 56,
+    "integration/awx": 46,
+    "integration/eks": 42,
+    "molecule/eks_node": 28,
+}
+
+
+def jobs() -> list[str]:
+    """Every job, longest first."""
+    found = [
+        f"integration/{p.stem.removeprefix('test_')}"
+        for p in (ROOT / "tests" / "integration").glob("test_*.py")
+    ] + [f"molecule/{s}" for s in molecule_all.scenarios()]
+    return sorted(found, key=lambda job: (-RECORDED.get(job, 0), job))
+
+
+def _integration(name: str) -> tuple[int, Path]:
+    """One integration test file in a pytest of its own; its exit status and log."""
+    log = LOGS / f"{name}.log"
+    with log.open("w") as out:
+        status = molecule_all._call(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--durations=10",
+                f"tests/integration/test_{name}.py",
+            ],
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+    return status, log
+
+
+def run(job: str, strategy: dict[str, str]) -> tuple[str, int, float, Path]:
+    """Run one job; return its name, exit status, seconds and log."""
+    kind, name = job.split("/", 1)
+    started = time.monotonic()
+    if kind == "integration":
+        status, log = _integration(name)
+    else:
+        _name, status, _seconds = molecule_all.run(name, strategy)
+        log = molecule_all.LOGS / f"{name}.log"
+    return job, status, time.monotonic() - started, log
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("TEST_LANES", "3")))
+    parser.add_argument("job", nargs="*", help="jobs to run (default: all)")
+    args = parser.parse_args(argv)
+    known = jobs()
+    unknown = sorted(set(args.job) - set(known))
+    if unknown:
+        print(
+            f"lanes: no job named {', '.join(unknown)} (integration/<file> or molecule/<scenario>)",
+            file=sys.stderr,
+        )
+        return 2
+    chosen = [job for job in known if not args.job or job in args.job]
+    if any(job.startswith("molecule/") for job in chosen) and not os.environ.get(
+        "HOMEFORGE_LAB_IMAGE"
+    ):
+        print("lanes: HOMEFORGE_LAB_IMAGE is not set (make test sets it)", file=sys.stderr)
+        return 2
+    LOGS.mkdir(parents=True, exist_ok=True)
+    molecule_all.LOGS.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, molecule_all._stop_all)
+    signal.signal(signal.SIGINT, molecule_all._stop_all)
+    strategy = molecule_all.strategy_env("auto")
+    print(f"lanes: {len(chosen)} jobs, {args.jobs} side by side", flush=True)
+    started = time.monotonic()
+    failed = []
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        for done in as_completed([pool.submit(run, job, strategy) for job in chosen]):
+            job, status, seconds, log = done.result()
+            print(f"{job}: {'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s", flush=True)
+            if status:
+                failed.append(job)
+                sys.stdout.write(log.read_text())
+    total = time.monotonic() - started
+    print(f"lanes: {len(chosen) - len(failed)} of {len(chosen)} jobs passed in {total:.0f} s")
+    if failed:
+        print(f"lanes: failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
