@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import molecule_all  # noqa: E402  (the scenario runner beside this file)
+import molecule_all  # the scenario runner beside this file
 
 ROOT = Path(__file__).resolve().parents[2]
 LOGS = ROOT / ".homeforge" / "lanes"
