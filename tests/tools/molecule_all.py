@@ -32,17 +32,15 @@ LOGS = ROOT / ".homeforge" / "molecule"
 # Measured durations (seconds, SSH-connected hosts, two cores): the longest go first so
 # the last lane does not start a slow one at the end. Unlisted scenarios run last.
 SLOWEST_FIRST = (
-    "nvidia_device_plugin",
     "ai_gateway",
+    "nvidia",
     "nfs_provisioner",
     "ingress_traefik",
-    "nvidia_container_toolkit",
     "wireguard",
     "k3s_agent",
     "ingress_istio",
     "ollama",
     "ebs_csi",
-    "nvidia_driver",
     "k3s_server",
     "nfs_server",
     "common",
