@@ -1,22 +1,72 @@
-"""The storage and ingress layer on `homeforge lab up --cluster` (what `make demo` runs):
-lab-1 is a K3s server and the cluster's NFS server (NFS-Ganesha, for real), lab-2 and
-lab-3 agents, the Traefik ingress layer with a homelab CA. NFS is exercised for real
-across hosts over the WireGuard mesh; the Kubernetes side runs against the K3s STAND-IN,
-which lists what K3s would apply and runs no controller."""
+"""The homelab of `homeforge lab up --cluster` (what `make demo` runs), one lab for the
+storage, ingress and gateway layers:
+
+- lab-1 is a K3s server and the cluster's NFS server (NFS-Ganesha, for real), lab-2 and
+  lab-3 agents, the Traefik ingress layer with a homelab CA. NFS is exercised for real
+  across hosts over the WireGuard mesh; the Kubernetes side runs against the K3s
+  STAND-IN, which lists what K3s would apply and runs no controller.
+- The AI gateway: the real LiteLLM proxy (PyPI, installed from the controller's
+  wheelhouse with no package index on the host) on lab-1, in front of the Ollama hosts
+  (the Ollama STAND-IN: release, registry, /api/chat). The gateway tests add consumers
+  and a second host serving the model (the `gw` fixture), and ask from lab-2 over the
+  WireGuard mesh. Keys are issued with `homeforge gateway keys`, limits are LiteLLM's own
+  rate limiter fed by homeforge's hooks; the answers are the stand-in's.
+
+The tests run in this file's order (the gateway's change the lab); the last one converges
+the whole lab again, and in check mode, and finds nothing to change."""
 
 from __future__ import annotations
 
 import json
 import secrets
 import subprocess
+import time
 
 import pytest
 import yaml
 
-from tests.integration.conftest import start_lab
+from tests.integration.conftest import LabEnv, start_lab
 
-NAME = "hf-storage"
+NAME = "hf-homelab"
 SUBNET = "10.254.94.0/24"
+# "hello world" is 2 stand-in tokens (words) in, and its answer 9 out: 11 a request
+TOKENS_PER_ASK = 11
+CONSUMERS = [
+    {"name": "app", "models": ["tiny:1b"], "rpm": 1000, "tpm": 1_000_000},
+    {"name": "limited", "models": ["tiny:1b"], "rpm": 5, "tpm": 1_000_000},
+    {"name": "frugal", "models": ["tiny:1b"], "rpm": 1000, "tpm": 40},
+    {"name": "gone", "models": ["tiny:1b"], "rpm": 1000, "tpm": 1_000_000},
+]
+# Run on lab-2: asks the gateway N times (C at once); one JSON line per answer.
+CLIENT = r"""
+import json, sys, threading, urllib.request, urllib.error
+url, key, model, n, c, stream = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "1"
+path = sys.argv[7] if len(sys.argv) > 7 else "/v1/chat/completions"
+out, lock = [], threading.Lock()
+def ask():
+    body = json.dumps({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hello world"}]}).encode()
+    headers = {"Content-Type": "application/json"}
+    if key:
+        headers["Authorization"] = "Bearer " + key
+    req = urllib.request.Request(url + path, body if path != "/v1/models" else None, headers)
+    try:
+        with urllib.request.urlopen(req, timeout=60) as r:
+            row = {"status": r.status, "body": r.read().decode()[:4000]}
+    except urllib.error.HTTPError as e:
+        row = {"status": e.code, "retry_after": e.headers.get("Retry-After"), "body": e.read().decode()[:500]}
+    except Exception as e:
+        row = {"status": 0, "body": repr(e)}
+    with lock:
+        out.append(row)
+def worker(k):
+    for _ in range(k):
+        ask()
+threads = [threading.Thread(target=worker, args=(n // c + (1 if i < n % c else 0),)) for i in range(c)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+for row in out:
+    print(json.dumps(row))
+"""
 
 
 def on(env, host: str, *argv: str) -> subprocess.CompletedProcess:
@@ -42,17 +92,6 @@ def lab(tmp_path_factory):
 def _mesh_address(env, host: str) -> str:
     out = on(env, host, "ip", "-4", "-o", "addr", "show", "wg0").stdout
     return out.split()[3].split("/")[0]
-
-
-# --full: the roles run again (the fast path would leave every host out)
-@pytest.mark.parametrize(
-    "mode", [("--full",), ("--check", "--diff", "--full")], ids=["converge", "check"]
-)
-def test_a_second_converge_and_check_mode_change_nothing(lab, mode):
-    done = lab.hf("apply", "site", "-i", str(lab.inventory), *mode, "--json")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    hosts = json.loads(done.stdout.splitlines()[-1])["summary"]["hosts"]
-    assert {name: h["changed"] for name, h in hosts.items()} == {"lab-1": 0, "lab-2": 0, "lab-3": 0}
 
 
 def test_a_file_written_through_nfs_over_the_mesh_on_one_host_is_read_on_another(lab):
@@ -133,3 +172,189 @@ def test_the_homelab_ca_is_on_the_controller_and_its_key_is_not(lab):
         p for p in lab.state.rglob("*") if p.is_file() and body in p.read_text(errors="ignore")
     ]
     assert leaked == []  # not in runs, artifacts, facts or logs on the controller
+
+
+def ask(
+    env: LabEnv,
+    key: str,
+    model: str = "tiny:1b",
+    n: int = 1,
+    c: int = 1,
+    stream: bool = False,
+    path: str = "",
+) -> list[dict]:
+    url = f"http://{env.gateway}:4000"
+    argv = ["python3", "-c", CLIENT, url, key, model, str(n), str(c), "1" if stream else "0"]
+    done = on(env, "lab-2", *argv, *([path] if path else []))
+    assert done.returncode == 0, done.stderr
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
+def issue(env: LabEnv, name: str, verb: str = "issue") -> str:
+    done = env.hf("gateway", "keys", verb, name, "-i", str(env.inventory), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    return json.loads(done.stdout.splitlines()[-1])["key"]["key"]
+
+
+@pytest.fixture(scope="module")
+def gw(lab):
+    """The homelab with the gateway tests' consumers, and lab-2 serving the model too (its
+    Ollama on every address, so the gateway reaches it over the mesh): `apply site` on
+    an inventory that adds them to the lab's."""
+    inventory = lab.state / "gateway-inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "host_vars").mkdir()
+    (inventory / "inventory.yml").write_text(lab.inventory.read_text())
+    groups = yaml.safe_load(lab.inventory.read_text())["all"]["children"]
+    consumers = groups["ai_gateway"]["vars"]["ai_gateway_consumers"] + CONSUMERS
+    (inventory / "host_vars" / "lab-2.yml").write_text(
+        yaml.safe_dump({"ollama_host": "0.0.0.0:11434", "ollama_models": ["tiny:1b"]})
+    )
+    (inventory / "group_vars" / "ai_gateway.yml").write_text(
+        yaml.safe_dump({"ai_gateway_consumers": consumers, "ai_gateway_cooldown_seconds": 5})
+    )
+    env = LabEnv(lab.state, inventory)
+    done = env.hf("apply", "site", "-i", str(inventory))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    env.gateway = _mesh_address(env, "lab-1")
+    env.keys = {}
+    return env
+
+
+def test_a_consumer_key_gets_answers_plain_and_streamed(gw):
+    gw.keys["app"] = key = issue(gw, "app")
+    [plain] = ask(gw, key)
+    assert plain["status"] == 200, plain
+    answer = json.loads(plain["body"])
+    assert answer["choices"][0]["message"]["content"].startswith("stand-in answer")
+    assert answer["usage"]["total_tokens"] == TOKENS_PER_ASK
+    [streamed] = ask(gw, key, stream=True)
+    assert streamed["status"] == 200
+    events = [line[6:] for line in streamed["body"].splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]" and len(events) > 3
+    text = "".join(
+        (json.loads(e)["choices"][0]["delta"].get("content") or "")
+        for e in events[:-1]
+        if json.loads(e)["choices"]
+    )
+    assert text.startswith("stand-in answer")
+    [models] = ask(gw, key, path="/v1/models")
+    assert [m["id"] for m in json.loads(models["body"])["data"]] == ["tiny:1b"]
+
+
+def test_no_key_a_wrong_key_and_a_revoked_key_get_401_a_revocation_within_seconds(gw):
+    assert ask(gw, "")[0]["status"] == 401
+    assert ask(gw, "sk-hf-" + "x" * 43)[0]["status"] == 401
+    key = issue(gw, "gone")
+    assert ask(gw, key)[0]["status"] == 200
+    done = gw.hf("gateway", "keys", "revoke", "gone", "-i", str(gw.inventory))
+    assert done.returncode == 0 and "key revoked" in done.stdout
+    revoked_at = time.monotonic()
+    assert ask(gw, key)[0]["status"] == 401  # the next request, no restart
+    assert time.monotonic() - revoked_at < 5
+    fresh = issue(gw, "gone")  # a new key for the same consumer works, the old one stays out
+    assert ask(gw, fresh)[0]["status"] == 200 and ask(gw, key)[0]["status"] == 401
+
+
+def test_a_model_outside_the_list_and_a_management_route_get_403(gw):
+    refused = ask(gw, gw.keys["app"], model="big:7b")[0]
+    assert refused["status"] == 403 and "not allowed" in refused["body"]
+    assert ask(gw, gw.keys["app"], path="/key/generate")[0]["status"] == 403
+
+
+def test_the_requests_per_minute_hold_at_the_declared_number(gw):
+    key = issue(gw, "limited")
+    statuses = [row["status"] for row in ask(gw, key, n=8)]
+    assert statuses == [200] * 5 + [429] * 3  # rpm 5: not before, not after
+    refused = ask(gw, key)[0]
+    assert refused["status"] == 429 and int(refused["retry_after"]) > 0
+
+
+def test_the_tokens_per_minute_hold_at_the_declared_number(gw):
+    key = issue(gw, "frugal")
+    statuses = [row["status"] for row in ask(gw, key, n=6)]
+    answered = statuses.count(200)
+    assert statuses == [200] * answered + [429] * (6 - answered)
+    # tpm 40 at 11 tokens a request: refused once the next would pass the limit, at most
+    # one request after it was passed
+    assert (answered + 1) * TOKENS_PER_ASK > 40 and (answered - 1) * TOKENS_PER_ASK < 40
+
+
+def test_with_one_ollama_host_stopped_under_load_no_request_fails(gw):
+    key = gw.keys["app"]
+    load = subprocess.Popen(
+        [
+            "podman",
+            "exec",
+            f"{NAME}-2",
+            "python3",
+            "-c",
+            CLIENT,
+            f"http://{gw.gateway}:4000",
+            key,
+            "tiny:1b",
+            "400",
+            "4",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(0.5)
+    try:
+        assert on(gw, "lab-2", "systemctl", "stop", "ollama.service").returncode == 0
+        assert load.poll() is None, "the load ended before lab-2's Ollama stopped"
+        out, _ = load.communicate(timeout=180)
+        rows = [json.loads(line) for line in out.splitlines()]
+        assert len(rows) == 400
+        assert [r for r in rows if r["status"] != 200] == []
+        assert [r["status"] for r in ask(gw, key, n=10, c=2)] == [200] * 10  # lab-1 alone
+    finally:
+        on(gw, "lab-2", "systemctl", "start", "ollama.service")
+    # both hosts served this consumer (the router shuffles between them)
+    usage = on(gw, "lab-1", "cat", "/var/lib/homeforge-gateway/usage.jsonl").stdout
+    served = {json.loads(line).get("deployment") for line in usage.splitlines()}
+    assert {"lab-1/tiny:1b", "lab-2/tiny:1b"} <= served
+
+
+def test_usage_shows_each_consumers_requests_tokens_and_errors(gw):
+    done = gw.hf("gateway", "usage", "-i", str(gw.inventory), "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {
+        (r["consumer"], r["model"]): r for r in json.loads(done.stdout.splitlines()[-1])["rows"]
+    }
+    limited = rows[("limited", "tiny:1b")]
+    assert limited["requests"] == 9 and limited["errors"] == 4
+    assert limited["tokens_in"] == 5 * 2 and limited["tokens_out"] == 5 * 9
+    assert rows[("app", "big:7b")]["errors"] == 1
+    assert rows[("app", "tiny:1b")]["p50_ms"] is not None
+    listed = gw.hf("gateway", "keys", "list", "-i", str(gw.inventory), "--json")
+    consumers = json.loads(listed.stdout.splitlines()[-1])["consumers"]
+    assert consumers["gone"]["has_key"] and consumers["limited"]["has_key"]
+    assert all(key not in listed.stdout for key in gw.keys.values())
+
+
+def test_no_key_reaches_the_controller_the_runs_or_the_logs(gw):
+    keys = list(gw.keys.values())
+    assert keys
+    for path in gw.state.rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            data = path.read_bytes()
+            assert not any(k.encode() in data for k in keys), path
+    journal = on(gw, "lab-1", "journalctl", "-u", "homeforge-gateway", "--no-pager").stdout
+    stored = on(gw, "lab-1", "cat", "/var/lib/homeforge-gateway/keys.json").stdout
+    usage = on(gw, "lab-1", "cat", "/var/lib/homeforge-gateway/usage.jsonl").stdout
+    for key in keys:
+        assert key not in journal and key not in stored and key not in usage
+
+
+# --full: the roles run again (the fast path would leave every host out). Last: the whole
+# lab, with the gateway tests' consumers and second model host.
+@pytest.mark.parametrize(
+    "mode", [("--full",), ("--check", "--diff", "--full")], ids=["converge", "check"]
+)
+def test_a_second_converge_and_check_mode_change_nothing(gw, mode):
+    done = gw.hf("apply", "site", "-i", str(gw.inventory), *mode, "--json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    hosts = json.loads(done.stdout.splitlines()[-1])["summary"]["hosts"]
+    assert {name: h["changed"] for name, h in hosts.items()} == {"lab-1": 0, "lab-2": 0, "lab-3": 0}

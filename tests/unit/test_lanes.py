@@ -1,0 +1,41 @@
+"""tests/tools/lanes.py: which jobs `make test` runs side by side, and in what order."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "tools"))
+
+import lanes  # noqa: E402
+import molecule_all  # noqa: E402
+
+
+def test_every_integration_file_and_scenario_is_a_job_once():
+    files = sorted(
+        p.stem.removeprefix("test_") for p in (ROOT / "tests/integration").glob("test_*.py")
+    )
+    scenarios = sorted(p.parent.name for p in (ROOT / "molecule").glob("[!_]*/molecule.yml"))
+    found = lanes.jobs()
+    assert len(found) == len(set(found))
+    assert sorted(found) == sorted(
+        [f"integration/{f}" for f in files] + [f"molecule/{s}" for s in scenarios]
+    )
+
+
+def test_every_recorded_duration_names_a_job_and_jobs_start_longest_first():
+    """A recorded name left behind by a renamed file would sort its job last, unseen."""
+    found = lanes.jobs()
+    assert set(lanes.RECORDED) == set(found)
+    seconds = [lanes.RECORDED[job] for job in found]
+    assert seconds == sorted(seconds, reverse=True)
+    assert set(molecule_all.SLOWEST_FIRST) == {
+        j.split("/")[1] for j in found if j.startswith("molecule/")
+    }
+
+
+def test_an_unknown_job_is_one_line_and_exit_2(capsys):
+    assert lanes.main(["integration/nope"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no job named integration/nope" in err
