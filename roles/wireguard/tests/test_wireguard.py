@@ -36,7 +36,7 @@ def _peer_state(host, iface: str, peer: dict) -> str:
     found = []
     for field in ("endpoints", "latest-handshakes", "transfer"):
         for line in host.run(f"wg show {iface} {field}").stdout.splitlines():
-            key, _, value = line.partition("\t")
+            key, _tab, value = line.partition("\t")
             if key == peer.get("PublicKey"):
                 found.append(f"{field} {value.strip()}")
     return ", ".join(found) or "peer not on the interface"
