@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
-import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,16 +93,10 @@ def _integration(name: str) -> tuple[int, Path]:
     return status, log
 
 
-def run(job: str, strategy: dict[str, str]) -> tuple[str, int, float, Path]:
-    """Run one job; return its name, exit status, seconds and log."""
+def run(job: str, strategy: dict[str, str]) -> tuple[int, Path]:
+    """Run one job; return its exit status and log."""
     kind, name = job.split("/", 1)
-    started = time.monotonic()
-    if kind == "integration":
-        status, log = _integration(name)
-    else:
-        _name, status, _seconds = molecule_all.run(name, strategy)
-        log = molecule_all.LOGS / f"{name}.log"
-    return job, status, time.monotonic() - started, log
+    return _integration(name) if kind == "integration" else molecule_all.run(name, strategy)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,21 +119,9 @@ def main(argv: list[str] | None = None) -> int:
         print("lanes: HOMEFORGE_LAB_IMAGE is not set (make test sets it)", file=sys.stderr)
         return 2
     LOGS.mkdir(parents=True, exist_ok=True)
-    molecule_all.LOGS.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, molecule_all._stop_all)
-    signal.signal(signal.SIGINT, molecule_all._stop_all)
     strategy = molecule_all.strategy_env("auto")
     print(f"lanes: {len(chosen)} jobs, {args.jobs} side by side", flush=True)
-    started = time.monotonic()
-    failed = []
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for done in as_completed([pool.submit(run, job, strategy) for job in chosen]):
-            job, status, seconds, log = done.result()
-            print(f"{job}: {'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s", flush=True)
-            if status:
-                failed.append(job)
-                sys.stdout.write(log.read_text())
-    total = time.monotonic() - started
+    failed, total = molecule_all.side_by_side(chosen, lambda job: run(job, strategy), args.jobs)
     print(f"lanes: {len(chosen) - len(failed)} of {len(chosen)} jobs passed in {total:.0f} s")
     if failed:
         print(f"lanes: failed: {', '.join(failed)}")

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -62,7 +63,8 @@ _running: set[subprocess.Popen] = set()
 
 
 def _call(argv: list[str], **kwargs) -> int:
-    """Run one molecule in its own process group, known to _stop_all."""
+    """Run one command (a molecule, a pytest) in its own process group, known to
+    _stop_all."""
     process = subprocess.Popen(argv, start_new_session=True, **kwargs)
     _running.add(process)
     try:
@@ -72,7 +74,7 @@ def _call(argv: list[str], **kwargs) -> int:
 
 
 def _stop_all(*_args) -> None:
-    """On Ctrl-C or SIGTERM: stop every running scenario with its ansible-playbook
+    """On Ctrl-C or SIGTERM: stop every running command with its ansible-playbook
     children (they would go on converging hosts nobody waits for), then exit."""
     for process in list(_running):
         with contextlib.suppress(ProcessLookupError):
@@ -88,11 +90,11 @@ def strategy_env(strategy: str) -> dict[str, str]:
     return {k: chosen[k] for k in ("ANSIBLE_STRATEGY_PLUGINS", "ANSIBLE_STRATEGY") if k in chosen}
 
 
-def run(scenario: str, strategy: dict[str, str]) -> tuple[str, int, float]:
-    """Run one scenario's `molecule test`; return its name, exit status and seconds."""
+def run(scenario: str, strategy: dict[str, str]) -> tuple[int, Path]:
+    """Run one scenario's `molecule test`; return its exit status and log."""
     env = {**os.environ, **strategy, "MOLECULE_GLOB": f"molecule/{scenario}/molecule.yml"}
     log = LOGS / f"{scenario}.log"
-    started = time.monotonic()
+    LOGS.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
         status = _call(
             [
@@ -109,7 +111,38 @@ def run(scenario: str, strategy: dict[str, str]) -> tuple[str, int, float]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    return scenario, status, time.monotonic() - started
+    return status, log
+
+
+def side_by_side(
+    names: list[str], run_one: Callable[[str], tuple[int, Path]], jobs: int, prefix: str = ""
+) -> tuple[list[str], float]:
+    """``run_one(name)`` (exit status, log) for each name, ``jobs`` at a time, stopped
+    together on Ctrl-C or SIGTERM. A line per name as it ends, with its time; a failed
+    one's log is printed whole. Returns the failed names and the seconds it all took."""
+    signal.signal(signal.SIGTERM, _stop_all)
+    signal.signal(signal.SIGINT, _stop_all)
+
+    def timed(name: str) -> tuple[int, Path, float]:
+        started = time.monotonic()
+        status, log = run_one(name)
+        return status, log, time.monotonic() - started
+
+    started = time.monotonic()
+    failed = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = {pool.submit(timed, name): name for name in names}
+        for done in as_completed(futures):
+            name = futures[done]
+            status, log, seconds = done.result()
+            print(
+                f"{prefix}{name}: {'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s",
+                flush=True,
+            )
+            if status:
+                failed.append(name)
+                sys.stdout.write(log.read_text())
+    return failed, time.monotonic() - started
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -131,25 +164,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     chosen = [s for s in known if not args.scenario or s in args.scenario]
     LOGS.mkdir(parents=True, exist_ok=True)
-    signal.signal(signal.SIGTERM, _stop_all)
-    signal.signal(signal.SIGINT, _stop_all)
     strategy = strategy_env(args.strategy)
     print(
         f"molecule: strategy {strategy.get('ANSIBLE_STRATEGY', 'linear')}, {args.jobs} side by side"
     )
-    started = time.monotonic()
-    failed = []
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        for done in as_completed([pool.submit(run, s, strategy) for s in chosen]):
-            scenario, status, seconds = done.result()
-            print(
-                f"molecule {scenario}: {'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s",
-                flush=True,
-            )
-            if status:
-                failed.append(scenario)
-                sys.stdout.write((LOGS / f"{scenario}.log").read_text())
-    total = time.monotonic() - started
+    failed, total = side_by_side(
+        chosen, lambda scenario: run(scenario, strategy), args.jobs, "molecule "
+    )
     print(
         f"molecule: {len(chosen) - len(failed)} of {len(chosen)} scenarios passed in {total:.0f} s"
     )

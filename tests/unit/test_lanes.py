@@ -39,3 +39,23 @@ def test_an_unknown_job_is_one_line_and_exit_2(capsys):
     assert lanes.main(["integration/nope"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no job named integration/nope" in err
+
+
+def test_side_by_side_reports_each_job_and_prints_a_failed_ones_log(tmp_path, capsys):
+    import signal
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    logs = {name: tmp_path / f"{name}.log" for name in ("good", "bad")}
+    for name, log in logs.items():
+        log.write_text(f"the log of {name}\n")
+    try:
+        failed, seconds = molecule_all.side_by_side(
+            ["good", "bad"], lambda name: (int(name == "bad"), logs[name]), 2, "job "
+        )
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    out = capsys.readouterr().out
+    assert failed == ["bad"] and seconds >= 0
+    assert "job good: passed in 0 s" in out and "job bad: FAILED in 0 s" in out
+    assert "the log of bad" in out and "the log of good" not in out
