@@ -103,7 +103,7 @@ def test_mitogen_is_used_when_available_and_linear_when_asked(isolated_state):
     if runner.mitogen_strategy_dir() is None:
         assert "ANSIBLE_STRATEGY" not in env
     else:
-        assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
+        assert env["ANSIBLE_STRATEGY"] == "homeforge_mitogen"
     assert "ANSIBLE_STRATEGY" not in runner.ansible_env(isolated_state, "linear")
 
 
@@ -220,3 +220,32 @@ def test_a_failed_loop_names_each_failed_item_and_its_own_message(write, local):
     assert [(f.host, f.task, f.message) for f in result.failures] == [
         ("one", "Write each file", "item bad: write bad: Permission denied")
     ]
+
+
+def test_our_strategy_lists_the_collections_once_and_passes_other_calls_on(monkeypatch):
+    """mitogen's planner lists every collection per module call in each forked worker;
+    our strategy answers that call from one listing made before the workers fork."""
+    pytest.importorskip("ansible_mitogen")
+    import importlib.util
+
+    import ansible.collections.list as collection_list
+
+    path = runner.environment.STRATEGY_DIR / f"{runner.environment.STRATEGY}.py"
+    spec = importlib.util.spec_from_file_location("homeforge_strategy_under_test", path)
+    plugin = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(plugin)
+    calls = []
+
+    def listing(*args, **kwargs):
+        calls.append((args, kwargs))
+        return iter([b"/c/a/b", b"/c/x/y"])
+
+    monkeypatch.setattr(collection_list, "list_collection_dirs", listing)
+    plugin.list_once()
+    plugin.list_once()  # a second play of the same run lists nothing again
+    assert calls == [((), {})]
+    for _ in range(3):
+        assert list(collection_list.list_collection_dirs()) == [b"/c/a/b", b"/c/x/y"]
+    assert calls == [((), {})]
+    assert list(collection_list.list_collection_dirs(search_paths=["/p"])) == [b"/c/a/b", b"/c/x/y"]
+    assert calls[-1] == ((), {"search_paths": ["/p"]})

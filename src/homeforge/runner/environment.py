@@ -11,6 +11,10 @@ from pathlib import Path
 from homeforge import paths
 from homeforge.errors import BadInput, EnvironmentProblem
 
+# Our strategy plugin (mitogen's linear strategy, collections listed once per run).
+STRATEGY_DIR = Path(__file__).parent / "strategy"
+STRATEGY = "homeforge_mitogen"
+
 
 def mitogen_strategy_dir() -> Path | None:
     """The directory of mitogen's strategy plugins, or None when mitogen is not installed."""
@@ -47,8 +51,10 @@ def ansible_env(state: Path, strategy: str = "auto") -> dict[str, str]:
     if strategy in ("auto", "mitogen"):
         strategy_dir = mitogen_strategy_dir()
         if strategy_dir is not None:
-            env["ANSIBLE_STRATEGY_PLUGINS"] = str(strategy_dir)
-            env["ANSIBLE_STRATEGY"] = "mitogen_linear"
+            env["ANSIBLE_STRATEGY_PLUGINS"] = os.pathsep.join(
+                [str(STRATEGY_DIR), str(strategy_dir)]
+            )
+            env["ANSIBLE_STRATEGY"] = STRATEGY
         elif strategy == "mitogen":
             raise EnvironmentProblem("--strategy mitogen: the mitogen package is not importable")
     elif strategy != "linear":
