@@ -71,12 +71,10 @@ demo: deps
 	$(HF) lab recap
 
 # ---------------------------------------------------------------- tests
-# The integration files and the molecule scenarios run side by side in TEST_LANES lanes
-# (default 3; tests/tools/lanes.py says why), logs in .homeforge/lanes/ and .homeforge/molecule/.
-# lint and sanity (one core each) run side by side too.
+# Everything: the integration files and the molecule scenarios side by side in TEST_LANES
+# lanes (default 3), and lint, sanity and unit one after another in a lane of their own
+# (tests/tools/lanes.py says why); logs in .homeforge/lanes/ and .homeforge/molecule/.
 test: deps
-	@$(MAKE) --no-print-directory -j2 --output-sync=target lint sanity
-	@$(MAKE) --no-print-directory unit
 	@HOMEFORGE_LAB_IMAGE=$$($(HF) lab image) $(PY) tests/tools/lanes.py
 
 lint: deps

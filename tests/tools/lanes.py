@@ -1,17 +1,21 @@
-"""Run the integration test files and the molecule scenarios side by side, in N lanes.
+"""Run the whole test suite: the checks in one lane, beside the integration test files
+and the molecule scenarios in N lanes.
 
     python tests/tools/lanes.py [--jobs N] [JOB ...]
 
-A job is one integration test file (`pytest tests/integration/test_<name>.py`: each file
-brings up a lab of its own, on a subnet of its own) or one molecule scenario (as
+A lab job is one integration test file (`pytest tests/integration/test_<name>.py`: each
+file brings up a lab of its own, on a subnet of its own) or one molecule scenario (as
 tests/tools/molecule_all.py runs it: its own hosts, network and NFS volume), so jobs do
-not disturb each other. Named on the command line as `integration/<name>` or
-`molecule/<scenario>`; all of them by default.
+not disturb each other. The checks (`checks/lint`, `checks/sanity`, `checks/unit`: the
+Makefile's targets, unit in one process) need no lab and run one after another in a
+lane of their own. Named on the command line as `integration/<name>`,
+`molecule/<scenario>` or `checks/<name>`; all of them by default.
 
 Why lanes: measured on two cores, one integration file at a time left the CPU idle 45% of
 the time (hosts booting, apt downloads, services starting, the waits the tests are
-about), and molecule's two scenarios at a time 35%. Jobs start longest first (the
-durations recorded below), so the last lane does not start a long job at the end.
+about), and molecule's two scenarios at a time 35%; three lab lanes still left 15%, which
+the checks' lane (all CPU, no waits) takes. Lab jobs start longest first (the durations
+recorded below), so the last lane does not start a long job at the end.
 
 Each job's output goes to a log (integration: .homeforge/lanes/<name>.log, with pytest's
 ten slowest steps; molecule: .homeforge/molecule/<scenario>.log); one line per job says
@@ -61,8 +65,18 @@ RECORDED = {
 }
 
 
+# The checks' lane, in this order: the quick ones first, so a lint error shows early.
+CHECKS = ["checks/lint", "checks/sanity", "checks/unit"]
+CHECK_COMMANDS = {
+    "lint": ["make", "--no-print-directory", "lint"],
+    "sanity": ["make", "--no-print-directory", "sanity"],
+    # one process: the lane shares two cores with the labs
+    "unit": [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit"],
+}
+
+
 def jobs() -> list[str]:
-    """Every job, longest first."""
+    """Every lab job, longest first."""
     found = [
         f"integration/{p.stem.removeprefix('test_')}"
         for p in (ROOT / "tests" / "integration").glob("test_*.py")
@@ -70,25 +84,11 @@ def jobs() -> list[str]:
     return sorted(found, key=lambda job: (-RECORDED.get(job, 0), job))
 
 
-def _integration(name: str) -> tuple[int, Path]:
-    """One integration test file in a pytest of its own; its exit status and log."""
-    log = LOGS / f"{name}.log"
+def _logged(argv: list[str], log: Path) -> tuple[int, Path]:
+    """Run one command from the repository root, its output into ``log``."""
     with log.open("w") as out:
         status = molecule_all._call(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--durations=10",
-                f"tests/integration/test_{name}.py",
-            ],
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
+            argv, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
     return status, log
 
@@ -96,7 +96,12 @@ def _integration(name: str) -> tuple[int, Path]:
 def run(job: str, strategy: dict[str, str]) -> tuple[int, Path]:
     """Run one job; return its exit status and log."""
     kind, name = job.split("/", 1)
-    return _integration(name) if kind == "integration" else molecule_all.run(name, strategy)
+    if kind == "molecule":
+        return molecule_all.run(name, strategy)
+    if kind == "checks":
+        return _logged(CHECK_COMMANDS[name], LOGS / f"checks-{name}.log")
+    pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--durations=10"]
+    return _logged([*pytest, f"tests/integration/test_{name}.py"], LOGS / f"{name}.log")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -105,14 +110,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("job", nargs="*", help="jobs to run (default: all)")
     args = parser.parse_args(argv)
     known = jobs()
-    unknown = sorted(set(args.job) - set(known))
+    unknown = sorted(set(args.job) - set(known) - set(CHECKS))
     if unknown:
         print(
-            f"lanes: no job named {', '.join(unknown)} (integration/<file> or molecule/<scenario>)",
+            f"lanes: no job named {', '.join(unknown)}"
+            " (integration/<file>, molecule/<scenario> or checks/lint|sanity|unit)",
             file=sys.stderr,
         )
         return 2
     chosen = [job for job in known if not args.job or job in args.job]
+    checks = [job for job in CHECKS if not args.job or job in args.job]
     if any(job.startswith("molecule/") for job in chosen) and not os.environ.get(
         "HOMEFORGE_LAB_IMAGE"
     ):
@@ -120,9 +127,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     LOGS.mkdir(parents=True, exist_ok=True)
     strategy = molecule_all.strategy_env("auto")
-    print(f"lanes: {len(chosen)} jobs, {args.jobs} side by side", flush=True)
-    failed, total = molecule_all.side_by_side(chosen, lambda job: run(job, strategy), args.jobs)
-    print(f"lanes: {len(chosen) - len(failed)} of {len(chosen)} jobs passed in {total:.0f} s")
+    print(
+        f"lanes: {len(chosen)} lab jobs, {args.jobs} side by side;"
+        f" {len(checks)} checks in a lane of their own",
+        flush=True,
+    )
+    failed, total = molecule_all.side_by_side(
+        chosen, lambda job: run(job, strategy), args.jobs, lane=checks
+    )
+    count = len(chosen) + len(checks)
+    print(f"lanes: {count - len(failed)} of {count} jobs passed in {total:.0f} s")
     if failed:
         print(f"lanes: failed: {', '.join(failed)}")
     return 1 if failed else 0

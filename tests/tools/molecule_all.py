@@ -115,9 +115,14 @@ def run(scenario: str, strategy: dict[str, str]) -> tuple[int, Path]:
 
 
 def side_by_side(
-    names: list[str], run_one: Callable[[str], tuple[int, Path]], jobs: int, prefix: str = ""
+    names: list[str],
+    run_one: Callable[[str], tuple[int, Path]],
+    jobs: int,
+    prefix: str = "",
+    lane: list[str] = (),
 ) -> tuple[list[str], float]:
-    """``run_one(name)`` (exit status, log) for each name, ``jobs`` at a time, stopped
+    """``run_one(name)`` (exit status, log) for each name, ``jobs`` at a time, and the
+    names in ``lane`` one after another in one more lane beside them; all stopped
     together on Ctrl-C or SIGTERM. A line per name as it ends, with its time; a failed
     one's log is printed whole. Returns the failed names and the seconds it all took."""
     signal.signal(signal.SIGTERM, _stop_all)
@@ -130,8 +135,9 @@ def side_by_side(
 
     started = time.monotonic()
     failed = []
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, ThreadPoolExecutor(1) as own:
         futures = {pool.submit(timed, name): name for name in names}
+        futures.update({own.submit(timed, name): name for name in lane})
         for done in as_completed(futures):
             name = futures[done]
             status, log, seconds = done.result()

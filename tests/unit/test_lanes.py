@@ -35,6 +35,15 @@ def test_every_recorded_duration_names_a_job_and_jobs_start_longest_first():
     }
 
 
+def test_the_checks_lane_runs_the_makefiles_checks_and_every_unit_test():
+    make = (ROOT / "Makefile").read_text()
+    assert [job.split("/")[1] for job in lanes.CHECKS] == ["lint", "sanity", "unit"]
+    for name in ("lint", "sanity"):
+        assert lanes.CHECK_COMMANDS[name][-1] == name and f"\n{name}: deps" in make
+    assert lanes.CHECK_COMMANDS["unit"][-1] == "tests/unit"
+    assert "tools/lanes.py" in make.split("\ntest: deps\n")[1].split("\n\n")[0]
+
+
 def test_an_unknown_job_is_one_line_and_exit_2(capsys):
     assert lanes.main(["integration/nope"]) == 2
     err = capsys.readouterr().err
@@ -45,12 +54,12 @@ def test_side_by_side_reports_each_job_and_prints_a_failed_ones_log(tmp_path, ca
     import signal
 
     handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    logs = {name: tmp_path / f"{name}.log" for name in ("good", "bad")}
+    logs = {name: tmp_path / f"{name}.log" for name in ("good", "bad", "own")}
     for name, log in logs.items():
         log.write_text(f"the log of {name}\n")
     try:
         failed, seconds = molecule_all.side_by_side(
-            ["good", "bad"], lambda name: (int(name == "bad"), logs[name]), 2, "job "
+            ["good", "bad"], lambda name: (int(name == "bad"), logs[name]), 2, "job ", ["own"]
         )
     finally:
         for sig, handler in handlers.items():
@@ -58,4 +67,5 @@ def test_side_by_side_reports_each_job_and_prints_a_failed_ones_log(tmp_path, ca
     out = capsys.readouterr().out
     assert failed == ["bad"] and seconds >= 0
     assert "job good: passed in 0 s" in out and "job bad: FAILED in 0 s" in out
+    assert "job own: passed in 0 s" in out
     assert "the log of bad" in out and "the log of good" not in out
