@@ -14,8 +14,10 @@ lane of their own. Named on the command line as `integration/<name>`,
 Why lanes: measured on two cores, one integration file at a time left the CPU idle 45% of
 the time (hosts booting, apt downloads, services starting, the waits the tests are
 about), and molecule's two scenarios at a time 35%; three lab lanes still left 15%, which
-the checks' lane (all CPU, no waits) takes. Lab jobs start longest first (the durations
-recorded below), so the last lane does not start a long job at the end.
+the checks' lane (all CPU, no waits) takes; when its checks are done it takes lab jobs
+like the others (three lanes alone left 20% idle once the checks were done). Lab jobs
+start longest first (the durations recorded below), so the last lane does not start a
+long job at the end.
 
 Each job's output goes to a log (integration: .homeforge/lanes/<name>.log, with pytest's
 ten slowest steps; molecule: .homeforge/molecule/<scenario>.log); one line per job says
@@ -57,8 +59,7 @@ RECORDED = {
     "molecule/common": 72,
     "molecule/ingress_istio": 68,
     "molecule/ebs_csi": 57,
-    "molecule/k3s_agent": 56,
-    "molecule/k3s_server": 56,
+    "molecule/k3s": 70,
     "integration/awx": 46,
     "integration/eks": 42,
     "molecule/eks_node": 28,
