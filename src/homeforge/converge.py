@@ -290,7 +290,7 @@ def _run(
 def _stamp(fast: FastPath, remote: Remote, ran: _Round, hosts: list[str]) -> list[str]:
     """Stamps for the hosts of a run that converged cleanly; a line per stamp not written."""
     stampable = fast.stampable(ran.result, hosts, ran.plays)
-    fast.refresh()  # the inputs as the run left them (the fact cache has what it learnt)
+    fast.refresh(remote)  # the inputs as the run left them (its facts, files hosts copy)
     return [
         f"{host}: no stamp written ({problem}); the next apply converges it"
         for host, problem in fast.write(remote, stampable, ran.watch).items()

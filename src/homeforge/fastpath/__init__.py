@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homeforge.fastpath import inputs
+from homeforge.fastpath import inputs, peers
 from homeforge.fastpath.watch import WatchList
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, fan_out, stampops
@@ -91,6 +91,8 @@ class FastPath:
         self.name = stamp_name(playbook)
         self.digests = inputs.digests(inv, playbook, hosts, self.extra_vars)
         self.before = self.digests
+        # the files each host's run copies from another host (peers.PEER_FILES)
+        self.peer_reads = peers.reads(inv, inputs.closures(inv, playbook, hosts))
         # Where a failure can stop other hosts early, their "no failure" proves nothing.
         self.all_or_nothing = inputs.stops_other_hosts(playbook)
         self.last_play = inputs.last_play(playbook)
@@ -100,7 +102,11 @@ class FastPath:
     def probe(self, remote: Remote, check: bool) -> dict[str, Probe]:
         """Probe every host; outside check mode a host that does not match loses its stamps."""
         started = time.monotonic()
+        for host, why in self._read_peers(remote).items():
+            self.probes[host] = Probe("error", why)
         for host in self.hosts:
+            if host in self.probes:
+                continue
             if not self.over_ssh(host):
                 self.probes[host] = Probe("ineligible", self._not_ssh(host))
             elif key := inputs.unresolvable(self.inv.hostvars[host]):
@@ -162,6 +168,7 @@ class FastPath:
 
     def bypass(self, remote: Remote, check: bool) -> None:
         """--full (or a partial run): every host runs; outside check mode stamps go first."""
+        self._read_peers(remote)
         for host in self.hosts:
             self.probes[host] = Probe("full")
         if not check:
@@ -171,11 +178,32 @@ class FastPath:
     def to_run(self) -> list[str]:
         return [h for h in self.hosts if not self.probes.get(h, Probe("never")).unchanged]
 
-    def refresh(self) -> None:
+    def _read_peers(self, remote: Remote) -> dict[str, str]:
+        """Put the digests of the files each host copies from another host into its
+        inputs (read on the sources now); per host whose source could not be read, why."""
+        if not self.peer_reads:
+            return {}
+
+        def peek(source: str, paths: list[str]):
+            if not self.over_ssh(source):
+                return OSError(self._not_ssh(source))
+            try:
+                return remote.call(source, stampops.peek, timeout=60, paths=paths)
+            except Exception as exc:
+                return exc
+
+        found, problems = peers.parts(self.peer_reads, peek)
+        self.digests = {
+            host: {**parts, **({peers.PART: found[host]} if host in found else {})}
+            for host, parts in self.digests.items()
+        }
+        return problems
+
+    def refresh(self, remote: Remote) -> None:
         """The inputs as a run left them: only what it can change, the facts it left in
-        the controller's cache, is computed again. Roles, plugins, variables and files
-        edited while it ran keep their digests from before it, so the stamp cannot vouch
-        for an edit the run never applied."""
+        the controller's cache and the files hosts copy from others, is read again.
+        Roles, plugins, variables and files edited while it ran keep their digests from
+        before it, so the stamp cannot vouch for an edit the run never applied."""
         self.before = self.digests
         now = inputs.digests(self.inv, self.playbook, self.hosts, self.extra_vars)
         self.digests = {
@@ -185,6 +213,7 @@ class FastPath:
             }
             for host, parts in self.before.items()
         }
+        self._read_peers(remote)
 
     def changed_by_run(self, remote: Remote, ran: list[str]) -> list[str]:
         """The hosts a run left out whose inputs it changed (a host that came back with a

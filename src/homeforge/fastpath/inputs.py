@@ -330,13 +330,6 @@ def digests(
         "extra variables": _sha(*_extra_vars_text(extra_vars or [])),
     }
     role_digests: dict[str, str] = {}
-    host_roles: dict[str, set[str]] = {h: set() for h in hosts}
-    every_role = set(role_names(root))
-    for pattern, roles in plays(playbook):
-        members = _pattern_hosts(inv, pattern)
-        for host in hosts:
-            if host in members:
-                host_roles[host] |= every_role if "*" in roles else roles
     keys = cross_host_keys(root)
     # Variables as sealed_vars gives them: a vaulted value counts as its ciphertext.
     cross = {
@@ -347,9 +340,9 @@ def digests(
     common["other hosts' variables"] = _sha(_canonical(cross))
     common["other hosts' facts"] = _sha(_canonical(cached_facts(inv.hosts, keys)))
     result = {}
-    for host in hosts:
+    for host, roles in closures(inv, playbook, hosts).items():
         parts = dict(common)
-        closure = sorted(role_closure(root, host_roles[host]))
+        closure = sorted(roles)
         for role in closure:
             if role not in role_digests:
                 role_digests[role] = tree_digest(root / "roles" / role)
@@ -361,6 +354,19 @@ def digests(
         parts["controller files"] = _sha(_canonical(controller_files(inv.hostvars[host])))
         result[host] = parts
     return result
+
+
+def closures(inv: Inventory, playbook: Path, hosts: list[str]) -> dict[str, set[str]]:
+    """Each host's roles in this playbook, with the roles they include."""
+    root = paths.content_root()
+    host_roles: dict[str, set[str]] = {h: set() for h in hosts}
+    every_role = set(role_names(root))
+    for pattern, roles in plays(playbook):
+        members = _pattern_hosts(inv, pattern)
+        for host in hosts:
+            if host in members:
+                host_roles[host] |= every_role if "*" in roles else roles
+    return {host: role_closure(root, roles) for host, roles in host_roles.items()}
 
 
 def _pattern_hosts(inv: Inventory, pattern: str) -> set[str]:
