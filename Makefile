@@ -41,9 +41,9 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml requirements.lock
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install -q --upgrade pip >/dev/null
-	@# --no-compile: byte-compiling every file of the ansible package takes half the install's
-	@# time; Python compiles the modules a run imports, once.
-	@$(PY) -m pip install -q --no-compile -c requirements.lock -e '.[test]'
+	@# Byte-compiled here, not left to each run: with PYTHONDONTWRITEBYTECODE set (as on
+	@# our CI machines) every process would compile every module it imports.
+	@$(PY) -m pip install -q -c requirements.lock -e '.[test]'
 	@mkdir -p .homeforge/collections/ansible_collections/homeforge
 	@ln -sfn $(CURDIR) .homeforge/collections/ansible_collections/homeforge/homelab
 	@touch $@
