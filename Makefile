@@ -74,9 +74,8 @@ demo: deps
 
 # ---------------------------------------------------------------- tests
 # Everything: the integration files and the molecule scenarios side by side in TEST_LANES
-# lanes (default 3), and lint, sanity and unit one after another in a lane of their own,
-# which then takes lab jobs too (tests/tools/lanes.py says why); logs in .homeforge/lanes/
-# and .homeforge/molecule/.
+# lanes (default 3), and lint, sanity and unit one after another in a lane of their own
+# (tests/tools/lanes.py says why); logs in .homeforge/lanes/ and .homeforge/molecule/.
 test: deps
 	@HOMEFORGE_LAB_IMAGE=$$($(HF) lab image) $(PY) tests/tools/lanes.py
 

@@ -19,11 +19,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -122,48 +120,33 @@ def side_by_side(
     prefix: str = "",
     lane: list[str] = (),
 ) -> tuple[list[str], float]:
-    """``run_one(name)`` (exit status, log) for each name, in order, ``jobs`` at a time;
-    the names in ``lane`` run one after another in one more lane, which then takes names
-    like the others. All stopped together on Ctrl-C or SIGTERM. A line per name as it
-    ends, with its time; a failed one's log is printed whole. Returns the failed names
-    and the seconds it all took."""
+    """``run_one(name)`` (exit status, log) for each name, ``jobs`` at a time, and the
+    names in ``lane`` one after another in one more lane beside them; all stopped
+    together on Ctrl-C or SIGTERM. A line per name as it ends, with its time; a failed
+    one's log is printed whole. Returns the failed names and the seconds it all took."""
     signal.signal(signal.SIGTERM, _stop_all)
     signal.signal(signal.SIGINT, _stop_all)
-    waiting = queue.SimpleQueue()
-    for name in names:
-        waiting.put(name)
-    failed: list[str] = []
-    printing = threading.Lock()
 
-    def one(name: str) -> None:
+    def timed(name: str) -> tuple[int, Path, float]:
         started = time.monotonic()
         status, log = run_one(name)
-        with printing:
+        return status, log, time.monotonic() - started
+
+    started = time.monotonic()
+    failed = []
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, ThreadPoolExecutor(1) as own:
+        futures = {pool.submit(timed, name): name for name in names}
+        futures.update({own.submit(timed, name): name for name in lane})
+        for done in as_completed(futures):
+            name = futures[done]
+            status, log, seconds = done.result()
             print(
-                f"{prefix}{name}: {'passed' if status == 0 else 'FAILED'}"
-                f" in {time.monotonic() - started:.0f} s",
+                f"{prefix}{name}: {'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s",
                 flush=True,
             )
             if status:
                 failed.append(name)
                 sys.stdout.write(log.read_text())
-
-    def worker(first: list[str]) -> None:
-        for name in first:
-            one(name)
-        while True:
-            try:
-                name = waiting.get_nowait()
-            except queue.Empty:
-                return
-            one(name)
-
-    started = time.monotonic()
-    with ThreadPoolExecutor(max(1, jobs) + bool(lane)) as pool:
-        running = [pool.submit(worker, list(lane))] if lane else []
-        running += [pool.submit(worker, []) for _ in range(max(1, jobs))]
-        for done in as_completed(running):
-            done.result()
     return failed, time.monotonic() - started
 
 

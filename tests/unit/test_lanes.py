@@ -69,34 +69,3 @@ def test_side_by_side_reports_each_job_and_prints_a_failed_ones_log(tmp_path, ca
     assert "job good: passed in 0 s" in out and "job bad: FAILED in 0 s" in out
     assert "job own: passed in 0 s" in out
     assert "the log of bad" in out and "the log of good" not in out
-
-
-def test_the_checks_lane_takes_lab_jobs_once_its_own_are_done(tmp_path, capsys):
-    """The lane's worker joins the others when its list is done: with one lab lane, the
-    second lab job starts while the first still runs."""
-    import signal
-    import threading
-    import time
-
-    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    log = tmp_path / "log"
-    log.write_text("")
-    spans, first_done = {}, threading.Event()
-
-    def run_one(name):
-        spans[name] = [time.monotonic()]
-        if name == "first":
-            first_done.wait(5)  # holds its lane until "second" has run beside it
-        if name == "second":
-            first_done.set()
-        spans[name].append(time.monotonic())
-        return 0, log
-
-    try:
-        failed, _ = molecule_all.side_by_side(["first", "second"], run_one, 1, "", ["check"])
-    finally:
-        for sig, handler in handlers.items():
-            signal.signal(sig, handler)
-    assert failed == [] and set(spans) == {"first", "second", "check"}
-    assert spans["second"][0] < spans["first"][1]  # beside it, not after it
-    assert spans["check"][1] <= spans["second"][0]  # after the lane's own list
