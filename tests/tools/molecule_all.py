@@ -23,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
@@ -118,7 +118,7 @@ def side_by_side(
     run_one: Callable[[str], tuple[int, Path]],
     jobs: int,
     prefix: str = "",
-    lane: list[str] = (),
+    lane: Sequence[str] = (),
 ) -> tuple[list[str], float]:
     """``run_one(name)`` (exit status, log) for each name, ``jobs`` at a time, and the
     names in ``lane`` one after another in one more lane beside them; all stopped
