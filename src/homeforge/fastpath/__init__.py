@@ -89,10 +89,11 @@ class FastPath:
         self.hosts = hosts
         self.extra_vars = list(extra_vars)
         self.name = stamp_name(playbook)
-        self.digests = inputs.digests(inv, playbook, hosts, self.extra_vars)
+        self.roles = inputs.closures(inv, playbook, hosts)
+        self.digests = inputs.digests(inv, playbook, hosts, self.extra_vars, self.roles)
         self.before = self.digests
         # the files each host's run copies from another host (peers.PEER_FILES)
-        self.peer_reads = peers.reads(inv, inputs.closures(inv, playbook, hosts))
+        self.peer_reads = peers.reads(inv, self.roles)
         # Where a failure can stop other hosts early, their "no failure" proves nothing.
         self.all_or_nothing = inputs.stops_other_hosts(playbook)
         self.last_play = inputs.last_play(playbook)
@@ -205,7 +206,7 @@ class FastPath:
         Roles, plugins, variables and files edited while it ran keep their digests from
         before it, so the stamp cannot vouch for an edit the run never applied."""
         self.before = self.digests
-        now = inputs.digests(self.inv, self.playbook, self.hosts, self.extra_vars)
+        now = inputs.digests(self.inv, self.playbook, self.hosts, self.extra_vars, self.roles)
         self.digests = {
             host: {
                 **parts,

@@ -305,10 +305,15 @@ RUN_CHANGES = ("other hosts' facts",)
 
 
 def digests(
-    inv: Inventory, playbook: Path, hosts: list[str], extra_vars: list[str] | None = None
+    inv: Inventory,
+    playbook: Path,
+    hosts: list[str],
+    extra_vars: list[str] | None = None,
+    roles: dict[str, set[str]] | None = None,
 ) -> dict[str, dict[str, str]]:
     """Each host's inputs, as one digest per part ("role ollama", "host variables"...),
-    so a probe can say which part changed."""
+    so a probe can say which part changed. ``roles``: :func:`closures`, when the caller
+    has them."""
     root = paths.content_root()
     try:
         ansible_version = metadata.version("ansible-core")
@@ -340,9 +345,9 @@ def digests(
     common["other hosts' variables"] = _sha(_canonical(cross))
     common["other hosts' facts"] = _sha(_canonical(cached_facts(inv.hosts, keys)))
     result = {}
-    for host, roles in closures(inv, playbook, hosts).items():
+    for host, closure_set in (roles or closures(inv, playbook, hosts)).items():
         parts = dict(common)
-        closure = sorted(roles)
+        closure = sorted(closure_set)
         for role in closure:
             if role not in role_digests:
                 role_digests[role] = tree_digest(root / "roles" / role)
