@@ -224,7 +224,7 @@ def test_site_playbook_uses_the_role(role):
 # Roles other roles include for the steps they share (include_role tasks_from: ENTRY),
 # never run on their own: no `main` entry point (so not in ROLES), no defaults, no play in
 # site.yml and no molecule scenario; the scenarios of the roles that include them test them.
-INTERNAL_ROLES = {"k3s_common": ["k3s_server", "k3s_agent"]}
+INTERNAL_ROLES = {"k3s_common": ["k3s_server", "k3s_agent", "nfs_provisioner", "ebs_csi"]}
 
 
 def test_every_role_directory_is_a_role_or_an_internal_one():
@@ -239,6 +239,15 @@ def test_an_internal_role_specifies_its_entry_points_and_is_tested_through_its_c
     assert "main" not in spec and set(spec) == {p.stem for p in (base / "tasks").glob("*.yml")}
     readme = (base / "README.md").read_text()
     shared = role_docs.shared_variables(ROOT)
+    callers_of = {entry: set() for entry in spec}
+    for caller in INTERNAL_ROLES[role]:
+        text = "".join(p.read_text() for p in (ROOT / "roles" / caller / "tasks").glob("*.yml"))
+        used = re.findall(rf"name: homeforge\.homelab\.{role}\n\s+tasks_from: (\S+)", text)
+        # an entry point named as in the spec, so Ansible checks the parameters against it
+        assert used and set(used) <= set(spec), (caller, used)
+        assert caller in ROLES
+        for entry in used:
+            callers_of[entry].add(caller)
     for entry, entry_spec in spec.items():
         assert f"`{entry}.yml`" in readme, entry
         for name, option in entry_spec["options"].items():
@@ -246,18 +255,12 @@ def test_an_internal_role_specifies_its_entry_points_and_is_tested_through_its_c
             if name.startswith(f"{role}_"):
                 assert f"`{name}`" in readme, (entry, name)
                 continue
-            # otherwise a shared variable its callers declare and default
-            assert set(INTERNAL_ROLES[role]) <= set(shared[name]["roles"]), (entry, name)
+            # otherwise a shared variable the entry point's callers declare and default
+            assert callers_of[entry] <= set(shared[name]["roles"]), (entry, name)
             assert option["type"] == shared[name]["type"], (entry, name)
             assert option.get("no_log", False) == shared[name].get("no_log", False), (entry, name)
     assert not (base / "defaults").exists() and not (ROOT / "molecule" / role).exists()
     assert f"homeforge.homelab.{role}" not in (ROOT / "playbooks" / "site.yml").read_text()
-    for caller in INTERNAL_ROLES[role]:
-        text = "".join(p.read_text() for p in (ROOT / "roles" / caller / "tasks").glob("*.yml"))
-        used = re.findall(rf"name: homeforge\.homelab\.{role}\n\s+tasks_from: (\S+)", text)
-        # an entry point named as in the spec, so Ansible checks the parameters against it
-        assert used and set(used) <= set(spec), (caller, used)
-        assert caller in ROLES
 
 
 # ---------------------------------------------------------------- the checks catch drift

@@ -310,3 +310,101 @@ def test_a_first_server_restarted_with_another_token_is_refused_as_k3s_refuses_i
                 time.sleep(0.05)
         again.terminate()
         again.wait(timeout=10)
+
+
+def _start(tmp_path, port, extra=""):
+    text = (
+        f"cluster-init: true\ntoken: sekrit\nhttps-listen-port: {port}\ncluster-cidr: 10.42.0.0/16"
+    )
+    server = _run(tmp_path, "s1", "server", text + extra, wait=False)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
+            time.sleep(0.05)
+    return server
+
+
+def _restart(tmp_path, port, server, extra=""):
+    server.terminate()
+    server.wait(timeout=10)
+    return _start(tmp_path, port, extra)
+
+
+def _get(tmp_path, kind, name):
+    import json
+
+    found = _kubectl(tmp_path, "get", kind, name, "-o", "json")
+    return json.loads(found.stdout) if found.returncode == 0 else None
+
+
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+
+
+def test_k3s_makes_local_path_the_default_again_at_start_unless_its_file_is_skipped(cluster):
+    """K3s rewrites and applies its packaged local-storage.yaml at every start (k3s-io/k3s
+    #3441, #11936): an annotation set through the API is gone after a restart. With
+    local-storage.yaml.skip the file is rewritten but not applied, and the annotation
+    stays; --disable local-storage deletes the class."""
+    tmp_path, port, server = cluster
+    _kubectl(tmp_path, "annotate", "sc", "local-path", f"{DEFAULT_CLASS}=false", "--overwrite")
+    assert _get(tmp_path, "sc", "local-path")["metadata"]["annotations"][DEFAULT_CLASS] == "false"
+    server = _restart(tmp_path, port, server)
+    assert _get(tmp_path, "sc", "local-path")["metadata"]["annotations"][DEFAULT_CLASS] == "true"
+    manifests = tmp_path / "s1" / "server" / "manifests"
+    (manifests / "local-storage.yaml.skip").write_text("")
+    _kubectl(tmp_path, "annotate", "sc", "local-path", f"{DEFAULT_CLASS}=false", "--overwrite")
+    server = _restart(tmp_path, port, server)
+    assert _get(tmp_path, "sc", "local-path")["metadata"]["annotations"][DEFAULT_CLASS] == "false"
+    (manifests / "local-storage.yaml.skip").unlink()
+    server = _restart(tmp_path, port, server, "\ndisable: [local-storage]")
+    try:
+        assert _get(tmp_path, "sc", "local-path") is None
+        assert not (manifests / "local-storage.yaml").exists()
+    finally:
+        server.terminate()
+
+
+def test_objects_stay_when_their_file_goes_and_come_back_only_when_it_is_applied(cluster):
+    """A deleted manifest file leaves its objects in the cluster; an object deleted with
+    kubectl comes back when its file changes, not before; one dropped from a file that
+    changes is deleted (the AddOn owns it)."""
+    tmp_path, port, server = cluster
+    manifests = tmp_path / "s1" / "server" / "manifests"
+    sc = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: %s}\nprovisioner: p\n"
+    (manifests / "mine.yaml").write_text(sc % "a" + "---\n" + sc % "b")
+    assert _get(tmp_path, "sc", "a") and _get(tmp_path, "sc", "b")
+    deleted = _kubectl(tmp_path, "delete", "storageclass", "a")
+    assert deleted.returncode == 0 and '"a" deleted' in deleted.stdout
+    assert _get(tmp_path, "sc", "a") is None
+    again = _kubectl(tmp_path, "delete", "storageclass", "a")
+    assert again.returncode == 1 and "NotFound" in again.stderr
+    assert _kubectl(tmp_path, "delete", "sc", "a", "--ignore-not-found").returncode == 0
+    (manifests / "mine.yaml").write_text(sc % "a")  # changed: applied again, b dropped
+    assert _get(tmp_path, "sc", "a") and _get(tmp_path, "sc", "b") is None
+    (manifests / "mine.yaml").unlink()
+    assert _get(tmp_path, "sc", "a")  # the file is gone, its object stays
+    server = _restart(tmp_path, port, server)
+    try:
+        assert _get(tmp_path, "sc", "a")
+    finally:
+        server.terminate()
+
+
+def test_a_change_to_an_immutable_field_is_refused_and_the_object_stays_as_it_was(cluster):
+    """The API server refuses a StorageClass update that changes parameters (kubernetes
+    ValidateStorageClassUpdate); K3s logs the error and the old class stays."""
+    tmp_path, _, _ = cluster
+    manifests = tmp_path / "s1" / "server" / "manifests"
+    sc = "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: gp3%s}\nprovisioner: ebs.csi.aws.com\nparameters: {type: %s}\n"
+    (manifests / "ebs.yaml").write_text(sc % ("", "gp3"))
+    assert _get(tmp_path, "sc", "gp3")["parameters"] == {"type": "gp3"}
+    (manifests / "ebs.yaml").write_text(sc % ("", "io2") + "---\n" + sc % ("-b", "io2"))
+    assert _get(tmp_path, "sc", "gp3")["parameters"] == {"type": "gp3"}  # refused
+    assert _get(tmp_path, "sc", "gp3-b")["parameters"] == {"type": "io2"}  # the rest applied
+    _kubectl(tmp_path, "delete", "sc", "gp3")
+    (manifests / "ebs.yaml").write_text(sc % ("", "io2"))  # deleted first: made anew
+    assert _get(tmp_path, "sc", "gp3")["parameters"] == {"type": "io2"}

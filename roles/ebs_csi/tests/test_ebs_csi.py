@@ -14,6 +14,8 @@ on the path:
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -86,6 +88,31 @@ def test_the_manifest_pins_the_chart_and_holds_the_inventorys_classes(host, ebs,
     if ebs["ebs_csi_region"]:
         assert values["controller"]["region"] == ebs["ebs_csi_region"]
     assert _seen(objects) == _wanted(ebs)
+
+
+SKIP = "/var/lib/rancher/k3s/server/manifests/local-storage.yaml.skip"
+
+
+def test_one_default_class_and_k3s_does_not_make_local_path_default_again(host, ebs, hf_host):
+    """With an EBS class as the default, K3s's local-path is not (one default class), and
+    every server has local-storage.yaml.skip, so a K3s restart does not make it the default
+    again (K3s applies its packaged manifests at every start)."""
+    if ebs["ebs_csi_install"] != "helm":
+        pytest.skip("K3s only")
+    wanted = [n for n, c in _wanted(ebs).items() if c["default"] == "true"]
+    if not wanted:
+        pytest.skip("no EBS class is the default")
+    if hf_host in ebs["groups"].get(ebs["k3s_server_group"], []):
+        assert host.file(SKIP).exists
+    if hf_host != _first(ebs, ebs["k3s_server_group"]):
+        return
+    classes = json.loads(host.check_output("k3s kubectl get storageclass -o json"))["items"]
+    defaults = [
+        c["metadata"]["name"]
+        for c in classes
+        if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true"
+    ]
+    assert defaults == wanted
 
 
 # ---------------------------------------------------------------- addon (EKS)

@@ -165,6 +165,10 @@ def test_the_issuer_is_the_one_asked_for(host, enabled, hf_host):
         assert issuer["spec"]["acme"]["email"] == enabled["ingress_traefik_acme_email"]
         assert issuer["spec"]["acme"]["server"] == enabled["ingress_traefik_acme_server"]
         assert not secret.exists
+        # K3s keeps a deleted manifest's objects: the role deletes the Secret itself
+        namespace = enabled["ingress_traefik_cert_manager_namespace"]
+        left = host.run(f"k3s kubectl get secret homeforge-ca --namespace {namespace} -o json")
+        assert left.rc != 0 and "NotFound" in left.stderr
 
 
 def test_the_homelab_ca_key_is_private_and_its_certificate_is_a_ca(host, enabled, hf_host):

@@ -13,6 +13,7 @@ import yaml
 
 MANIFEST = "/var/lib/rancher/k3s/server/manifests/homeforge-nfs-provisioner.yaml"
 DEFAULT = "storageclass.kubernetes.io/is-default-class"
+SKIP = "/var/lib/rancher/k3s/server/manifests/local-storage.yaml.skip"
 
 
 def _first_server(hf_vars) -> str:
@@ -54,7 +55,7 @@ def test_the_driver_and_the_class_are_a_private_manifest_on_the_first_server(
     assert storage_class["provisioner"] == "nfs.csi.k8s.io"
 
 
-def test_the_cluster_lists_the_class_and_has_one_default(host, hf_vars, hf_host):
+def test_the_cluster_lists_the_class_and_has_one_default(host, hf_vars, hf_host, hf_peer):
     if not _enabled(hf_vars) or hf_host != _first_server(hf_vars):
         return  # the cluster is asked once, on the first server
     classes = json.loads(host.check_output("k3s kubectl get storageclass -o json"))["items"]
@@ -69,6 +70,10 @@ def test_the_cluster_lists_the_class_and_has_one_default(host, hf_vars, hf_host)
     ]
     if hf_vars["nfs_provisioner_default_class"]:
         assert defaults == [hf_vars["nfs_provisioner_storage_class"]]
+        # K3s applies its packaged local-storage.yaml at every start unless skipped, and
+        # local-path would be the default again
+        for server in hf_vars["groups"][hf_vars["k3s_server_group"]]:
+            assert hf_peer(server).file(SKIP).exists, server
     else:
         assert hf_vars["nfs_provisioner_storage_class"] not in defaults
 
