@@ -122,3 +122,24 @@ def critical_values(settings: dict) -> dict:
     disabled = disabled if isinstance(disabled, list) else [disabled]
     out["disable=servicelb"] = "servicelb" in [str(d) for d in disabled]
     return out
+
+
+# The first release of each minor whose packaged manifests carry runtimes.yaml, the
+# RuntimeClasses nvidia, nvidia-experimental, crun, ... (k3s-io/k3s#8936, in v1.28.5+k3s1
+# and every minor from 1.29 on; backported in December 2023 by #9013 to v1.27.9+k3s1 and by
+# #9014 to v1.26.12+k3s1; 1.25 had no release after its backport #9024). The K3s stand-in
+# keeps the same table (tests/standins/k3s), and a unit test keeps the two equal.
+RUNTIMECLASS_SINCE = {(1, 26): (1, 26, 12), (1, 27): (1, 27, 9), (1, 28): (1, 28, 5)}
+RUNTIMECLASS_EVERY_MINOR_FROM = (1, 29)
+
+
+def ships_nvidia_runtimeclass(version: str) -> bool:
+    """Whether K3s release ``version`` (``v1.27.9+k3s1``) applies the nvidia RuntimeClass."""
+    found = re.match(r"v?([0-9]+)\.([0-9]+)\.([0-9]+)", str(version))
+    if not found:
+        raise ValueError(f"not a K3s release version: {version!r}")
+    release = tuple(int(part) for part in found.groups())
+    if release[:2] >= RUNTIMECLASS_EVERY_MINOR_FROM:
+        return True
+    since = RUNTIMECLASS_SINCE.get(release[:2])
+    return since is not None and release >= since

@@ -71,3 +71,29 @@ def test_the_manifest_file_holds_exactly_the_objects():
         ansible_managed="x",
     )
     assert [d for d in yaml.safe_load_all(text) if d] == objects
+
+
+SHIPS = {
+    "v1.25.16+k3s4": False,
+    "v1.26.11+k3s2": False,
+    "v1.26.12+k3s1": True,
+    "v1.27.8+k3s2": False,
+    "v1.27.9+k3s1": True,
+    "v1.28.4+k3s2": False,
+    "v1.28.5+k3s1": True,
+    "v1.29.0+k3s1": True,
+    "v1.36.4+k3s1": True,
+}
+
+
+def test_k3s_ships_the_nvidia_runtimeclass_from_the_first_release_of_each_minor_that_has_it():
+    """From K3s's release list, not one version: the December 2023 backports put it in
+    1.27.9 and 1.26.12 (a 'since v1.28.5' gate added a second RuntimeClass there), and no
+    1.25 release has it. The K3s stand-in writes runtimes.yaml by the same table."""
+    from homeforge.module_utils import load
+    from tests.unit.test_standin_k3s import _standin
+
+    standin, k3s = _standin(), load("k3s")
+    assert {v: k3s.ships_nvidia_runtimeclass(v) for v in SHIPS} == SHIPS
+    assert standin.RUNTIMECLASS_SINCE == k3s.RUNTIMECLASS_SINCE
+    assert {v: standin.ships_runtime_classes(v) for v in SHIPS} == SHIPS
