@@ -381,6 +381,10 @@ def chart_values(chart: str) -> dict[str, Any]:
 # istio/istio manifests/zzz_profile.yaml). Users set all of them at the top.
 ISTIO_DEFAULTS_KEY = "_internal_defaults_do_not_set"
 ISTIO_PROFILE_SETTINGS = ("profile", "compatibilityVersion", "platform")
+# The cni chart also takes its values one level down, under cni: its
+# templates/zzy_descope_legacy.yaml copies .cni over the top level (istio/istio
+# manifests/charts/istio-cni, 1.24 on), and its platform profiles set them there.
+ISTIO_DESCOPED = {"istio-cni": "cni"}
 
 
 @functools.cache
@@ -391,6 +395,9 @@ def _chart_values(chart: str) -> dict[str, Any]:
         values.update(dict.fromkeys(ISTIO_PROFILE_SETTINGS))  # null: any value
         if isinstance(values.get("global"), dict):
             values["global"].update(dict.fromkeys(("profile", "platform")))
+        if chart in ISTIO_DESCOPED:
+            nested = {k: v for k, v in values.items() if k not in ISTIO_PROFILE_SETTINGS}
+            values[ISTIO_DESCOPED[chart]] = copy.deepcopy(nested)
     return values
 
 

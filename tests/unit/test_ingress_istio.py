@@ -87,8 +87,10 @@ def test_the_four_charts_are_istios_ambient_install_at_one_version():
     assert values["cni"] == {
         "profile": "ambient",
         "global": {"platform": "k3s"},
-        "cniConfDir": "/var/lib/rancher/k3s/agent/etc/cni/net.d",
-        "cniBinDir": "/var/lib/rancher/k3s/data/cni",
+        "cni": {
+            "cniConfDir": "/var/lib/rancher/k3s/agent/etc/cni/net.d",
+            "cniBinDir": "/var/lib/rancher/k3s/data/cni",
+        },
     }
     assert values["base"] == {} and values["ztunnel"] == {}
 
@@ -105,6 +107,47 @@ def test_each_charts_values_are_keys_of_its_values_file():
     }
     for chart, values in _values(_files(**extra)).items():
         assert kube_schemas.value_problems(SHARED[chart], values) == [], chart
+
+
+# Istio's cni chart, 1.28 to 1.31 (istio/istio manifests/charts/istio-cni):
+# files/profile-platform-k3s.yaml sets these, under cni:
+K3S_PLATFORM_PROFILE = {
+    "cni": {
+        "cniConfDir": "/var/lib/rancher/k3s/agent/etc/cni/net.d",
+        "cniBinDir": "/var/lib/rancher/k3s/data/cni",
+    }
+}
+
+
+def _effective(values: dict) -> dict:
+    """What the cni chart's DaemonSet reads (.Values.cniConfDir, .Values.cniBinDir) after its
+    templates ran in Helm's order: zzz_profile.yaml (defaults, then the platform profile,
+    then the user's values, each mustMergeOverwrite), then zzy_descope_legacy.yaml
+    (mustMergeOverwrite $.Values (index $.Values "cni"): cni.* over the top level)."""
+    defaults = kube_schemas.chart_values("istio-cni")
+    profile = K3S_PLATFORM_PROFILE if (values.get("global") or {}).get("platform") == "k3s" else {}
+    merged = kube_schemas.coalesce(kube_schemas.coalesce(defaults, profile), values)
+    merged = kube_schemas.coalesce(merged, merged.get("cni") or {})
+    return {key: merged[key] for key in ("cniConfDir", "cniBinDir")}
+
+
+def test_the_inventorys_cni_paths_reach_the_daemonset_under_the_k3s_platform_profile():
+    """Top-level paths are overwritten by the K3s profile's (the bug this guards against);
+    under cni they win, and the defaults are the profile's own paths."""
+    custom = {
+        "ingress_istio_cni_conf_dir": "/etc/cni/custom",
+        "ingress_istio_cni_bin_dir": "/opt/cni/custom",
+    }
+    values = _values(_files(**custom))["cni"]
+    assert _effective(values) == {"cniConfDir": "/etc/cni/custom", "cniBinDir": "/opt/cni/custom"}
+    top_level = {
+        "profile": "ambient",
+        "global": {"platform": "k3s"},
+        "cniConfDir": "/etc/cni/custom",
+    }
+    assert _effective(top_level)["cniConfDir"] == K3S_PLATFORM_PROFILE["cni"]["cniConfDir"]
+    assert _effective(_values(_files())["cni"]) == K3S_PLATFORM_PROFILE["cni"]
+    assert kube_schemas.value_problems("istio-cni", values) == []
 
 
 def test_a_misspelt_values_key_is_caught():
