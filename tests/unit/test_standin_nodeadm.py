@@ -54,8 +54,13 @@ SSM = {
 
 def test_install_takes_a_major_minor_version_and_a_known_provider(nodeadm):
     run, tmp_path = nodeadm
-    assert "invalid kubernetes version" in run("install", "1.31.2", "-p", "ssm").stderr
-    assert "invalid credential provider" in run("install", "1.31", "-p", "ldap").stderr
+    patch = run("install", "1.31.2", "-p", "ssm")
+    assert patch.returncode == 1 and "Try again with major.minor version" in patch.stderr
+    old = run("install", "1.19", "-p", "ssm")
+    assert "did not match with any available releases" in old.stderr
+    assert "invalid semantic version: latest" in run("install", "latest", "-p", "ssm").stderr
+    assert "invalid credential process provided" in run("install", "1.31", "-p", "ldap").stderr
+    assert run("install", "1.31").returncode == 2  # a required flag: help, exit 2
     done = run("install", "1.31", "--credential-provider", "ssm")
     assert done.returncode == 0
     assert "v1.31" in (tmp_path / "root" / "usr/bin/kubelet").read_text()
@@ -93,7 +98,13 @@ def test_a_registered_node_is_not_registered_again_and_uninstall_deregisters(nod
     again = run("init", "-c", source)
     assert "already registered" in again.stdout
     assert json.loads(registration.read_text())["ManagedInstanceID"] == first
-    assert run("uninstall").returncode == 0 and not registration.exists()
+    undrained = run("uninstall")
+    assert undrained.returncode == 1 and "use --skip node-validation" in undrained.stderr
+    assert registration.exists()  # refused before anything was removed
+    done = run("uninstall", "--skip", "node-validation")
+    assert done.returncode == 0 and not registration.exists()
+    twice = run("uninstall")
+    assert twice.returncode == 0 and "already uninstalled" in twice.stdout
     run("install", "1.31", "-p", "ssm")
     run("init", "-c", source)
     assert json.loads(registration.read_text())["ManagedInstanceID"] != first  # a new node name
@@ -135,7 +146,7 @@ def test_init_refuses_what_nodeadm_validates_before_registering(nodeadm):
     assert not (tmp_path / "root" / "var/lib/amazon/ssm/registration").exists()
     run("uninstall")
     run("install", "1.31", "-p", "iam-ra")
-    (tmp_path / "cert.pem").write_text("cert")
+    (tmp_path / "cert.pem").write_text(_certificate(tmp_path, days=30))
     iam = {
         "nodeName": "n" * 65,
         "trustAnchorArn": "arn:aws:rolesanywhere:eu-west-1:111122223333:trust-anchor/x",
@@ -151,3 +162,55 @@ def test_init_refuses_what_nodeadm_validates_before_registering(nodeadm):
         run("init", "-c", _config(tmp_path, dict(SSM, hybrid={"iamRolesAnywhere": iam}))).returncode
         == 0
     )
+
+    # the certificate is parsed and its dates checked (internal/certificate)
+    (tmp_path / "cert.pem").write_text("cert")
+    garbled = run("init", "-c", _config(tmp_path, dict(SSM, hybrid={"iamRolesAnywhere": iam})))
+    assert garbled.returncode == 1
+    assert "validating iam-roles-anywhere certificate: parsing certificate" in garbled.stderr
+    (tmp_path / "cert.pem").write_text(_certificate(tmp_path, days=-1))
+    expired = run("init", "-c", _config(tmp_path, dict(SSM, hybrid={"iamRolesAnywhere": iam})))
+    assert expired.returncode == 1 and "server certificate has expired" in expired.stderr
+
+
+def _certificate(tmp_path, days):
+    """A self-signed PEM certificate valid for `days` from now (ended yesterday if < 0)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "node")])
+    now = datetime.datetime.now(datetime.UTC)
+    start = now - datetime.timedelta(days=2)
+    end = now + datetime.timedelta(days=days)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .sign(key, hashes.SHA256())
+    )
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return certificate.public_bytes(Encoding.PEM).decode()
+
+
+def test_the_version_is_flaggys_version_flag_and_init_before_install_does_nothing(nodeadm):
+    """nodeadm prints "Version: vX" for --version, -version and the bare word (flaggy); init
+    before install logs that the components are missing and exits 0 (init.go)."""
+    run, tmp_path = nodeadm
+    for form in ("--version", "-version", "version"):
+        shown = run(form)
+        assert shown.returncode == 0 and shown.stdout.strip() == "Version: v1.0.19", form
+    early = run("init", "-c", _config(tmp_path, SSM))
+    assert (
+        early.returncode == 0 and "Please run `nodeadm install` before running init" in early.stdout
+    )
+    assert not (tmp_path / "root" / "var/lib/amazon/ssm/registration").exists()
