@@ -21,9 +21,14 @@ import time
 
 DEFAULT_REGISTRY = "registry.ollama.ai"
 DEFAULT_NAMESPACE = "library"
-_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}\Z")
-_HOST = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,252}(:[0-9]{1,5})?\Z")
-_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}\Z")
+# Ollama's own rules (ollama/ollama types/model/name.go, v0.33: ParseNameBare, isValidPart,
+# isValidLen): every part starts with a letter, digit or _; then the host takes
+# letters, digits and _.:- (so host:port), the namespace _- (no '.'), the model and the
+# tag _.-; the host up to 350 characters, the others up to 80. There is no digest part.
+_HOST = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,349}\Z")
+_NAMESPACE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,79}\Z")
+_MODEL = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,79}\Z")
+_TAG = _MODEL
 
 
 class ModelNameError(ValueError):
@@ -31,28 +36,30 @@ class ModelNameError(ValueError):
 
 
 def parse_name(name: object) -> tuple[str, str, str, str]:
-    """(registry, namespace, model, tag); ModelNameError for a name Ollama would refuse."""
+    """(registry, namespace, model, tag) as Ollama splits ``[host/][namespace/]model[:tag]``:
+    the tag after a last ':' that follows the last '/', the model after the last '/', the
+    namespace after the one before, the host the rest; ModelNameError for a name Ollama
+    would refuse. A scheme (``https://``), which Ollama takes, is refused: homeforge pulls
+    from the registry the host names."""
     if not isinstance(name, str) or not name or name != name.strip():
         raise ModelNameError(f"{name!r} is not a model name (model[:tag])")
-    tag = "latest"
-    base = name
-    last = name.rsplit("/", 1)[-1]
-    if ":" in last:
+    if "://" in name:
+        raise ModelNameError(f"{name!r}: give the model name without a scheme (https://)")
+    base, tag = name, "latest"
+    if name.rfind(":") > name.rfind("/"):
         base, tag = name.rsplit(":", 1)
-    parts = base.split("/")
-    if len(parts) == 1:
-        parts = [DEFAULT_REGISTRY, DEFAULT_NAMESPACE, *parts]
-    elif len(parts) == 2:
-        parts = [DEFAULT_REGISTRY, *parts]
+    parts = base.rsplit("/", 2)
+    parts = [DEFAULT_REGISTRY, DEFAULT_NAMESPACE][: 3 - len(parts)] + parts
     if (
-        len(parts) != 3
-        or not _HOST.match(parts[0])
-        or not all(_PART.match(p) for p in parts[1:])
+        not _HOST.match(parts[0])
+        or not _NAMESPACE.match(parts[1])
+        or not _MODEL.match(parts[2])
         or not _TAG.match(tag)
     ):
         raise ModelNameError(
-            f"{name!r} is not a model name: [registry/][namespace/]model[:tag], "
-            "letters, digits and ._- (e.g. llama3.2:1b)"
+            f"{name!r} is not a model name as Ollama reads it: [host[:port]/][namespace/]"
+            "model[:tag], each part starting with a letter, digit or _, then letters, digits"
+            " and _.- (no '.' in the namespace), up to 80 characters (e.g. llama3.2:1b)"
         )
     return parts[0], parts[1], parts[2], tag
 
@@ -74,9 +81,12 @@ def manifest_relpath(name: str) -> str:
 
 def find(models: list, name: str) -> dict | None:
     """The ``/api/tags`` entry for ``name``, or None."""
-    wanted = short_name(name)
+    wanted = short_name(name).lower()  # Ollama compares names case-insensitively
     for entry in models or []:
-        if isinstance(entry, dict) and wanted in (entry.get("name"), entry.get("model")):
+        if isinstance(entry, dict) and wanted in (
+            str(entry.get("name")).lower(),
+            str(entry.get("model")).lower(),
+        ):
             return entry
     return None
 

@@ -168,3 +168,68 @@ def test_a_role_is_not_checked_as_ollama_does_not_check_it(ollama):
     body = {"model": "tiny:1b", "stream": False, "messages": [{"role": "robot", "content": "x"}]}
     status, _kind, text = _post(ollama, "/api/chat", body)
     assert status == 200 and json.loads(text)["done"]
+
+
+def _standin_module():
+    import importlib.machinery
+    import importlib.util
+
+    loader = importlib.machinery.SourceFileLoader("ollama_standin", str(STANDIN))
+    module = importlib.util.module_from_spec(
+        importlib.util.spec_from_loader("ollama_standin", loader)
+    )
+    loader.exec_module(module)
+    return module
+
+
+def _model(store, name, config=b'{"model_format":"gguf"}', layer=b"weights", mtime=0.0):
+    import hashlib
+
+    def blob(data):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        Path(store.blob(digest)).write_bytes(data)
+        return {"digest": digest, "size": len(data)}
+
+    manifest = {"schemaVersion": 2, "config": blob(config), "layers": [blob(layer)]}
+    path = Path(store.manifest_path(["registry.ollama.ai", "library", *name.split(":")]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(manifest))
+    os.utime(path, (mtime, mtime))
+    return manifest
+
+
+def test_tags_lists_as_ollama_lists_newest_first_with_the_config_in_the_size(tmp_path):
+    """server/routes.go ListHandler and manifest.Size(): the size adds the config layer;
+    the newest manifest first; a model whose config blob cannot be read, or whose
+    manifest does not parse, is not listed."""
+    ollama = _standin_module()
+    store = ollama.Store(str(tmp_path))
+    old = _model(store, "old:1", mtime=1_000_000)
+    _model(store, "new:1", layer=b"other weights", mtime=2_000_000)
+    broken = _model(store, "noconfig:1", config=b"cfg-not-json", mtime=3_000_000)
+    assert broken
+    bad = Path(store.manifest_path(["registry.ollama.ai", "library", "bad", "1"]))
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    listed = store.tags()
+    assert [m["name"] for m in listed] == ["new:1", "old:1"]
+    assert listed[1]["size"] == old["config"]["size"] + old["layers"][0]["size"]
+
+
+def test_start_up_pruning_skips_everything_while_a_manifest_is_corrupt(tmp_path):
+    """server/routes.go: "corrupt manifests detected, skipping prune operation"; with every
+    manifest readable, an unreferenced blob older than an hour goes."""
+    ollama = _standin_module()
+    store = ollama.Store(str(tmp_path))
+    _model(store, "kept:1")
+    stray = Path(store.blob("sha256:" + "0" * 64))
+    stray.write_bytes(b"stray")
+    os.utime(stray, (0, 0))
+    bad = Path(store.manifest_path(["registry.ollama.ai", "library", "bad", "1"]))
+    bad.parent.mkdir(parents=True)
+    bad.write_text("{not json")
+    store.prune()
+    assert stray.exists()
+    bad.unlink()
+    store.prune()
+    assert not stray.exists() and len(list(Path(store.blobs).iterdir())) == 2
