@@ -319,7 +319,7 @@ def test_the_manifest_file_holds_exactly_the_objects():
 
 def test_the_gateway_api_pin_names_one_release_file():
     pins = defaults(ROLE)
-    assert pins["ingress_istio_gateway_api_version"] == "v1.5.0"
+    assert pins["ingress_istio_gateway_api_version"] == "v1.6.2"
     assert len(pins["ingress_istio_gateway_api_sha256"]) == 64
     assert pins["ingress_istio_gateway_api_url"].endswith(
         "/releases/download/{{ ingress_istio_gateway_api_version }}/standard-install.yaml"
