@@ -12,9 +12,14 @@ description:
   - Takes the JSON text (or the parsed NodeList) that C(kubectl get nodes -o json) prints and
     returns, for each host asked about, the version its kubelet reports (what runs, not the
     binary on disk), the target, and the step (C(upgrade), C(current), or a refusal).
-  - Kubernetes upgrades one minor version at a time, so a target more than one minor above a
-    node's running version is refused (C(skip)), as is a target below it (C(downgrade)).
+  - Kubernetes upgrades one minor version at a time. A target more than one minor above a
+    node's running version goes through the newest release of each minor in between that
+    O(pinned) lists (releases whose digests the collection pins); a minor in between with
+    none is refused (C(skip)), as is a target below the running version (C(downgrade)).
     A node the cluster does not list yet is C(new) (site.yml installs it).
+  - Every entry carries the cluster's C(steps), the releases every node goes through in
+    order, one minor at a time, ending with the target; upgrade.yml runs one step at a time
+    across the cluster.
   - Each refusal carries one line naming the node, both versions and what to do.
 options:
   _input:
@@ -30,10 +35,16 @@ options:
     type: list
     elements: str
     required: true
+  pinned:
+    description: Releases a node may go through on the way (the role's pinned digests).
+    type: list
+    elements: str
+    default: []
 """
 
 EXAMPLES = r"""
-plan: "{{ nodes.stdout | homeforge.homelab.k3s_upgrade_plan(k3s_version, ansible_play_hosts) }}"
+plan: "{{ nodes.stdout | homeforge.homelab.k3s_upgrade_plan(k3s_version, ansible_play_hosts, pinned) }}"
+steps: "{{ plan[0].steps }}"
 problems: "{{ plan | selectattr('problem') | map(attribute='problem') | list }}"
 """
 
@@ -48,6 +59,8 @@ _value:
     target: {description: The target release., type: str}
     step: {description: "C(upgrade), C(current), C(new), C(skip) or C(downgrade)", type: str}
     problem: {description: One line when the step is refused, else an empty string., type: str}
+    via: {description: The releases this node goes through before the target., type: list, elements: str}
+    steps: {description: "The cluster's steps in order, the target last (empty when a node is refused or none moves).", type: list, elements: str}
 """
 
 import json
@@ -79,43 +92,84 @@ def _running(data):
     }
 
 
-def _step(host, running, target, wanted):
+def _step(host, running, target, wanted, pinned):
+    """(step, problem, via) for one node."""
     now = _parse(running)
     if not running:
-        return "new", ""
+        return "new", "", []
     if now is None:
-        return "skip", f"k3s: {host} runs {running}, which is not a K3s version: upgrade it by hand"
+        return (
+            "skip",
+            f"k3s: {host} runs {running}, which is not a K3s version: upgrade it by hand",
+            [],
+        )
     if now == wanted:
-        return "current", ""
+        return "current", "", []
     if now > wanted:
-        return "downgrade", (
-            f"k3s: {host} runs {running}, newer than k3s_version {target}: K3s does not downgrade"
-            " (set k3s_version to the running release or a newer one)"
+        return (
+            "downgrade",
+            (
+                f"k3s: {host} runs {running}, newer than k3s_version {target}: K3s does not downgrade"
+                " (set k3s_version to the running release or a newer one)"
+            ),
+            [],
         )
-    if (wanted[0], wanted[1]) > (now[0], now[1] + 1):
-        return "skip", (
-            f"k3s: {host} runs {running}; {target} skips minor versions, and Kubernetes upgrades"
-            f" one minor at a time: upgrade to a v{now[0]}.{now[1] + 1} release first"
-            f" (`homeforge apply upgrade -e k3s_version=v{now[0]}.{now[1] + 1}.N+k3sM`, then the"
-            " next minor)"
+    via, missing = [], []
+    for minor in range(now[1] + 1, wanted[1]) if now[0] == wanted[0] else ():
+        found = sorted((v for v in pinned if v[:2] == (now[0], minor)), reverse=True)
+        if found:
+            via.append(found[0])
+        else:
+            missing.append(f"v{now[0]}.{minor}")
+    if now[0] != wanted[0] or missing:
+        return (
+            "skip",
+            (
+                f"k3s: {host} runs {running}; {target} skips minor versions, and Kubernetes upgrades"
+                f" one minor at a time through a pinned release of each: none is pinned for"
+                f" {', '.join(missing) or 'another major version'}"
+                f" (`homeforge apply upgrade -e k3s_version=v{now[0]}.{now[1] + 1}.N+k3sM"
+                f" -e k3s_sha256=...` first, then the next minor)"
+            ),
+            [],
         )
-    return "upgrade", ""
+    return "upgrade", "", [_format(v) for v in via]
 
 
-def k3s_upgrade_plan(data, target, hosts):
+def _format(version):
+    major, minor, patch, revision = version
+    return f"v{major}.{minor}.{patch}+k3s{revision}"
+
+
+def k3s_upgrade_plan(data, target, hosts, pinned=()):
     wanted = _parse(target)
     if wanted is None:
         raise AnsibleFilterError(
             f"k3s_upgrade_plan: {target!r} is not a K3s version such as v1.36.4+k3s1"
         )
+    releases = [v for v in (_parse(p) for p in pinned or ()) if v is not None]
     running = _running(data)
     plan = []
     for host in hosts:
         now = running.get(str(host), "")
-        step, problem = _step(host, now, target, wanted)
+        step, problem, via = _step(host, now, target, wanted, releases)
         plan.append(
-            {"host": str(host), "running": now, "target": target, "step": step, "problem": problem}
+            {
+                "host": str(host),
+                "running": now,
+                "target": target,
+                "step": step,
+                "problem": problem,
+                "via": via,
+            }
         )
+    moving = [p for p in plan if p["step"] in ("upgrade", "new")]
+    steps = []
+    if moving and not any(p["problem"] for p in plan):
+        steps = [_format(v) for v in sorted({_parse(v) for p in moving for v in p["via"]})]
+        steps.append(target)
+    for entry in plan:
+        entry["steps"] = steps
     return plan
 
 

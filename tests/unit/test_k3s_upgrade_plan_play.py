@@ -22,14 +22,30 @@ def _fake_k3s(tmp_path, version: str) -> None:
     (bin_dir / "k3s").chmod(0o755)
 
 
-def test_a_skipped_minor_stops_the_plan_with_one_line(tmp_path, monkeypatch):
-    _fake_k3s(tmp_path, "v1.31.4+k3s1")
+def test_a_minor_with_no_pinned_release_stops_the_plan_with_one_line(tmp_path, monkeypatch):
+    _fake_k3s(tmp_path, "v1.36.4+k3s1")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     name, msg = _failed(
-        play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.36.4+k3s1"})
+        play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.38.0+k3s1"})
     )
     assert name == "Refuse a skipped minor or a downgrade, before any node changes"
-    assert msg.startswith("k3s: localhost runs v1.31.4+k3s1; v1.36.4+k3s1 skips minor versions")
+    assert msg.startswith("k3s: localhost runs v1.36.4+k3s1; v1.38.0+k3s1 skips minor versions")
+    assert "none is pinned for v1.37" in msg
+
+
+def test_the_earlier_default_goes_up_one_minor_at_a_time_through_pinned_releases(
+    tmp_path, monkeypatch
+):
+    """From v1.31.4+k3s1 (the project's earlier default) to the default, through the
+    release of each minor whose digests the role pins (vars/main.yml)."""
+    _fake_k3s(tmp_path, "v1.31.4+k3s1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    results = play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.36.4+k3s1"})
+    assert not any(r.get("failed") for r in results.values()), results
+    assert results["Show the plan"]["msg"] == (
+        "localhost: v1.31.4+k3s1 -> v1.32.11+k3s1 -> v1.33.13+k3s2 -> v1.34.11+k3s1"
+        " -> v1.35.8+k3s1 -> v1.36.4+k3s1 (upgrade)"
+    )
 
 
 def test_one_minor_up_is_planned_and_shown(tmp_path, monkeypatch):

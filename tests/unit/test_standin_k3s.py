@@ -408,3 +408,38 @@ def test_a_change_to_an_immutable_field_is_refused_and_the_object_stays_as_it_wa
     _kubectl(tmp_path, "delete", "sc", "gp3")
     (manifests / "ebs.yaml").write_text(sc % ("", "io2"))  # deleted first: made anew
     assert _get(tmp_path, "sc", "gp3")["parameters"] == {"type": "io2"}
+
+
+def test_readyz_etcd_answers_while_a_quorum_of_servers_runs(cluster):
+    """Each server of an embedded-etcd cluster is a member; /readyz/etcd is ok with more
+    than half of them running, fails without a quorum, and cannot be asked of a server
+    that is down."""
+    tmp_path, port, _ = cluster
+    text = f"server: https://127.0.0.1:{port}\ntoken: sekrit\ncluster-cidr: 10.42.0.0/16"
+    second = _run(tmp_path, "s2", "server", text, wait=False)
+    try:
+        deadline = time.monotonic() + 10
+        while "s2" not in _nodes(tmp_path):
+            assert time.monotonic() < deadline and second.poll() is None
+            time.sleep(0.1)
+        healthy = _kubectl(tmp_path, "get", "--raw", "/readyz/etcd")
+        assert healthy.returncode == 0 and healthy.stdout.strip() == "ok"
+        second.terminate()
+        second.wait(timeout=10)
+        standin = _standin()
+        now = time.time()
+        state = {
+            "nodes": {
+                name: {"labels": {"node-role.kubernetes.io/etcd": "true"}, "seen": seen}
+                for name, seen in (("s1", now), ("s2", now - 60), ("s3", now))
+            }
+        }
+        assert standin.readyz_etcd(state, "s1") == 0  # two of three: a quorum
+        state["nodes"]["s3"]["seen"] = now - 60
+        with pytest.raises(SystemExit):  # one of three: none
+            standin.readyz_etcd(state, "s1")
+        with pytest.raises(SystemExit):  # asked of a server that is down
+            standin.readyz_etcd(state, "s2")
+        assert standin.readyz_etcd({"nodes": {"s1": {"labels": {}}}}, "s1") == 0  # sqlite
+    finally:
+        second.terminate()
