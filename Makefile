@@ -19,7 +19,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(CURDIR)/.homeforge/collections
 # Installed without recommends (podman's pull a kernel image and initramfs tools). Named
 # because podman needs them and only recommends them: netavark + aardvark-dns (its
 # network stack and the lab's name resolution), uidmap.
-APT_PACKAGES := podman runc netavark aardvark-dns mmdebstrap uidmap iptables openssh-client python3-venv git wireguard-tools
+APT_PACKAGES := podman runc netavark aardvark-dns mmdebstrap uidmap iptables openssh-client python3-venv git wireguard-tools zstd
 
 .PHONY: real help demo test deps system-deps venv lint sanity unit integration molecule bench lock clean
 help:

@@ -54,7 +54,7 @@ def fleet(tmp_path_factory):
         yaml.safe_dump(
             {
                 "ollama_artifacts_dir": str(release),
-                "ollama_version": "0.12.3-standin",  # the stand-in's own (tests/standins/ollama)
+                "ollama_version": "0.35.1-standin",  # the stand-in's own (tests/standins/ollama)
                 "ollama_extra_env": {"OLLAMA_STANDIN_REGISTRY": f"http://{registry}:5000"},
             }
         )
@@ -185,3 +185,22 @@ def test_pull_and_rm_drive_the_module_and_show_each_hosts_progress(fleet):
     assert bad.returncode == 2 and "is not a model name" in bad.stderr
     stranger = fleet.hf("models", "rm", "tiny:1b", "--on", "lab-9", "-i", str(fleet.inventory))
     assert stranger.returncode == 2 and "lab-9: not in group 'ollama'" in stranger.stderr
+
+
+def test_an_ollama_upgrade_keeps_every_model(fleet):
+    """A new ollama_version installs beside the old release and switches to it; the models
+    directory is not the release's, so every host keeps its models with their digests."""
+    before = {h: [(m["name"], m["digest"]) for m in v["models"]] for h, v in _list(fleet).items()}
+    assert any(before.values())
+    upgraded = fleet.hf(
+        "apply", "site", "-i", str(fleet.inventory), "-e", "ollama_version=0.35.2-standin", "--json"
+    )
+    assert upgraded.returncode == 0, upgraded.stdout[-3000:] + upgraded.stderr
+    summary = json.loads(upgraded.stdout.splitlines()[-1])["summary"]["hosts"]
+    assert all(summary[h]["changed"] > 0 for h in ("lab-1", "lab-2", "lab-3")), summary
+    for host in ("lab-1", "lab-2", "lab-3"):
+        index = host[-1]
+        link = fleet.podman("exec", f"{NAME}-{index}", "readlink", "-f", "/usr/local/bin/ollama")
+        assert "/0.35.2-standin/" in link.stdout, link.stdout
+    after = {h: [(m["name"], m["digest"]) for m in v["models"]] for h, v in _list(fleet).items()}
+    assert after == before

@@ -108,7 +108,7 @@ def test_good_release_settings_pass(write):
             "k3s_sha256": {"amd64": HEX, "arm64": HEX.upper()},
             "k3s_release_url": "https://mirror.example.org/k3s/v1.34.3+k3s1",
             "k3s_artifacts_dir": "",
-            "ollama_version": "0.12.3-standin",
+            "ollama_version": "0.35.1-standin",
             "ollama_sha256": {"amd64": HEX},
             "ollama_install_root": "/opt/ollama",
             "ollama_artifacts_dir": "/srv/releases/ollama",
@@ -360,7 +360,10 @@ def test_ollama_downloads_only_against_a_pinned_or_given_digest(tmp_path):
     assert msg.startswith(
         f"ollama: ollama_sha256: Ollama 0.13.0 (ollama-linux-{ARCH}.tgz) is not pinned"
     )
-    pinned = _pinned("ollama")["0.12.3"][f"ollama-linux-{ARCH}.tgz"]
+    # from 0.14.0 Ollama ships .tar.zst only, and the role names that archive by itself
+    name, msg = _failed(play(tmp_path, "ollama", "main.yml", {"ollama_version": "0.20.0"}))
+    assert f"Ollama 0.20.0 (ollama-linux-{ARCH}.tar.zst) is not pinned" in msg
+    pinned = _pinned("ollama")["0.35.1"][f"ollama-linux-{ARCH}.tar.zst"]
     default = play(tmp_path, "ollama", "main.yml", {})
     assert not default[OLLAMA_DIGEST_CHECK].get("failed")
     installed = default[

@@ -90,7 +90,7 @@ DEMO_CONSUMER = {"name": "demo", "rpm": 60, "tpm": 100_000}
 MODEL = "tiny:1b"  # the synthetic model of the stand-in registry (tests/standins/ollama)
 # The stand-in release's own version (its VERSION): the role holds a real release's version
 # to that release's pinned digest, which the stand-in's archive does not have.
-OLLAMA_STANDIN_VERSION = "0.12.3-standin"
+OLLAMA_STANDIN_VERSION = "0.35.1-standin"
 MODEL_SIZE = 32_000_000
 REGISTRY_PORT = 5000
 
