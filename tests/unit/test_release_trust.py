@@ -149,8 +149,8 @@ def test_pinned_digests_are_sha256_of_named_release_files(role):
 def test_the_default_ollama_release_is_pinned_for_both_architectures():
     default = yaml.safe_load((ROOT / "roles/ollama/defaults/main.yml").read_text())
     assert set(_pinned("ollama")[str(default["ollama_version"])]) == {
-        "ollama-linux-amd64.tgz",
-        "ollama-linux-arm64.tgz",
+        "ollama-linux-amd64.tar.zst",  # every release from 0.14.0 ships these only
+        "ollama-linux-arm64.tar.zst",
     }
 
 
