@@ -207,7 +207,9 @@ def test_gpus_are_allocatable_only_through_the_device_plugin_with_the_nvidia_run
 
 def test_objects_from_the_manifests_directory_are_listed_and_annotated(cluster):
     """What the deploy controller applied is listed by kind, name and namespace; K3s's own
-    local-path class is the default until it is annotated otherwise; nothing is installed."""
+    local-path class is the default until it is annotated otherwise; nothing is installed;
+    a custom object waits for its CRD (here cert-manager's chart with its CRDs) and its
+    namespace, and is applied on the controller's next try."""
     import json
 
     tmp_path, _, _ = cluster
@@ -236,9 +238,17 @@ def test_objects_from_the_manifests_directory_are_listed_and_annotated(cluster):
     assert local["metadata"]["annotations"][key] == "false"
     missing = _kubectl(tmp_path, "get", "sc", "nope", "-o", "json")
     assert missing.returncode == 1 and '"nope" not found' in missing.stderr
+    # no cert-manager CRD and no namespace ml yet: the API server refuses the Certificate
+    early = _kubectl(tmp_path, "get", "certificate", "c", "-n", "ml", "-o", "json")
+    assert early.returncode == 1 and "NotFound" in early.stderr
+    (manifests / "cm.yaml").write_text(
+        "apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata: {name: cert-manager, namespace: kube-system}\n"
+        "spec: {chart: cert-manager, targetNamespace: cert-manager, createNamespace: true,"
+        " valuesContent: 'crds: {enabled: true}'}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: ml}\n"
+    )
     assert json.loads(_kubectl(tmp_path, "get", "certificates", "-o", "json").stdout)["items"] == []
     in_ml = _kubectl(tmp_path, "get", "certificate", "c", "-n", "ml", "-o", "json")
-    assert json.loads(in_ml.stdout)["spec"]["dnsNames"] == ["a.lan"]
+    assert json.loads(in_ml.stdout)["spec"]["dnsNames"] == ["a.lan"]  # the retry applied it
     everywhere = json.loads(_kubectl(tmp_path, "get", "certificates", "-A", "-o", "json").stdout)
     assert [c["metadata"]["name"] for c in everywhere["items"]] == ["c"]
 
