@@ -922,6 +922,13 @@ def test_plays_that_stop_healthy_hosts_are_found(tmp_path):
     assert inputs.stops_other_hosts(play)
     assert inputs.stops_other_hosts(paths.resolve_playbook("upgrade"))
     assert not inputs.stops_other_hosts(paths.resolve_playbook("site"))
+    # serial only in an imported playbook (upgrade.yml's steps) counts too
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "step.yml").write_text("- hosts: server\n  serial: 1\n  tasks: []\n")
+    play.write_text("- name: Step\n  ansible.builtin.import_playbook: parts/step.yml\n")
+    assert inputs.stops_other_hosts(play)
+    (tmp_path / "parts" / "step.yml").write_text("- hosts: server\n  tasks: []\n")
+    assert not inputs.stops_other_hosts(play)
 
 
 def test_a_stamp_keeps_the_inputs_the_run_started_with_but_the_facts_it_learnt(

@@ -159,10 +159,30 @@ STOPPERS = re.compile(r"^\s*-?\s*(any_errors_fatal|max_fail_percentage|serial)\s
 
 
 def stops_other_hosts(playbook: Path) -> bool:
-    """Whether the playbook or any role may stop healthy hosts when another fails."""
+    """Whether the playbook, a playbook it imports, or any role may stop healthy hosts when
+    another fails."""
     root = paths.content_root()
-    files = [playbook, *(root / "roles").rglob("*.yml")]
+    files = [*playbook_files(playbook), *(root / "roles").rglob("*.yml")]
     return any(STOPPERS.search(f.read_text(errors="replace")) for f in files if f.is_file())
+
+
+def playbook_files(playbook: Path, seen: frozenset = frozenset()) -> list[Path]:
+    """The playbook and the playbooks it imports (import_playbook, relative to its own
+    directory), recursively; an import that cannot be read is left out."""
+    if playbook in seen or not playbook.is_file():
+        return []
+    found = [playbook]
+    try:
+        plays = yaml.safe_load(playbook.read_text(errors="replace")) or []
+    except yaml.YAMLError:
+        return found
+    for play in plays if isinstance(plays, list) else []:
+        target = isinstance(play, dict) and (
+            play.get("import_playbook") or play.get("ansible.builtin.import_playbook")
+        )
+        if isinstance(target, str) and "{{" not in target:
+            found += playbook_files(playbook.parent / target, seen | {playbook})
+    return found
 
 
 def last_play(playbook: Path) -> str:
