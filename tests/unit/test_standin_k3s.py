@@ -453,3 +453,19 @@ def test_readyz_etcd_answers_while_a_quorum_of_servers_runs(cluster):
         assert standin.readyz_etcd({"nodes": {"s1": {"labels": {}}}}, "s1") == 0  # sqlite
     finally:
         second.terminate()
+
+
+def test_a_token_file_left_empty_by_an_interrupted_start_is_written_again(cluster):
+    """A server stopped while it wrote DATA/server/token once left it empty, and kubectl
+    then failed with "token is not valid"; the token is now written whole or not at all."""
+    tmp_path, port, server = cluster
+    token = tmp_path / "s1" / "server" / "token"
+    server.terminate()
+    server.wait(timeout=10)
+    token.write_text("")
+    server = _start(tmp_path, port)
+    try:
+        assert token.read_text().startswith("K10") and token.stat().st_mode & 0o777 == 0o600
+        assert "s1" in _nodes(tmp_path)
+    finally:
+        server.terminate()
