@@ -33,24 +33,26 @@ def _run(tmp_path, name, kind, text, wait=True):
     )
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    port = _port()
-    server = _run(
-        tmp_path,
-        "s1",
-        "server",
-        f"cluster-init: true\ntoken: sekrit\nhttps-listen-port: {port}\ncluster-cidr: 10.42.0.0/16",
-        wait=False,
+def _start(tmp_path, port, extra=""):
+    text = (
+        f"cluster-init: true\ntoken: sekrit\nhttps-listen-port: {port}\ncluster-cidr: 10.42.0.0/16"
     )
+    server = _run(tmp_path, "s1", "server", text + extra, wait=False)
     deadline = time.monotonic() + 10
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             break
         except OSError:
-            assert time.monotonic() < deadline and server.poll() is None
+            assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
             time.sleep(0.05)
+    return server
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    port = _port()
+    server = _start(tmp_path, port)
     yield tmp_path, port, server
     server.terminate()
 
@@ -320,22 +322,6 @@ def test_a_first_server_restarted_with_another_token_is_refused_as_k3s_refuses_i
                 time.sleep(0.05)
         again.terminate()
         again.wait(timeout=10)
-
-
-def _start(tmp_path, port, extra=""):
-    text = (
-        f"cluster-init: true\ntoken: sekrit\nhttps-listen-port: {port}\ncluster-cidr: 10.42.0.0/16"
-    )
-    server = _run(tmp_path, "s1", "server", text + extra, wait=False)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and server.poll() is None, server.stderr.read()
-            time.sleep(0.05)
-    return server
 
 
 def _restart(tmp_path, port, server, extra=""):
