@@ -1,4 +1,4 @@
-"""ollama_model, run by ``ansible`` on the local host against the Ollama STAND-IN
+"""ollama_model, run as a module in a process of its own against the Ollama STAND-IN
 (tests/standins/ollama: server and registry on loopback, real files and digests).
 Results here are the module's behaviour against the stand-in's API contract, not
 verified against a real Ollama (tests marked ``real`` do that when one is provided)."""

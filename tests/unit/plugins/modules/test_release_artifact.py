@@ -1,4 +1,4 @@
-"""release_artifact, run by ``ansible`` on the local host: nothing is installed unless the
+"""release_artifact, run as a module in a process of its own: nothing is installed unless the
 file's sha256 matches the release's checksum list; a converged host is not changed."""
 
 from __future__ import annotations
