@@ -116,6 +116,21 @@ def ollama_base(host: str, listen: object, gateway_host: str, mesh_address: obje
     return f"http://{address}:{port}"
 
 
+def ingress_backend(listen: object, port: object, mesh_address: object) -> dict:
+    """Where an ingress reaches the gateway: ``{address, port}`` from the gateway host's
+    ``ai_gateway_listen`` (``ADDRESS:PORT``; an any-address one, or none, means the host's
+    mesh address) and ``ai_gateway_port``. The address is empty when there is none to
+    route to (no mesh address yet: a new host in check mode)."""
+    listen = "" if listen is None else str(listen)
+    address = ""
+    if listen:
+        address, _sep, port = listen.rpartition(":")
+        address = address.strip("[]")
+    if address == "" or address in (a.strip("[]") for a in ANY):
+        address = mesh_address if isinstance(mesh_address, str) else ""
+    return {"address": address, "port": int(port)}
+
+
 def served_models(ollama_hosts: dict[str, dict]) -> dict[str, list[str]]:
     """Short model name -> the hosts whose ``ollama_models`` list it (inventory order)."""
     served: dict[str, list[str]] = {}

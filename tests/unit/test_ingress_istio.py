@@ -39,7 +39,8 @@ SHARED = {
 def _files(**variables) -> dict[str, list[dict]]:
     # the allow-list's default, as Ansible templates it
     variables.setdefault("ingress_istio_allowed_cidrs", [MESH])
-    return yaml.safe_load(render(ROLE, "objects.yml.j2", ingress_istio_hostname=HOST, **variables))
+    variables.setdefault("ingress_istio_hostname", HOST)
+    return yaml.safe_load(render(ROLE, "objects.yml.j2", **variables))
 
 
 def _values(files) -> dict[str, dict]:
@@ -252,8 +253,14 @@ def test_the_gateway_serves_only_the_mesh_by_default():
             {"group": "gateway.networking.k8s.io", "kind": "Gateway", "name": "ollama-gateway"}
         ],
         "action": "ALLOW",
-        # the connection's source address (ipBlocks), not X-Forwarded-For (remoteIpBlocks)
-        "rules": [{"from": [{"source": {"ipBlocks": [MESH]}}]}],
+        # the connection's source address (ipBlocks), not X-Forwarded-For (remoteIpBlocks),
+        # for the service's host name (with or without a port in the Host header)
+        "rules": [
+            {
+                "from": [{"source": {"ipBlocks": [MESH]}}],
+                "to": [{"operation": {"hosts": [HOST, f"{HOST}:*"]}}],
+            }
+        ],
     }
     # the gateway's Service keeps the client's address, through Istio's Gateway customization
     gateway = _one(objects, "Gateway")
@@ -309,6 +316,115 @@ def test_another_service_and_namespaces_flow_everywhere():
     assert _values(files)["cni"] == {"profile": "ambient"}  # EKS-like: the chart's own paths
 
 
+# ---------------------------------------------------------------- the AI gateway published
+
+AI = "ai.lab.example"
+BACKEND = {"address": "10.77.0.2", "port": 4000}
+
+
+def _ai_files(**variables) -> dict[str, list[dict]]:
+    variables.setdefault("ingress_istio_ai_gateway_hostname", AI)
+    variables.setdefault("_ingress_istio_ai_gateway_backend", BACKEND)
+    return _files(**variables)
+
+
+def test_the_ai_gateway_alone_is_published_and_ollamas_api_is_not():
+    objects = _ai_files(ingress_istio_hostname="")["istio-ingress"]
+    kube_schemas.validate_all(objects)
+    gateway = _one(objects, "Gateway")
+    assert [(x["name"], x["hostname"], x["port"]) for x in gateway["spec"]["listeners"]] == [
+        ("https-ai-gateway", AI, 443),
+        ("http-ai-gateway", AI, 80),
+    ]
+    https = gateway["spec"]["listeners"][0]
+    assert https["tls"]["certificateRefs"] == [{"kind": "Secret", "name": "ai-gateway-tls"}]
+    assert https["allowedRoutes"]["namespaces"]["selector"]["matchLabels"] == {
+        "kubernetes.io/metadata.name": "homeforge-gateway"
+    }
+    routes = {o["metadata"]["name"]: o for o in objects if o["kind"] == "HTTPRoute"}
+    assert sorted(routes) == ["ai-gateway", "ollama-gateway-https-redirect"]  # no route to Ollama
+    route = routes["ai-gateway"]
+    assert route["metadata"]["namespace"] == "homeforge-gateway"
+    assert route["spec"]["hostnames"] == [AI]
+    assert route["spec"]["parentRefs"] == [
+        {"name": "ollama-gateway", "namespace": "istio-ingress", "sectionName": "https-ai-gateway"}
+    ]
+    assert route["spec"]["rules"] == [{"backendRefs": [{"name": "ai-gateway", "port": 4000}]}]
+    assert [
+        p["sectionName"] for p in routes["ollama-gateway-https-redirect"]["spec"]["parentRefs"]
+    ] == ["http-ai-gateway"]
+    # the gateway runs on its host: a Service without a selector and the host's EndpointSlice
+    service = _one(objects, "Service", "ai-gateway")
+    assert "selector" not in service["spec"] and service["spec"]["ports"][0]["port"] == 4000
+    endpoints = _one(objects, "EndpointSlice", "ai-gateway-host")
+    assert endpoints["metadata"]["labels"]["kubernetes.io/service-name"] == "ai-gateway"
+    assert endpoints["addressType"] == "IPv4"
+    assert endpoints["endpoints"][0]["addresses"] == ["10.77.0.2"]
+    assert endpoints["ports"] == [{"name": "http", "protocol": "TCP", "port": 4000}]
+    namespace = _one(objects, "Namespace", "homeforge-gateway")
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    # every request needs a consumer's key: no allow-list, so no policy and no customization
+    kinds = [o["kind"] for o in objects]
+    assert "AuthorizationPolicy" not in kinds and "ConfigMap" not in kinds
+    assert "infrastructure" not in gateway["spec"]
+
+
+def test_beside_ollamas_route_each_host_name_has_its_own_listener_and_rule():
+    objects = _ai_files()["istio-ingress"]
+    kube_schemas.validate_all(objects)
+    listeners = _one(objects, "Gateway")["spec"]["listeners"]
+    assert [x["name"] for x in listeners] == [
+        "https",
+        "https-ai-gateway",
+        "http",
+        "http-ai-gateway",
+    ]
+    redirect = _one(objects, "HTTPRoute", "ollama-gateway-https-redirect")
+    assert redirect["spec"]["hostnames"] == [HOST, AI]
+    rules = _one(objects, "AuthorizationPolicy")["spec"]["rules"]
+    assert rules == [
+        {
+            "from": [{"source": {"ipBlocks": [MESH]}}],
+            "to": [{"operation": {"hosts": [HOST, f"{HOST}:*"]}}],
+        },
+        {"to": [{"operation": {"hosts": [AI, f"{AI}:*"]}}]},  # every client, with a key
+    ]
+    limited = _ai_files(ingress_istio_ai_gateway_allowed_cidrs=["192.168.1.0/24"])
+    assert _one(limited["istio-ingress"], "AuthorizationPolicy")["spec"]["rules"][1] == {
+        "from": [{"source": {"ipBlocks": ["192.168.1.0/24"]}}],
+        "to": [{"operation": {"hosts": [AI, f"{AI}:*"]}}],
+    }
+
+
+def test_a_public_service_and_an_allow_listed_ai_gateway_keep_a_policy_and_the_address():
+    objects = _ai_files(
+        ingress_istio_public=True, ingress_istio_ai_gateway_allowed_cidrs=["192.168.1.0/24"]
+    )["istio-ingress"]
+    kube_schemas.validate_all(objects)
+    assert _one(objects, "AuthorizationPolicy")["spec"]["rules"] == [
+        {"to": [{"operation": {"hosts": [HOST, f"{HOST}:*"]}}]},
+        {
+            "from": [{"source": {"ipBlocks": ["192.168.1.0/24"]}}],
+            "to": [{"operation": {"hosts": [AI, f"{AI}:*"]}}],
+        },
+    ]
+    assert "infrastructure" in _one(objects, "Gateway")["spec"]  # the client's address is kept
+    assert _one(objects, "ConfigMap", "ollama-gateway-options")
+
+
+def test_an_ipv6_gateway_address_gives_an_ipv6_endpoint_slice():
+    backend = {"address": "fd77::2", "port": 4001}
+    objects = _ai_files(_ingress_istio_ai_gateway_backend=backend)["istio-ingress"]
+    kube_schemas.validate_all(objects)
+    endpoints = _one(objects, "EndpointSlice", "ai-gateway-host")
+    assert endpoints["addressType"] == "IPv6"
+    assert endpoints["endpoints"][0]["addresses"] == ["fd77::2"]
+    assert (
+        _one(objects, "HTTPRoute", "ai-gateway")["spec"]["rules"][0]["backendRefs"][0]["port"]
+        == 4001
+    )
+
+
 def test_the_manifest_file_holds_exactly_the_objects():
     for objects in _files().values():
         text = render(
@@ -336,9 +452,11 @@ PLAYBOOK = """
 """
 
 
-def _converge_check_mode(tmp_path: Path, **server_vars) -> tuple[int, str]:
+def _converge_check_mode(
+    tmp_path: Path, groups: tuple[str, ...] = ("server",), **server_vars
+) -> tuple[int, str]:
     """The role in check mode on this machine as the only server (no K3s here: it reads,
-    and writes nothing); the JSON callback's output."""
+    and writes nothing), and member of ``groups``; the JSON callback's output."""
     host = {
         "ansible_connection": "local",
         "ansible_python_interpreter": sys.executable,
@@ -346,7 +464,7 @@ def _converge_check_mode(tmp_path: Path, **server_vars) -> tuple[int, str]:
         **server_vars,
     }
     (tmp_path / "hosts.yml").write_text(
-        yaml.safe_dump({"all": {"children": {"server": {"hosts": {"localhost": host}}}}})
+        yaml.safe_dump({"all": {"children": {g: {"hosts": {"localhost": host}} for g in groups}}})
     )
     (tmp_path / "play.yml").write_text(PLAYBOOK)
     env = {
@@ -401,7 +519,7 @@ def test_the_role_refuses_a_host_name_that_is_not_a_dns_name(tmp_path):
     assert code != 0
     (message,) = _failures(output)
     assert message.startswith(
-        "ingress_istio: group server must have a server, ingress_istio_hostname must be"
+        "ingress_istio: group server must have a server, ingress_istio_hostname (or"
     )
 
 
@@ -445,7 +563,7 @@ def test_the_role_refuses_an_empty_allow_list_unless_public(tmp_path):
     code, output = _converge_check_mode(tmp_path, ingress_istio_allowed_cidrs=[], **settings)
     assert code != 0
     (message,) = _failures(output)
-    assert "ingress_istio_allowed_cidrs CIDRs, at least one unless ingress_istio_public" in message
+    assert "ingress_istio_allowed_cidrs at least one unless ingress_istio_public" in message
     code, output = _converge_check_mode(
         tmp_path, ingress_istio_allowed_cidrs=["10.77.0.1/24"], **settings
     )
@@ -454,6 +572,41 @@ def test_the_role_refuses_an_empty_allow_list_unless_public(tmp_path):
         tmp_path, ingress_istio_allowed_cidrs=[], ingress_istio_public=True, **settings
     )
     assert code == 0, output
+
+
+def test_the_role_routes_the_ai_gateway_to_its_hosts_mesh_address(tmp_path):
+    code, output = _converge_check_mode(
+        tmp_path,
+        groups=("server", "ai_gateway"),
+        ingress_istio_ai_gateway_hostname=AI,
+        k3s_server_config={"disable": ["traefik"]},
+        wireguard_facts={"address": "10.77.0.5"},
+    )
+    assert code == 0, output
+    tasks = json.loads(output[output.index("{") :])["plays"][0]["tasks"]
+    by_name = {
+        task["task"]["name"].split(" : ", 1)[-1]: task["hosts"]["localhost"] for task in tasks
+    }
+    objects = by_name[
+        "The objects, by manifest file (the service's namespace is the ollama role's when Ollama"
+        " runs there)"
+    ]["ansible_facts"]["_ingress_istio_objects"]["istio-ingress"]
+    kube_schemas.validate_all(objects)
+    endpoints = _one(objects, "EndpointSlice", "ai-gateway-host")
+    assert endpoints["endpoints"][0]["addresses"] == ["10.77.0.5"]
+    assert endpoints["ports"][0]["port"] == 4000  # ai_gateway_port's default
+    assert not [
+        o for o in objects if o["kind"] == "HTTPRoute" and o["metadata"]["name"] == "ollama"
+    ]
+    code, output = _converge_check_mode(
+        tmp_path,
+        ingress_istio_ai_gateway_hostname="AI_gateway",
+        k3s_server_config={"disable": ["traefik"]},
+    )
+    assert code != 0
+    assert _failures(output)[0].startswith(
+        "ingress_istio: ingress_istio_ai_gateway_hostname must be a DNS name"
+    )
 
 
 # ---------------------------------------------------------------- homeforge inventory check
@@ -506,8 +659,9 @@ def test_traefik_left_enabled_and_no_host_name_are_one_line_each_on_the_server(
         write, inventory_problems, "    k3s_server_config: {disable: [servicelb]}\n"
     )
     assert found == [
-        f"{path}: host s1: ingress_istio_hostname: required when homeforge_ingress is istio"
-        " (the host name clients use, e.g. ollama.lab.example)",
+        f"{path}: host s1: ingress_istio_ai_gateway_hostname: required when homeforge_ingress"
+        " is istio, unless ingress_istio_hostname publishes the service (the host name clients"
+        " use, e.g. ai.lab.example)",
         f"{path}: host s1: k3s_server_config: disable: must contain traefik when homeforge_ingress"
         " is istio (K3s's bundled Traefik holds ports 80 and 443)",
     ]
@@ -612,16 +766,49 @@ def test_a_public_gateway_is_accepted_with_one_warning(write, monkeypatch):
     # A day no release here is past its support (those warnings: test_checks_support.py).
     monkeypatch.setattr(support, "today", lambda: datetime.date(2025, 1, 1))
     settings = SETTINGS
+    route = (
+        "host s1: ingress_istio_hostname: x.lab.example: publishes Ollama's own API, which has"
+        " no keys: publish the AI gateway instead (ingress_istio_ai_gateway_hostname, a key per"
+        " consumer)"
+    )
     path = write("hosts.yml", CLUSTER.format(vars=settings))
-    assert checks.warnings(inventory.load(path)) == []
+    assert checks.warnings(inventory.load(path)) == [f"{path}: {route}"]
     path = write("hosts.yml", CLUSTER.format(vars=settings + "    ingress_istio_public: true\n"))
     inv = inventory.load(path)
     assert checks.check(inv) == []
     assert checks.warnings(inv) == [
         f"{path}: host s1: ingress_istio_public: true: the gateway serves ollama at x.lab.example"
         " to every client that reaches it (Ollama's API has no authentication: anyone can pull"
-        " and delete models and use the GPUs)"
+        " and delete models and use the GPUs)",
+        f"{path}: {route}",
     ]
+
+
+def test_the_ai_gateway_alone_is_accepted_and_needs_a_gateway_host(write, inventory_problems):
+    settings = (
+        "    k3s_server_config: {disable: [traefik]}\n"
+        "    ingress_istio_ai_gateway_hostname: ai.lab.example\n"
+    )
+    path, found = _check(write, inventory_problems, settings)
+    assert found == [
+        f"{path}: host s1: ingress_istio_ai_gateway_hostname: set, but group ai_gateway has no"
+        " host: there is no gateway to publish"
+    ]
+    path, found = _check(
+        write,
+        inventory_problems,
+        "    k3s_server_config: {disable: [traefik]}\n"
+        "    ingress_istio_ai_gateway_namespace: ml\n"
+        "    ingress_istio_ai_gateway_hostname: Not_A_Name\n",
+    )
+    assert (
+        f"{path}: host s1: ingress_istio_ai_gateway_namespace: 'ml': must not be the Gateway's"
+        " or the service's namespace (the role writes it as a Namespace of its own)" in found
+    )
+    assert any(
+        line.startswith(f"{path}: host s1: ingress_istio_ai_gateway_hostname: 'Not_A_Name'")
+        for line in found
+    ), found
 
 
 def test_the_role_is_in_the_site_playbook_behind_its_switch():

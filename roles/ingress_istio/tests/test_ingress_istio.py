@@ -61,21 +61,57 @@ def test_istios_four_charts_are_private_helmcharts_at_the_pinned_version(host, e
         assert cni["global"]["platform"] == enabled["ingress_istio_platform"]
 
 
+def _listeners(objects) -> dict[str, dict]:
+    (gateway,) = [o for o in objects if o["kind"] == "Gateway"]
+    return {listener["name"]: listener for listener in gateway["spec"]["listeners"]}
+
+
 def test_the_gateway_route_and_network_policy_front_the_service(host, enabled, hf_host):
     if not _first_only(host, enabled, hf_host):
         return
     objects = _objects(host, "homeforge-istio-ingress.yaml")
     kinds = [o["kind"] for o in objects]
-    assert {"Namespace", "Gateway", "HTTPRoute", "NetworkPolicy"} <= set(kinds)
+    assert {"Namespace", "Gateway", "NetworkPolicy"} <= set(kinds)
     (gateway,) = [o for o in objects if o["kind"] == "Gateway"]
-    https = gateway["spec"]["listeners"][0]
-    assert https["hostname"] == enabled["ingress_istio_hostname"]
-    assert https["tls"]["certificateRefs"][0]["name"] == enabled["ingress_istio_tls_secret"]
     assert gateway["metadata"]["namespace"] == enabled["ingress_istio_gateway_namespace"]
+    routes = [o["metadata"]["name"] for o in objects if o["kind"] == "HTTPRoute"]
+    if enabled["ingress_istio_hostname"]:
+        https = _listeners(objects)["https"]
+        assert https["hostname"] == enabled["ingress_istio_hostname"]
+        assert https["tls"]["certificateRefs"][0]["name"] == enabled["ingress_istio_tls_secret"]
+        assert enabled["ingress_istio_service_name"] in routes
+    else:  # the service is not published
+        assert "https" not in _listeners(objects)
+        assert enabled["ingress_istio_service_name"] not in routes
     (policy,) = [o for o in objects if o["kind"] == "NetworkPolicy"]
     assert policy["metadata"]["namespace"] == enabled["ingress_istio_service_namespace"]
     ports = [p["port"] for p in policy["spec"]["ingress"][0]["ports"]]
     assert ports == [int(enabled["ingress_istio_service_port"]), 15008]
+
+
+def test_the_ai_gateway_is_published_at_its_host_name(host, enabled, hf_host):
+    if not _first_only(host, enabled, hf_host):
+        return
+    objects = _objects(host, "homeforge-istio-ingress.yaml")
+    name = enabled["ingress_istio_ai_gateway_hostname"]
+    mine = [o for o in objects if o["metadata"]["name"] in ("ai-gateway", "ai-gateway-host")]
+    if not name:
+        assert mine == [] and "https-ai-gateway" not in _listeners(objects)
+        return
+    listener = _listeners(objects)["https-ai-gateway"]
+    assert listener["hostname"] == name
+    secret = enabled["ingress_istio_ai_gateway_tls_secret"]
+    assert listener["tls"]["certificateRefs"][0]["name"] == secret
+    by_kind = {o["kind"]: o for o in mine}
+    assert sorted(by_kind) == ["EndpointSlice", "HTTPRoute", "Service"]
+    namespace = enabled["ingress_istio_ai_gateway_namespace"]
+    assert {o["metadata"]["namespace"] for o in mine} == {namespace}
+    assert by_kind["HTTPRoute"]["spec"]["hostnames"] == [name]
+    assert "selector" not in by_kind["Service"]["spec"]  # the gateway runs on its host
+    (endpoint,) = by_kind["EndpointSlice"]["endpoints"]
+    (address,) = endpoint["addresses"]
+    port = by_kind["EndpointSlice"]["ports"][0]["port"]
+    assert address and by_kind["Service"]["spec"]["ports"][0]["port"] == port
 
 
 def test_the_gateway_serves_only_the_allowed_networks_unless_public(host, enabled, hf_host):
@@ -83,8 +119,21 @@ def test_the_gateway_serves_only_the_allowed_networks_unless_public(host, enable
         return
     objects = _objects(host, "homeforge-istio-ingress.yaml")
     policies = [o for o in objects if o["kind"] == "AuthorizationPolicy"]
-    if enabled["ingress_istio_public"]:
-        assert policies == []
+    service, ai = enabled["ingress_istio_hostname"], enabled["ingress_istio_ai_gateway_hostname"]
+    ai_cidrs = enabled["ingress_istio_ai_gateway_allowed_cidrs"] if ai else []
+    rules = []
+    if service:
+        rule = {"to": [{"operation": {"hosts": [service, f"{service}:*"]}}]}
+        if not enabled["ingress_istio_public"]:
+            rule["from"] = [{"source": {"ipBlocks": enabled["ingress_istio_allowed_cidrs"]}}]
+        rules.append(rule)
+    if ai:
+        rule = {"to": [{"operation": {"hosts": [ai, f"{ai}:*"]}}]}
+        if ai_cidrs:
+            rule["from"] = [{"source": {"ipBlocks": ai_cidrs}}]
+        rules.append(rule)
+    if (not service or enabled["ingress_istio_public"]) and not ai_cidrs:
+        assert policies == []  # no allow-list applies
         return
     (policy,) = policies
     (gateway,) = [o for o in objects if o["kind"] == "Gateway"]
@@ -97,9 +146,7 @@ def test_the_gateway_serves_only_the_allowed_networks_unless_public(host, enable
         }
     ]
     assert policy["spec"]["action"] == "ALLOW"
-    assert policy["spec"]["rules"] == [
-        {"from": [{"source": {"ipBlocks": enabled["ingress_istio_allowed_cidrs"]}}]}
-    ]
+    assert policy["spec"]["rules"] == rules
     options = gateway["spec"]["infrastructure"]["parametersRef"]["name"]
     assert any(o["kind"] == "ConfigMap" and o["metadata"]["name"] == options for o in objects)
 

@@ -1,6 +1,7 @@
 """The Istio ingress role's settings that reach the objects K3s applies (host name,
 Kubernetes names, port, URLs, paths, the pinned digest), and what it needs on the K3s
-servers it runs on: a host name, K3s's bundled Traefik disabled, an allow-list of clients
+servers it runs on: a host name (the AI gateway's, or the service's, which is warned
+about when the service is Ollama), K3s's bundled Traefik disabled, an allow-list of clients
 unless the gateway is public (rules in plugins/module_utils/validation.py, which the role
 applies again before writing; the allow-list's CIDRs are checked with every ``*_cidrs``
 variable). A public gateway is allowed, with a warning."""
@@ -39,6 +40,8 @@ RULES = {
     "ingress_istio_service_namespace": kube_name_problem,
     "ingress_istio_service_name": kube_name_problem,
     "ingress_istio_service_port": port_problem,
+    "ingress_istio_ai_gateway_namespace": kube_name_problem,
+    "ingress_istio_ai_gateway_tls_secret": kube_name_problem,
     "ingress_istio_chart_repo": https_url_problem,
     "ingress_istio_gateway_api_url": https_url_problem,
     "ingress_istio_version": _matches(r"[0-9]+\.[0-9]+\.[0-9]+", "a release such as 1.31.1"),
@@ -51,6 +54,7 @@ RULES = {
 }
 OPTIONAL_RULES = {  # empty means "not used"
     "ingress_istio_hostname": dns_name_problem,
+    "ingress_istio_ai_gateway_hostname": dns_name_problem,
     "ingress_istio_artifacts_dir": absolute_path_problem,
     "ingress_istio_cni_conf_dir": absolute_path_problem,
     "ingress_istio_cni_bin_dir": absolute_path_problem,
@@ -81,10 +85,18 @@ def check_istio_on_the_servers(inv: Inventory) -> list[str]:
         hvars = inv.hostvars[host]
         if hvars.get("homeforge_ingress") != "istio":
             continue
-        if not hvars.get("ingress_istio_hostname"):
+        if not hvars.get("ingress_istio_hostname") and not hvars.get(
+            "ingress_istio_ai_gateway_hostname"
+        ):
             problems.append(
-                f"{inv.where(host, 'ingress_istio_hostname')}: required when homeforge_ingress"
-                " is istio (the host name clients use, e.g. ollama.lab.example)"
+                f"{inv.where(host, 'ingress_istio_ai_gateway_hostname')}: required when"
+                " homeforge_ingress is istio, unless ingress_istio_hostname publishes the service"
+                " (the host name clients use, e.g. ai.lab.example)"
+            )
+        if hvars.get("ingress_istio_ai_gateway_hostname") and not inv.group_members("ai_gateway"):
+            problems.append(
+                f"{inv.where(host, 'ingress_istio_ai_gateway_hostname')}: set, but group ai_gateway"
+                " has no host: there is no gateway to publish"
             )
         version = hvars.get("k3s_version", role_default("k3s_server", "k3s_version"))
         numbers = re.match(r"v?(\d+)\.(\d+)", str(version))
@@ -107,10 +119,18 @@ def check_istio_on_the_servers(inv: Inventory) -> list[str]:
                 " clients the gateway serves, or set ingress_istio_public: true"
             )
         gateway = hvars.get("ingress_istio_gateway_namespace", "istio-ingress")
-        if gateway == hvars.get("ingress_istio_service_namespace", "ml"):
+        service = hvars.get("ingress_istio_service_namespace", "ml")
+        if gateway == service:
             problems.append(
                 f"{inv.where(host, 'ingress_istio_gateway_namespace')}: {gateway!r}: must not be"
                 " the service's namespace (the NetworkPolicy tells the two apart)"
+            )
+        ai_gateway = hvars.get("ingress_istio_ai_gateway_namespace", "homeforge-gateway")
+        if ai_gateway in (gateway, service):
+            problems.append(
+                f"{inv.where(host, 'ingress_istio_ai_gateway_namespace')}: {ai_gateway!r}: must not"
+                " be the Gateway's or the service's namespace (the role writes it as a Namespace"
+                " of its own)"
             )
     return problems
 
@@ -130,5 +150,20 @@ def warn_istio_public(inv: Inventory) -> list[str]:
     ]
 
 
+def warn_istio_ollama_route(inv: Inventory) -> list[str]:
+    """Ollama's own API published at all: it has no keys, the gateway has."""
+    first = next(iter(inv.group_members(server_group(inv))), None)
+    hvars = inv.hostvars.get(first, {}) if first else {}
+    host_name = hvars.get("ingress_istio_hostname")
+    service = hvars.get("ingress_istio_service_name", "ollama")
+    if hvars.get("homeforge_ingress") != "istio" or not host_name or service != "ollama":
+        return []
+    return [
+        f"{inv.where(first, 'ingress_istio_hostname')}: {host_name}: publishes Ollama's own API,"
+        " which has no keys: publish the AI gateway instead (ingress_istio_ai_gateway_hostname,"
+        " a key per consumer)"
+    ]
+
+
 CHECKS = [check_istio_settings, check_istio_on_the_servers]
-WARNINGS = [warn_istio_public]
+WARNINGS = [warn_istio_public, warn_istio_ollama_route]
