@@ -50,6 +50,7 @@ class Watch(Protocol):
     """One host's watch items, as the handlers fill them (watch.HostWatch)."""
 
     unit_wants: dict[str, dict[str, bool]]
+    file_wants: dict[str, dict[str, Any]]
 
     def add(self, kind: str, **fields: Any) -> None: ...
 
@@ -105,7 +106,30 @@ def _written_file(
     if not path:
         return f"{action_of(data)}: no {missing} in its result"
     watch.add("file", path=str(path))
+    _reported(watch.file_wants.setdefault(str(path), {}), action_of(data), res)
     return None
+
+
+# What a file module reports of the file it left, as the stamp compares it (want_*): the
+# SHA-1 of its content (template, copy, get_url), its mode and owner (all of them).
+REPORTED = {"checksum": "want_sha1", "mode": "want_mode", "uid": "want_uid", "gid": "want_gid"}
+EDITS_CONTENT = {"lineinfile", "blockinfile", "replace"}  # report no checksum
+
+
+def _reported(wants: dict[str, Any], action: str, res: Args) -> None:
+    """The file as the run's last task on it left it: a later edit with no checksum makes
+    the content unknown; a file removed is expected gone."""
+    if res.get("state") == "absent":
+        wants.clear()
+        wants["want_absent"] = True
+        return
+    wants.pop("want_absent", None)
+    if action in EDITS_CONTENT:
+        wants.pop("want_sha1", None)
+    for key, want in REPORTED.items():
+        value = res.get(key)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "":
+            wants[want] = value
 
 
 def _dest(watch: Watch, args: Args, res: Args, data: Args, kind: str) -> str | None:

@@ -63,6 +63,9 @@ class HostWatch:
     # unit -> what the run's last task on it asked for ({"active": bool, "enabled": bool}):
     # the stamp is refused when the unit is not so once the run is over
     unit_wants: dict[str, dict[str, bool]] = field(default_factory=dict)
+    # file -> what the run's last task on it reported of it (effects.REPORTED): the stamp is
+    # refused when the file is not so once the run is over (an edit during the run)
+    file_wants: dict[str, dict[str, Any]] = field(default_factory=dict)
     # problems of run_once tasks of the plays this host took part in
     shared: list[str] = field(default_factory=list)
 
@@ -90,9 +93,12 @@ class HostWatch:
 
     def ordered(self) -> list[dict[str, Any]]:
         items = sorted(self.items.values(), key=lambda i: json.dumps(i, sort_keys=True))
-        return [
-            {**i, **self.unit_wants.get(i["name"], {})} if i["kind"] == "unit" else i for i in items
-        ]
+        wants = {"unit": ("name", self.unit_wants), "file": ("path", self.file_wants)}
+        out = []
+        for item in items:
+            key, found = wants.get(item["kind"], ("", {}))
+            out.append({**item, **found.get(item.get(key), {})})
+        return out
 
 
 @lru_cache(maxsize=256)

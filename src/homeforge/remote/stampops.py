@@ -14,6 +14,7 @@ digest was computed from is returned. Every ``apply`` on a host removes its stam
 converges that host in full.
 """
 
+import hashlib
 import json
 import os
 import stat
@@ -107,6 +108,54 @@ def _unmet(watch):
     return None
 
 
+def _file_differs(item):
+    """How a file differs from what the run's last task on it reported (its content's
+    SHA-1, mode, owner, or that it removed it), or None."""
+    path = item["path"]
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None if item.get("want_absent") else "file %s: gone, the run wrote it" % path
+    if item.get("want_absent"):
+        return "file %s: there, the run removed it" % path
+    if stat.S_ISLNK(st.st_mode):  # the modules wrote through it: its target's content counts
+        return _content_differs(path, item.get("want_sha1"))
+    mode = stat.S_IMODE(st.st_mode)
+    if "want_mode" in item and mode != int(str(item["want_mode"]), 8):
+        return "file %s: mode %04o, the run left %s" % (path, mode, item["want_mode"])
+    for key, have in (("want_uid", st.st_uid), ("want_gid", st.st_gid)):
+        if key in item and have != int(item[key]):
+            return "file %s: %s %d, the run left %s" % (path, key[5:], have, item[key])
+    return _content_differs(path, item.get("want_sha1")) if stat.S_ISREG(st.st_mode) else None
+
+
+def _content_differs(path, want_sha1):
+    if not want_sha1:
+        return None
+    digest = hashlib.sha1()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        return "file %s: unreadable (%s)" % (path, exc.strerror or exc)
+    if digest.hexdigest() != want_sha1:
+        return "file %s: other content than the run wrote" % path
+    return None
+
+
+def _edited_during_the_run(watch):
+    """The first file that is not as the run's last task on it reported: edited by hand,
+    a hook or another controller while the run went on. Stamping it would record that
+    edit as the converged state."""
+    for item in watch:
+        if item.get("kind") == "file" and any(k.startswith("want_") for k in item):
+            problem = _file_differs(item)
+            if problem:
+                return problem + " (changed during the run)"
+    return None
+
+
 def _unrepaired(drifted):
     """A line naming the drifted items the converge left as the probe found them: still
     not as the last stamp recorded, and not made anew either (a role that regenerates a
@@ -129,11 +178,11 @@ def _unrepaired(drifted):
 def stamp_write(playbook, inputs, watch, eligible=True, reason="", drifted=()):
     """Record a clean converge: the inputs' digests (one per part, from the controller) and
     each watched item's digest now. Refused (OpError) when a unit is not as the run asked,
-    or when an item whose drift caused this converge (``drifted``, with the digest the last
+    a file not as the task that wrote it last reported it, or when an item whose drift caused this converge (``drifted``, with the digest the last
     stamp recorded) did not come back: the roles do not repair it, and stamping the host
     would forget the drift."""
     if eligible:
-        unmet = _unmet(watch) or _unrepaired(drifted)
+        unmet = _unmet(watch) or _edited_during_the_run(watch) or _unrepaired(drifted)
         if unmet:
             raise OpError(unmet)
     digests = observe(watch) if eligible else []
