@@ -1,10 +1,12 @@
 """The AI gateway's settings: its consumers against the models the Ollama hosts serve, the
 Ollama hosts it must reach, and the values that reach its unit and paths (the rules the
-role applies, from the collection's module_utils/gateway.py)."""
+role applies, from the collection's module_utils/gateway.py); and the gateway declared as
+a mesh service (homeforge_services) for `mesh cutover`."""
 
 from __future__ import annotations
 
 from homeforge.checks.rules import rule_problems
+from homeforge.cutover.declaration import KEY, declaration, parse
 from homeforge.inventory.model import Inventory, is_template
 from homeforge.module_utils import load
 from homeforge.roles import role_default
@@ -16,6 +18,7 @@ from homeforge.validation import (
     user_name_problem,
     version_problem,
 )
+from homeforge.wireguard.settings import MeshSettings
 
 GROUP = "ai_gateway"
 RULES = {
@@ -107,4 +110,53 @@ def check_gateway(inv: Inventory) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
-CHECKS = [check_gateway]
+# What LiteLLM answers without a key (its health endpoints for probes); every other path
+# at the gateway needs a consumer's key (401) or is refused (403).
+OPEN_PATHS = ("/health/liveliness", "/health/liveness", "/health/readiness")
+
+
+def _listen_port(inv: Inventory, host: str) -> object:
+    hvars = inv.hostvars[host]
+    listen = hvars.get("ai_gateway_listen") or ""
+    if isinstance(listen, str) and ":" in listen:
+        port = listen.rpartition(":")[2]
+        return int(port) if port.isdigit() else port
+    return hvars.get("ai_gateway_port", role_default("ai_gateway", "ai_gateway_port"))
+
+
+def check_gateway_services(inv: Inventory) -> list[str]:
+    """A homeforge_services entry served by the gateway (so `mesh cutover` moves its
+    consumers onto the gateway's mesh endpoint): the port the gateway listens on, a health
+    path it answers without a key, and an exposure it can take (its listen address is
+    ai_gateway_listen, not an environment variable a drop-in could set)."""
+    gateways = inv.group_members(GROUP)
+    if not gateways:
+        return []
+    services, problems = parse(inv, list(MeshSettings.of(inv).members))
+    if problems:
+        return []  # the services check reports them
+    where = declaration(inv)[1]
+    out = []
+    for name, service in services.items():
+        served_by = [h for h in service.hosts if h in gateways]
+        for host in served_by:
+            port = _listen_port(inv, host)
+            if not is_template(port) and service.port != port:
+                out.append(
+                    f"{where}: {KEY}.{name}.port: {service.port}: the AI gateway on {host}"
+                    f" listens on port {port} (ai_gateway_listen, ai_gateway_port)"
+                )
+        if served_by and service.health_path not in OPEN_PATHS:
+            out.append(
+                f"{where}: {KEY}.{name}.health: {service.health_path}: the AI gateway answers"
+                " it only with a consumer's key: use /health/liveliness"
+            )
+        if served_by and service.exposure.mode == "bind":
+            out.append(
+                f"{where}: {KEY}.{name}.exposure: bind: the AI gateway's address is"
+                " ai_gateway_listen, not an environment variable: use firewall (or none)"
+            )
+    return out
+
+
+CHECKS = [check_gateway, check_gateway_services]
