@@ -348,6 +348,82 @@ def test_no_key_reaches_the_controller_the_runs_or_the_logs(gw):
         assert key not in journal and key not in stored and key not in usage
 
 
+# One drift per layer: (host, how, the item the probe names, a command that passes once
+# repaired). lab-1 holds NFS, the ingress and the gateway; lab-2 serves the model too.
+DELETE_MODEL = (
+    "import json, urllib.request; urllib.request.urlopen(urllib.request.Request("
+    "'http://127.0.0.1:11434/api/delete', json.dumps({'model': 'tiny:1b'}).encode(),"
+    " {'Content-Type': 'application/json'}, method='DELETE'))"
+)
+HAS_MODEL = (
+    "import json, sys, urllib.request; tags = json.load(urllib.request.urlopen("
+    "'http://127.0.0.1:11434/api/tags')); sys.exit(0 if any(m['name'] == 'tiny:1b'"
+    " for m in tags['models']) else 1)"
+)
+LAYER_DRIFTS = {
+    "nfs": (
+        "lab-1",
+        ["sh", "-c", "echo '# edited by hand' >> /etc/ganesha/ganesha.conf"],
+        "file /etc/ganesha/ganesha.conf",
+        ["sh", "-c", "! grep -q 'edited by hand' /etc/ganesha/ganesha.conf"],
+    ),
+    "ingress": (
+        "lab-1",
+        ["rm", "/var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml"],
+        "file /var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml",
+        ["test", "-s", "/var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml"],
+    ),
+    "gateway": (
+        "lab-1",
+        ["sh", "-c", "echo '# edited by hand' >> /etc/homeforge-gateway/config.yaml"],
+        "file /etc/homeforge-gateway/config.yaml",
+        ["sh", "-c", "! grep -q 'edited by hand' /etc/homeforge-gateway/config.yaml"],
+    ),
+    "ollama": (
+        "lab-2",
+        ["python3", "-c", DELETE_MODEL],
+        "Ollama model tiny:1b",
+        ["python3", "-c", HAS_MODEL],
+    ),
+}
+
+
+def _fast(env, *args):
+    done = env.hf("apply", "site", "-i", str(env.inventory), "--json", *args)
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    probes = {e["host"]: e for e in lines if e.get("event") == "probe"}
+    return done, lines[-1]["summary"] if lines else {}, probes
+
+
+def test_a_drift_in_each_layer_converges_only_its_hosts_and_repairs_it(gw):
+    """The NFS server's config, the ingress's manifest and the gateway's config on lab-1,
+    a model on lab-2: the probe names each, the apply converges those two hosts, not
+    lab-3, brings every item back (the gateway answers again), and stamps them: the next
+    apply finds nothing to do."""
+    done, first, _ = _fast(gw)  # every host stamped by the fast path first (keys were issued)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    for host, drift, _item, repaired in LAYER_DRIFTS.values():
+        assert on(gw, host, *drift).returncode == 0, drift
+        assert on(gw, host, *repaired).returncode != 0, drift
+    done, result, probes = _fast(gw)
+    assert done.returncode == 0 and result["ok"], done.stdout[-3000:] + done.stderr
+    assert result["outcomes"] == {
+        "lab-1": "converged",
+        "lab-2": "converged",
+        "lab-3": "unchanged (probe)",
+    }
+    for layer, (host, _drift, item, repaired) in LAYER_DRIFTS.items():
+        assert probes[host]["outcome"] == "drift", (layer, probes[host], first)
+        assert item in probes[host]["detail"], (layer, probes[host])
+        assert on(gw, host, *repaired).returncode == 0, layer
+    [answer] = ask(gw, gw.keys["app"])
+    assert answer["status"] == 200, answer
+    done, result, _ = _fast(gw)
+    assert done.returncode == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}, (
+        result
+    )
+
+
 # --full: the roles run again (the fast path would leave every host out). Last: the whole
 # lab, with the gateway tests' consumers and second model host.
 @pytest.mark.parametrize(
