@@ -424,6 +424,55 @@ def test_a_drift_in_each_layer_converges_only_its_hosts_and_repairs_it(gw):
     )
 
 
+# The cluster and GPU layers: an agent's K3s configuration (lab-2) and the NVIDIA driver's
+# apt source on the GPU host (lab-3).
+NODE_DRIFTS = {
+    "k3s": (
+        "lab-2",
+        ["sh", "-c", "echo '# edited by hand' >> /etc/rancher/k3s/config.yaml"],
+        "file /etc/rancher/k3s/config.yaml",
+        ["sh", "-c", "! grep -q 'edited by hand' /etc/rancher/k3s/config.yaml"],
+    ),
+    "nvidia": (
+        "lab-3",
+        [
+            "sh",
+            "-c",
+            "echo '# edited by hand' >> /etc/apt/sources.list.d/homeforge-nvidia-driver.list",
+        ],
+        "file /etc/apt/sources.list.d/homeforge-nvidia-driver.list",
+        [
+            "sh",
+            "-c",
+            "! grep -q 'edited by hand' /etc/apt/sources.list.d/homeforge-nvidia-driver.list",
+        ],
+    ),
+}
+
+
+def test_a_drift_in_the_cluster_and_gpu_layers_converges_only_those_nodes(gw):
+    """The agent's K3s configuration and the GPU host's driver source: lab-2 and lab-3
+    converge, lab-1 (the server) does not; both come back and are stamped."""
+    for host, drift, _item, repaired in NODE_DRIFTS.values():
+        assert on(gw, host, *drift).returncode == 0, drift
+        assert on(gw, host, *repaired).returncode != 0, drift
+    done, result, probes = _fast(gw)
+    assert done.returncode == 0 and result["ok"], done.stdout[-3000:] + done.stderr
+    assert result["outcomes"] == {
+        "lab-1": "unchanged (probe)",
+        "lab-2": "converged",
+        "lab-3": "converged",
+    }
+    for layer, (host, _drift, item, repaired) in NODE_DRIFTS.items():
+        assert probes[host]["outcome"] == "drift", (layer, probes[host])
+        assert item in probes[host]["detail"], (layer, probes[host])
+        assert on(gw, host, *repaired).returncode == 0, layer
+    done, result, _ = _fast(gw)
+    assert done.returncode == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}, (
+        result
+    )
+
+
 # --full: the roles run again (the fast path would leave every host out). Last: the whole
 # lab, with the gateway tests' consumers and second model host.
 @pytest.mark.parametrize(
