@@ -348,8 +348,9 @@ def test_no_key_reaches_the_controller_the_runs_or_the_logs(gw):
         assert key not in journal and key not in stored and key not in usage
 
 
-# One drift per layer: (host, how, the item the probe names, a command that passes once
-# repaired). lab-1 holds NFS, the ingress and the gateway; lab-2 serves the model too.
+# A drift per layer: (host, how, the item the probe names, a command that passes once
+# repaired). lab-1 holds NFS, the ingress and the gateway; lab-2 serves the model too and
+# is an agent; lab-3 is the GPU host.
 DELETE_MODEL = (
     "import json, urllib.request; urllib.request.urlopen(urllib.request.Request("
     "'http://127.0.0.1:11434/api/delete', json.dumps({'model': 'tiny:1b'}).encode(),"
@@ -360,31 +361,33 @@ HAS_MODEL = (
     "'http://127.0.0.1:11434/api/tags')); sys.exit(0 if any(m['name'] == 'tiny:1b'"
     " for m in tags['models']) else 1)"
 )
+
+
+def _appended(host: str, path: str) -> tuple:
+    """A line added by hand to a file the roles write."""
+    return (
+        host,
+        ["sh", "-c", f"echo '# edited by hand' >> {path}"],
+        f"file {path}",
+        ["sh", "-c", f"! grep -q 'edited by hand' {path}"],
+    )
+
+
+MANIFEST = "/var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml"
 LAYER_DRIFTS = {
-    "nfs": (
-        "lab-1",
-        ["sh", "-c", "echo '# edited by hand' >> /etc/ganesha/ganesha.conf"],
-        "file /etc/ganesha/ganesha.conf",
-        ["sh", "-c", "! grep -q 'edited by hand' /etc/ganesha/ganesha.conf"],
-    ),
-    "ingress": (
-        "lab-1",
-        ["rm", "/var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml"],
-        "file /var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml",
-        ["test", "-s", "/var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml"],
-    ),
-    "gateway": (
-        "lab-1",
-        ["sh", "-c", "echo '# edited by hand' >> /etc/homeforge-gateway/config.yaml"],
-        "file /etc/homeforge-gateway/config.yaml",
-        ["sh", "-c", "! grep -q 'edited by hand' /etc/homeforge-gateway/config.yaml"],
-    ),
+    "nfs": _appended("lab-1", "/etc/ganesha/ganesha.conf"),
+    "ingress": ("lab-1", ["rm", MANIFEST], f"file {MANIFEST}", ["test", "-s", MANIFEST]),
+    "gateway": _appended("lab-1", "/etc/homeforge-gateway/config.yaml"),
     "ollama": (
         "lab-2",
         ["python3", "-c", DELETE_MODEL],
         "Ollama model tiny:1b",
         ["python3", "-c", HAS_MODEL],
     ),
+}
+NODE_DRIFTS = {
+    "k3s": _appended("lab-2", "/etc/rancher/k3s/config.yaml"),
+    "nvidia": _appended("lab-3", "/etc/apt/sources.list.d/homeforge-nvidia-driver.list"),
 }
 
 
@@ -395,82 +398,43 @@ def _fast(env, *args):
     return done, lines[-1]["summary"] if lines else {}, probes
 
 
-def test_a_drift_in_each_layer_converges_only_its_hosts_and_repairs_it(gw):
-    """The NFS server's config, the ingress's manifest and the gateway's config on lab-1,
-    a model on lab-2: the probe names each, the apply converges those two hosts, not
-    lab-3, brings every item back (the gateway answers again), and stamps them: the next
-    apply finds nothing to do."""
-    done, first, _ = _fast(gw)  # every host stamped by the fast path first (keys were issued)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    for host, drift, _item, repaired in LAYER_DRIFTS.values():
-        assert on(gw, host, *drift).returncode == 0, drift
-        assert on(gw, host, *repaired).returncode != 0, drift
-    done, result, probes = _fast(gw)
+def _drifts_converge(env, drifts: dict, outcomes: dict[str, str]) -> None:
+    """Make every drift, apply: the probe names each item, exactly the hosts in
+    ``outcomes`` converge, every item comes back, and the next apply finds every host
+    stamped and unchanged."""
+    for host, drift, _item, repaired in drifts.values():
+        assert on(env, host, *drift).returncode == 0, drift
+        assert on(env, host, *repaired).returncode != 0, drift
+    done, result, probes = _fast(env)
     assert done.returncode == 0 and result["ok"], done.stdout[-3000:] + done.stderr
-    assert result["outcomes"] == {
-        "lab-1": "converged",
-        "lab-2": "converged",
-        "lab-3": "unchanged (probe)",
-    }
-    for layer, (host, _drift, item, repaired) in LAYER_DRIFTS.items():
-        assert probes[host]["outcome"] == "drift", (layer, probes[host], first)
+    assert result["outcomes"] == outcomes
+    for layer, (host, _drift, item, repaired) in drifts.items():
+        assert probes[host]["outcome"] == "drift", (layer, probes[host])
         assert item in probes[host]["detail"], (layer, probes[host])
-        assert on(gw, host, *repaired).returncode == 0, layer
-    [answer] = ask(gw, gw.keys["app"])
-    assert answer["status"] == 200, answer
-    done, result, _ = _fast(gw)
+        assert on(env, host, *repaired).returncode == 0, layer
+    done, result, _ = _fast(env)
     assert done.returncode == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}, (
         result
     )
 
 
-# The cluster and GPU layers: an agent's K3s configuration (lab-2) and the NVIDIA driver's
-# apt source on the GPU host (lab-3).
-NODE_DRIFTS = {
-    "k3s": (
-        "lab-2",
-        ["sh", "-c", "echo '# edited by hand' >> /etc/rancher/k3s/config.yaml"],
-        "file /etc/rancher/k3s/config.yaml",
-        ["sh", "-c", "! grep -q 'edited by hand' /etc/rancher/k3s/config.yaml"],
-    ),
-    "nvidia": (
-        "lab-3",
-        [
-            "sh",
-            "-c",
-            "echo '# edited by hand' >> /etc/apt/sources.list.d/homeforge-nvidia-driver.list",
-        ],
-        "file /etc/apt/sources.list.d/homeforge-nvidia-driver.list",
-        [
-            "sh",
-            "-c",
-            "! grep -q 'edited by hand' /etc/apt/sources.list.d/homeforge-nvidia-driver.list",
-        ],
-    ),
-}
+def test_a_drift_in_each_layer_converges_only_its_hosts_and_repairs_it(gw):
+    """The NFS server's config, the ingress's manifest and the gateway's config on lab-1,
+    a model on lab-2: the apply converges those two hosts, not lab-3, and brings every
+    item back (the gateway answers again)."""
+    done, _, _ = _fast(gw)  # every host stamped by the fast path first (keys were issued)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    converged = {"lab-1": "converged", "lab-2": "converged", "lab-3": "unchanged (probe)"}
+    _drifts_converge(gw, LAYER_DRIFTS, converged)
+    [answer] = ask(gw, gw.keys["app"])
+    assert answer["status"] == 200, answer
 
 
 def test_a_drift_in_the_cluster_and_gpu_layers_converges_only_those_nodes(gw):
     """The agent's K3s configuration and the GPU host's driver source: lab-2 and lab-3
     converge, lab-1 (the server) does not; both come back and are stamped."""
-    for host, drift, _item, repaired in NODE_DRIFTS.values():
-        assert on(gw, host, *drift).returncode == 0, drift
-        assert on(gw, host, *repaired).returncode != 0, drift
-    done, result, probes = _fast(gw)
-    assert done.returncode == 0 and result["ok"], done.stdout[-3000:] + done.stderr
-    assert result["outcomes"] == {
-        "lab-1": "unchanged (probe)",
-        "lab-2": "converged",
-        "lab-3": "converged",
-    }
-    for layer, (host, _drift, item, repaired) in NODE_DRIFTS.items():
-        assert probes[host]["outcome"] == "drift", (layer, probes[host])
-        assert item in probes[host]["detail"], (layer, probes[host])
-        assert on(gw, host, *repaired).returncode == 0, layer
-    done, result, _ = _fast(gw)
-    assert done.returncode == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}, (
-        result
-    )
+    converged = {"lab-1": "unchanged (probe)", "lab-2": "converged", "lab-3": "converged"}
+    _drifts_converge(gw, NODE_DRIFTS, converged)
 
 
 # --full: the roles run again (the fast path would leave every host out). Last: the whole

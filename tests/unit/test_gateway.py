@@ -226,8 +226,9 @@ def test_the_host_program_names_consumers_by_the_collections_rule():
     assert gatewayops.NAME.pattern == load("gateway").CONSUMER_NAME.pattern
 
 
-def _gateway_service(tmp_path, **service) -> list[str]:
-    """inventory check's lines for the gateway (on gw) declared as the mesh service 'llm'."""
+def _gateway_service(tmp_path, **service) -> tuple[int, list[str]]:
+    """inventory check's exit code, and its lines about homeforge_services, for the
+    gateway (on gw) declared as the mesh service 'llm'."""
     root = tmp_path / "inv"
     (root / "group_vars").mkdir(parents=True, exist_ok=True)
     (root / "hosts.yml").write_text(
@@ -252,27 +253,38 @@ def _gateway_service(tmp_path, **service) -> list[str]:
     }
     (root / "group_vars" / "all.yml").write_text(json.dumps({"homeforge_services": {"llm": body}}))
     done = CliRunner().invoke(main, ["inventory", "check", "-i", str(root)])
-    return [line for line in done.output.splitlines() if "homeforge_services" in line]
+    return done.exit_code, [
+        line for line in done.output.splitlines() if "homeforge_services" in line
+    ]
 
 
 def test_the_gateway_declared_as_a_mesh_service_is_accepted(tmp_path):
-    assert _gateway_service(tmp_path) == []
+    assert _gateway_service(tmp_path) == (0, [])
 
 
 def test_a_gateway_service_with_another_port_a_keyed_health_path_or_bind_is_one_line_each(
     tmp_path,
 ):
     where = f"{tmp_path / 'inv' / 'group_vars' / 'all.yml'}: homeforge_services.llm"
-    assert _gateway_service(tmp_path, port=4001) == [
-        f"{where}.port: 4001: the AI gateway on gw listens on port 4000"
-        " (ai_gateway_listen, ai_gateway_port)"
-    ]
-    assert _gateway_service(tmp_path, health="/v1/models") == [
-        f"{where}.health: /v1/models: the AI gateway answers it only with a consumer's key:"
-        " use /health/liveliness"
-    ]
+    assert _gateway_service(tmp_path, port=4001) == (
+        2,
+        [
+            f"{where}.port: 4001: the AI gateway on gw listens on port 4000"
+            " (ai_gateway_listen, ai_gateway_port)"
+        ],
+    )
+    assert _gateway_service(tmp_path, health="/v1/models") == (
+        2,
+        [
+            f"{where}.health: /v1/models: the AI gateway answers it only with a consumer's key:"
+            " use /health/liveliness"
+        ],
+    )
     bind = {"mode": "bind", "unit": "homeforge-gateway.service", "variable": "HOST"}
-    assert _gateway_service(tmp_path, exposure=bind) == [
-        f"{where}.exposure: bind: the AI gateway's address is ai_gateway_listen, not an"
-        " environment variable: use firewall (or none)"
-    ]
+    assert _gateway_service(tmp_path, exposure=bind) == (
+        2,
+        [
+            f"{where}.exposure: bind: the AI gateway's address is ai_gateway_listen, not an"
+            " environment variable: use firewall (or none)"
+        ],
+    )

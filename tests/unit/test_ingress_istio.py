@@ -490,6 +490,20 @@ def _converge_check_mode(
     return done.returncode, done.stdout + done.stderr
 
 
+def _results_by_task(output: str) -> dict[str, dict]:
+    """The JSON callback's output: this host's result per task name (role prefix cut)."""
+    tasks = json.loads(output[output.index("{") :])["plays"][0]["tasks"]
+    return {task["task"]["name"].split(" : ", 1)[-1]: task["hosts"]["localhost"] for task in tasks}
+
+
+def _rendered(by_name: dict[str, dict]) -> dict[str, list[dict]]:
+    """The objects by manifest file, as Ansible itself rendered them."""
+    return by_name[
+        "The objects, by manifest file (the service's namespace is the ollama role's when Ollama"
+        " runs there)"
+    ]["ansible_facts"]["_ingress_istio_objects"]
+
+
 def _failures(output: str) -> list[str]:
     start = output.index("{")
     tasks = json.loads(output[start:])["plays"][0]["tasks"]
@@ -531,10 +545,7 @@ def test_check_mode_on_a_server_without_k3s_passes_and_writes_nothing(tmp_path):
         ollama_mode="kubernetes",  # the ollama role's manifest owns namespace ml
     )
     assert code == 0, output
-    tasks = json.loads(output[output.index("{") :])["plays"][0]["tasks"]
-    by_name = {
-        task["task"]["name"].split(" : ", 1)[-1]: task["hosts"]["localhost"] for task in tasks
-    }
+    by_name = _results_by_task(output)
     artifact = by_name[
         "The Gateway API's standard-install.yaml, kept once its SHA-256 matches the pinned one"
     ]
@@ -544,10 +555,7 @@ def test_check_mode_on_a_server_without_k3s_passes_and_writes_nothing(tmp_path):
         "Istio's charts, the Gateway, its routes and the NetworkPolicy in K3s's manifests directory"
     ]
     assert written.get("skipped") is True
-    objects = by_name[
-        "The objects, by manifest file (the service's namespace is the ollama role's when Ollama"
-        " runs there)"
-    ]["ansible_facts"]["_ingress_istio_objects"]
+    objects = _rendered(by_name)
     namespaces = [
         o["metadata"]["name"] for o in objects["istio-ingress"] if o["kind"] == "Namespace"
     ]
@@ -583,14 +591,8 @@ def test_the_role_routes_the_ai_gateway_to_its_hosts_mesh_address(tmp_path):
         wireguard_facts={"address": "10.77.0.5"},
     )
     assert code == 0, output
-    tasks = json.loads(output[output.index("{") :])["plays"][0]["tasks"]
-    by_name = {
-        task["task"]["name"].split(" : ", 1)[-1]: task["hosts"]["localhost"] for task in tasks
-    }
-    objects = by_name[
-        "The objects, by manifest file (the service's namespace is the ollama role's when Ollama"
-        " runs there)"
-    ]["ansible_facts"]["_ingress_istio_objects"]["istio-ingress"]
+    by_name = _results_by_task(output)
+    objects = _rendered(by_name)["istio-ingress"]
     kube_schemas.validate_all(objects)
     endpoints = _one(objects, "EndpointSlice", "ai-gateway-host")
     assert endpoints["endpoints"][0]["addresses"] == ["10.77.0.5"]
