@@ -115,15 +115,6 @@ def check_gateway(inv: Inventory) -> list[str]:
 OPEN_PATHS = ("/health/liveliness", "/health/liveness", "/health/readiness")
 
 
-def _listen_port(inv: Inventory, host: str) -> object:
-    hvars = inv.hostvars[host]
-    listen = hvars.get("ai_gateway_listen") or ""
-    if isinstance(listen, str) and ":" in listen:
-        port = listen.rpartition(":")[2]
-        return int(port) if port.isdigit() else port
-    return hvars.get("ai_gateway_port", role_default("ai_gateway", "ai_gateway_port"))
-
-
 def check_gateway_services(inv: Inventory) -> list[str]:
     """A homeforge_services entry served by the gateway (so `mesh cutover` moves its
     consumers onto the gateway's mesh endpoint): the port the gateway listens on, a health
@@ -136,12 +127,21 @@ def check_gateway_services(inv: Inventory) -> list[str]:
     if problems:
         return []  # the services check reports them
     where = declaration(inv)[1]
+    gw = load("gateway")
     out = []
     for name, service in services.items():
         served_by = [h for h in service.hosts if h in gateways]
         for host in served_by:
-            port = _listen_port(inv, host)
-            if not is_template(port) and service.port != port:
+            hvars = inv.hostvars[host]
+            try:
+                port = gw.ingress_backend(
+                    hvars.get("ai_gateway_listen"),
+                    hvars.get("ai_gateway_port", role_default("ai_gateway", "ai_gateway_port")),
+                    "",
+                )["port"]
+            except (TypeError, ValueError):
+                continue  # a listen address or port the gateway's own rules report
+            if service.port != port:
                 out.append(
                     f"{where}: {KEY}.{name}.port: {service.port}: the AI gateway on {host}"
                     f" listens on port {port} (ai_gateway_listen, ai_gateway_port)"
