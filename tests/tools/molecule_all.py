@@ -3,8 +3,10 @@
     python tests/tools/molecule_all.py [--jobs N] [SCENARIO ...]
 
 Each scenario has its own hosts, network and NFS volume (molecule/_shared/create.yml),
-so scenarios do not disturb each other. The slowest start first (a recorded order, then
-alphabetical). Each scenario's output goes to .homeforge/molecule/<scenario>.log; a
+so scenarios do not disturb each other. What an interrupted run left is cleared with
+podman before a scenario starts (clear_leftovers), and molecule's sequence then starts at
+create (_shared/suite.yml, layered over _shared/base.yml). The slowest start first (a
+recorded order, then alphabetical). Each scenario's output goes to .homeforge/molecule/<scenario>.log; a
 line per scenario says how it ended and how long it took, and a failed scenario's log
 is printed whole. Exit status: 0 when every scenario passed, 1 otherwise.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -89,9 +92,43 @@ def strategy_env(strategy: str) -> dict[str, str]:
     return {k: chosen[k] for k in ("ANSIBLE_STRATEGY_PLUGINS", "ANSIBLE_STRATEGY") if k in chosen}
 
 
+def state_directory(scenario: str) -> Path:
+    """Molecule's ephemeral directory for a scenario run by the suite (its state, the
+    inventory it writes, the hosts' SSH key): inside the checkout, so the suite knows it."""
+    return LOGS / "state" / scenario
+
+
+def clear_leftovers(scenario: str) -> None:
+    """What an interrupted run of ``scenario`` can have left goes: its hosts (labelled
+    with the scenario's network by _shared/create.yml), its NFS volume and network, and
+    molecule's state for it. The podman calls that find nothing change nothing."""
+    network = f"homeforge-molecule-{scenario.replace('_', '-')}"
+    found = subprocess.run(
+        ["podman", "ps", "--all", "--quiet", "--filter", f"label=homeforge-molecule={network}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    for argv in (
+        ["podman", "rm", "--force", "--volumes", "--time", "2", *found] if found else None,
+        ["podman", "volume", "rm", "--force", f"{network}-nfs"],
+        ["podman", "network", "rm", "--force", network],
+    ):
+        if argv:
+            subprocess.run(argv, capture_output=True, check=False)
+    shutil.rmtree(state_directory(scenario), ignore_errors=True)
+
+
 def run(scenario: str, strategy: dict[str, str]) -> tuple[int, Path]:
-    """Run one scenario's `molecule test`; return its exit status and log."""
-    env = {**os.environ, **strategy, "MOLECULE_GLOB": f"molecule/{scenario}/molecule.yml"}
+    """Run one scenario's `molecule test`, its leftovers cleared first (so its sequence,
+    _shared/suite.yml, starts at create); return its exit status and log."""
+    clear_leftovers(scenario)
+    env = {
+        **os.environ,
+        **strategy,
+        "MOLECULE_GLOB": f"molecule/{scenario}/molecule.yml",
+        "MOLECULE_EPHEMERAL_DIRECTORY": str(state_directory(scenario)),
+    }
     log = LOGS / f"{scenario}.log"
     LOGS.mkdir(parents=True, exist_ok=True)
     with log.open("w") as out:
@@ -100,6 +137,8 @@ def run(scenario: str, strategy: dict[str, str]) -> tuple[int, Path]:
                 str(Path(sys.executable).parent / "molecule"),
                 "-c",
                 "molecule/_shared/base.yml",
+                "-c",
+                "molecule/_shared/suite.yml",
                 "test",
                 "-s",
                 scenario,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -69,3 +70,42 @@ def test_side_by_side_reports_each_job_and_prints_a_failed_ones_log(tmp_path, ca
     assert "job good: passed in 0 s" in out and "job bad: FAILED in 0 s" in out
     assert "job own: passed in 0 s" in out
     assert "the log of bad" in out and "the log of good" not in out
+
+
+def test_the_suites_sequence_is_molecules_without_its_first_destroy():
+    """The suite clears leftovers itself (clear_leftovers), so its sequence may start at
+    create; `molecule test` by hand keeps base.yml's, which starts with a destroy."""
+    import yaml
+
+    shared = ROOT / "molecule" / "_shared"
+    base = yaml.safe_load((shared / "base.yml").read_text())["scenario"]["test_sequence"]
+    suite = yaml.safe_load((shared / "suite.yml").read_text())["scenario"]["test_sequence"]
+    assert base[0] == "destroy" and suite == base[1:]
+
+
+def test_leftovers_of_an_interrupted_scenario_are_cleared_before_it_runs(tmp_path, monkeypatch):
+    """Its hosts (by the label _shared/create.yml gives them), volume, network and state."""
+    calls = tmp_path / "calls"
+    podman = tmp_path / "bin" / "podman"
+    podman.parent.mkdir()
+    podman.write_text(
+        f'#!/bin/sh\necho "$@" >> {calls}\n[ "$1" = ps ] && echo c0ffee && echo beef\nexit 0\n'
+    )
+    podman.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{podman.parent}:{os.environ['PATH']}")
+    monkeypatch.setattr(molecule_all, "LOGS", tmp_path / "logs")
+    state = molecule_all.state_directory("nfs_server")
+    (state / "inventory").mkdir(parents=True)
+    (state / "state.yml").write_text("created: true\n")
+    molecule_all.clear_leftovers("nfs_server")
+    assert not state.exists()
+    assert calls.read_text().splitlines() == [
+        "ps --all --quiet --filter label=homeforge-molecule=homeforge-molecule-nfs-server",
+        "rm --force --volumes --time 2 c0ffee beef",
+        "volume rm --force homeforge-molecule-nfs-server-nfs",
+        "network rm --force homeforge-molecule-nfs-server",
+    ]
+    # the label is the one create.yml sets on every host it makes
+    create = (ROOT / "molecule" / "_shared" / "create.yml").read_text()
+    assert "'homeforge-molecule=' ~ molecule_network" in create
+    assert 'molecule_network: "homeforge-molecule-{{ molecule_yml.scenario.name' in create
