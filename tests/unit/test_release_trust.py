@@ -198,22 +198,27 @@ def test_the_lab_installs_the_stand_in_ollama_under_its_own_version(planted):  #
 
 def play(tmp_path: Path, role: str, tasks_from: str, variables: dict) -> dict[str, dict]:
     """Run one role's tasks on this host in check mode: {task name: this host's result}."""
+    return plays(tmp_path, role, tasks_from, {"localhost": variables})["localhost"]
+
+
+def plays(
+    tmp_path: Path, role: str, tasks_from: str, cases: dict[str, dict]
+) -> dict[str, dict[str, dict]]:
+    """Run one role's tasks in check mode in one ansible-playbook, on one host per case:
+    each a connection to this machine named after its case, in group ``server``, with the
+    case's variables as its inventory host variables (as a user sets them).
+    Returns {case: {task name: that host's result}}."""
+    local = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     inventory = {
         "all": {
-            "hosts": {
-                "localhost": {
-                    "ansible_connection": "local",
-                    "ansible_python_interpreter": sys.executable,
-                }
-            },
-            "children": {"server": {"hosts": {"localhost": None}}},
+            "hosts": {name: {**local, **variables} for name, variables in cases.items()},
+            "children": {"server": {"hosts": dict.fromkeys(cases)}},
         }
     }
     (tmp_path / "hosts.yml").write_text(yaml.safe_dump(inventory))
-    (tmp_path / "vars.json").write_text(json.dumps(variables))
     playbook = [
         {
-            "hosts": "localhost",
+            "hosts": "all",
             "gather_facts": True,
             "gather_subset": ["min"],
             "tasks": [
@@ -229,7 +234,7 @@ def play(tmp_path: Path, role: str, tasks_from: str, variables: dict) -> dict[st
     (tmp_path / "play.yml").write_text(yaml.safe_dump(playbook))
     ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
     done = subprocess.run(
-        [ansible_playbook, "-i", "hosts.yml", "play.yml", "-e", "@vars.json", "--check"],
+        [ansible_playbook, "-i", "hosts.yml", "play.yml", "--check"],
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -242,7 +247,31 @@ def play(tmp_path: Path, role: str, tasks_from: str, variables: dict) -> dict[st
         },
     )
     tasks = json.loads(done.stdout)["plays"][0]["tasks"]
-    return {t["task"]["name"].rpartition(" : ")[2]: t["hosts"].get("localhost", {}) for t in tasks}
+    return {
+        case: {t["task"]["name"].rpartition(" : ")[2]: t["hosts"].get(case, {}) for t in tasks}
+        for case in cases
+    }
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    """``hostile(role, tasks_from, cases, case)``: the role's results for ``case``, one of
+    ``cases`` (each a dict of variables, or a tuple whose first item is one). Every case
+    of a role's tasks runs in one ansible-playbook, a host per case (``plays``): the
+    first test of a role runs them all."""
+    ran: dict[tuple, dict] = {}
+
+    def variables(case) -> dict:
+        return case[0] if isinstance(case, tuple) else case
+
+    def results(role: str, tasks_from: str, cases: list, case) -> dict[str, dict]:
+        key = (role, tasks_from)
+        if key not in ran:
+            hosts = {f"case-{i}": variables(each) for i, each in enumerate(cases)}
+            ran[key] = plays(tmp_path_factory.mktemp(role), role, tasks_from, hosts)
+        return ran[key][f"case-{cases.index(case)}"]
+
+    return results
 
 
 def _failed(results: dict[str, dict]) -> tuple[str, str]:
@@ -300,55 +329,56 @@ def test_k3s_holds_a_pinned_version_to_its_pinned_digest(tmp_path):
     assert "differs from the SHA-256 this collection pins" in msg
 
 
+K3S_HOSTILE = [
+    (
+        {"k3s_version": "v1.31.4+k3s1\n"},
+        "Check the version, the architecture and the servers",
+        "k3s_version",
+    ),
+    (
+        {"k3s_version": "../../etc"},
+        "Check the version, the architecture and the servers",
+        "k3s_version",
+    ),
+    (
+        {"k3s_release_url": "http://github.com/k3s-io/k3s/releases/download/v1.31.4+k3s1"},
+        "Check where the release comes from (https, or the controller's directory)",
+        "https URL",
+    ),
+    (
+        {"k3s_artifacts_dir": "releases/k3s"},
+        "Check where the release comes from (https, or the controller's directory)",
+        "absolute path",
+    ),
+    (
+        {"k3s_sha256": {ARCH: "xyz"}},
+        "Check k3s_sha256 (architecture to published SHA-256)",
+        "SHA-256",
+    ),
+]
+
+
 @needs_arch
-@pytest.mark.parametrize(
-    ("variables", "task", "why"),
-    [
-        (
-            {"k3s_version": "v1.31.4+k3s1\n"},
-            "Check the version, the architecture and the servers",
-            "k3s_version",
-        ),
-        (
-            {"k3s_version": "../../etc"},
-            "Check the version, the architecture and the servers",
-            "k3s_version",
-        ),
-        (
-            {"k3s_release_url": "http://github.com/k3s-io/k3s/releases/download/v1.31.4+k3s1"},
-            "Check where the release comes from (https, or the controller's directory)",
-            "https URL",
-        ),
-        (
-            {"k3s_artifacts_dir": "releases/k3s"},
-            "Check where the release comes from (https, or the controller's directory)",
-            "absolute path",
-        ),
-        (
-            {"k3s_sha256": {ARCH: "xyz"}},
-            "Check k3s_sha256 (architecture to published SHA-256)",
-            "SHA-256",
-        ),
-    ],
-)
-def test_k3s_refuses_a_hostile_release_setting_before_anything(tmp_path, variables, task, why):
-    name, msg = _failed(play(tmp_path, "k3s_server", "upgrade.yml", variables))
+@pytest.mark.parametrize(("variables", "task", "why"), K3S_HOSTILE)
+def test_k3s_refuses_a_hostile_release_setting_before_anything(hostile, variables, task, why):
+    results = hostile("k3s_server", "upgrade.yml", K3S_HOSTILE, (variables, task, why))
+    name, msg = _failed(results)
     assert name == task and why in msg
 
 
+OLLAMA_HOSTILE = [
+    {"ollama_version": "../../../../etc", "ollama_artifacts_dir": "/srv/releases"},
+    {"ollama_version": "0.12.3/../../x"},
+    {"ollama_install_root": "lib/ollama"},
+    {"ollama_release_url": "http://github.com/ollama/ollama/releases/download/v0.12.3"},
+    {"ollama_sha256": {ARCH: "0" * 63}},
+]
+
+
 @needs_arch
-@pytest.mark.parametrize(
-    "variables",
-    [
-        {"ollama_version": "../../../../etc", "ollama_artifacts_dir": "/srv/releases"},
-        {"ollama_version": "0.12.3/../../x"},
-        {"ollama_install_root": "lib/ollama"},
-        {"ollama_release_url": "http://github.com/ollama/ollama/releases/download/v0.12.3"},
-        {"ollama_sha256": {ARCH: "0" * 63}},
-    ],
-)
-def test_ollama_refuses_a_hostile_release_setting_before_anything(tmp_path, variables):
-    name, msg = _failed(play(tmp_path, "ollama", "main.yml", variables))
+@pytest.mark.parametrize("variables", OLLAMA_HOSTILE)
+def test_ollama_refuses_a_hostile_release_setting_before_anything(hostile, variables):
+    name, msg = _failed(hostile("ollama", "main.yml", OLLAMA_HOSTILE, variables))
     assert name == "Check the release settings by the collection's rules"
     assert msg.startswith("ollama: ollama_version must be a release version")
 
@@ -383,33 +413,35 @@ EKS = {
 }
 
 
+NODEADM_HOSTILE = [
+    ({"eks_node_nodeadm_version": "../../etc"}, '"../../etc"'),
+    ({"eks_node_nodeadm_version": "v1.0.19\n"}, '"v1.0.19\\n"'),
+    ({"eks_node_nodeadm_url": "http://hybrid-assets.example/{arch}/nodeadm"}, "https URL ("),
+    ({"eks_node_artifacts_dir": "nodeadm"}, "absolute path"),
+]
+
+
 @needs_arch
-@pytest.mark.parametrize(
-    ("variables", "why"),
-    [
-        ({"eks_node_nodeadm_version": "../../etc"}, '"../../etc"'),
-        ({"eks_node_nodeadm_version": "v1.0.19\n"}, '"v1.0.19\\n"'),
-        ({"eks_node_nodeadm_url": "http://hybrid-assets.example/{arch}/nodeadm"}, "https URL ("),
-        ({"eks_node_artifacts_dir": "nodeadm"}, "absolute path"),
-    ],
-)
-def test_eks_node_refuses_a_hostile_nodeadm_source_before_anything(tmp_path, variables, why):
-    name, msg = _failed(play(tmp_path, "eks_node", "main.yml", {**EKS, **variables}))
+@pytest.mark.parametrize(("variables", "why"), NODEADM_HOSTILE)
+def test_eks_node_refuses_a_hostile_nodeadm_source_before_anything(hostile, variables, why):
+    cases = [{**EKS, **case} for case, _why in NODEADM_HOSTILE]
+    name, msg = _failed(hostile("eks_node", "main.yml", cases, {**EKS, **variables}))
     assert name == "Check where nodeadm comes from by the collection's rules"
     assert why in msg and "\n" not in msg
 
 
-@pytest.mark.parametrize(
-    ("variables", "why"),
-    [
-        ({"ollama_k8s_chart_repo": "http://otwld.github.io/ollama-helm/"}, "an https URL"),
-        ({"ollama_k8s_chart_version": "1.77.0/../x"}, "release versions"),
-        ({"ollama_version": "0.12.3\n"}, "release versions"),
-    ],
-)
-def test_ollama_in_kubernetes_refuses_a_hostile_chart_source(tmp_path, variables, why):
+CHART_HOSTILE = [
+    ({"ollama_k8s_chart_repo": "http://otwld.github.io/ollama-helm/"}, "an https URL"),
+    ({"ollama_k8s_chart_version": "1.77.0/../x"}, "release versions"),
+    ({"ollama_version": "0.12.3\n"}, "release versions"),
+]
+
+
+@pytest.mark.parametrize(("variables", "why"), CHART_HOSTILE)
+def test_ollama_in_kubernetes_refuses_a_hostile_chart_source(hostile, variables, why):
+    cases = [{"ollama_mode": "kubernetes", **case} for case, _why in CHART_HOSTILE]
     variables = {"ollama_mode": "kubernetes", **variables}
-    name, msg = _failed(play(tmp_path, "ollama", "kubernetes.yml", variables))
+    name, msg = _failed(hostile("ollama", "kubernetes.yml", cases, variables))
     assert name == "Check the settings by the collection's rules" and why in msg
 
 
