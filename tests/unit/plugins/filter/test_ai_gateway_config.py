@@ -120,3 +120,46 @@ def test_a_consumer_declared_twice_and_a_list_that_is_not_one_are_refused():
 def test_ipv6_addresses_are_bracketed():
     assert gateway.ollama_base("h", "[fd00::2]:11434", "gw", "") == "http://[fd00::2]:11434"
     assert gateway.ollama_base("h", "0.0.0.0:11434", "gw", "fd77::2") == "http://[fd77::2]:11434"
+
+
+def _gathered(check_mode: bool) -> dict:
+    """The role's own "Ollama hosts' models and listeners" expression (tasks/main.yml),
+    templated by Ansible for a gateway and a new Ollama host on every address whose mesh
+    has no address yet (no wireguard_facts: a first converge, before the mesh is up)."""
+    from pathlib import Path
+
+    import yaml
+    from ansible.parsing.dataloader import DataLoader
+    from ansible.template import Templar, trust_as_template
+
+    tasks = Path(__file__).resolve().parents[4] / "roles/ai_gateway/tasks/main.yml"
+    [task] = [
+        t
+        for t in yaml.safe_load(tasks.read_text())
+        if t.get("name") == "The Ollama hosts' models and listeners"
+    ]
+    hostvars = {
+        "gw": {"ollama_models": ["tiny:1b"], "wireguard_facts": {"address": "10.77.0.1"}},
+        "gpu1": {"ollama_models": ["tiny:1b"], "ollama_host": "0.0.0.0:11434"},
+    }
+    variables = {
+        "groups": {"ollama": ["gw", "gpu1"]},
+        "hostvars": hostvars,
+        "ai_gateway_ollama_group": "ollama",
+        "ansible_check_mode": check_mode,
+    }
+    templar = Templar(loader=DataLoader(), variables=variables)
+    expression = task["ansible.builtin.set_fact"]["_ai_gateway_ollama"]
+    return templar.template(trust_as_template(expression))
+
+
+def test_check_mode_before_the_mesh_is_up_predicts_a_placeholder_and_a_run_refuses():
+    """`apply --check` on new hosts must predict, not fail; a real run past the mesh has
+    the address, and without one the line names the host."""
+    predicted = ai_gateway_config(_gathered(True), "gw", [], {})["config"]
+    assert sorted(_deployments(predicted)) == [
+        ("tiny:1b", "ollama_chat/tiny:1b", "http://127.0.0.1:11434"),
+        ("tiny:1b", "ollama_chat/tiny:1b", "http://mesh-address:11434"),
+    ]
+    with pytest.raises(AnsibleFilterError, match=r"gpu1: Ollama listens on 0\.0\.0\.0:11434 and"):
+        ai_gateway_config(_gathered(False), "gw", [], {})
