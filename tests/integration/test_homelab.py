@@ -7,9 +7,9 @@ storage, ingress and gateway layers:
   STAND-IN, which lists what K3s would apply and runs no controller.
 - The AI gateway: the real LiteLLM proxy (PyPI, installed from the controller's
   wheelhouse with no package index on the host) on lab-1, in front of the Ollama hosts
-  (the Ollama STAND-IN: release, registry, /api/chat). The gateway tests add consumers
-  and a second host serving the model (the `gw` fixture), and ask from lab-2 over the
-  WireGuard mesh. Keys are issued with `homeforge gateway keys`, limits are LiteLLM's own
+  (the Ollama STAND-IN: release, registry, /api/chat). The gateway tests' consumers and
+  a second host serving the model are in the inventory from the first converge on
+  (`_with_gateway_consumers`); they ask from lab-2 over the WireGuard mesh. Keys are issued with `homeforge gateway keys`, limits are LiteLLM's own
   rate limiter fed by homeforge's hooks; the answers are the stand-in's.
 
 The tests run in this file's order (the gateway's change the lab); the last one converges
@@ -73,9 +73,28 @@ def on(env, host: str, *argv: str) -> subprocess.CompletedProcess:
     return env.podman("exec", f"{NAME}-{host.split('-')[1]}", *argv)
 
 
+def _with_gateway_consumers(lab: LabEnv) -> LabEnv:
+    """The lab's inventory plus the gateway tests' consumers, and lab-2 serving the model
+    too (its Ollama on every address, so the gateway reaches it over the mesh): group_vars
+    and host_vars beside a copy of the lab's inventory file."""
+    inventory = lab.state / "gateway-inventory"
+    (inventory / "group_vars").mkdir(parents=True)
+    (inventory / "host_vars").mkdir()
+    (inventory / "inventory.yml").write_text(lab.inventory.read_text())
+    groups = yaml.safe_load(lab.inventory.read_text())["all"]["children"]
+    consumers = groups["ai_gateway"]["vars"]["ai_gateway_consumers"] + CONSUMERS
+    (inventory / "host_vars" / "lab-2.yml").write_text(
+        yaml.safe_dump({"ollama_host": "0.0.0.0:11434", "ollama_models": ["tiny:1b"]})
+    )
+    (inventory / "group_vars" / "ai_gateway.yml").write_text(
+        yaml.safe_dump({"ai_gateway_consumers": consumers, "ai_gateway_cooldown_seconds": 5})
+    )
+    return LabEnv(lab.state, inventory / "inventory.yml")
+
+
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    env = start_lab(tmp_path_factory, NAME, 3, SUBNET, "--cluster")
+    env = _with_gateway_consumers(start_lab(tmp_path_factory, NAME, 3, SUBNET, "--cluster"))
     # check mode on hosts that have nothing yet: it predicts, it does not fail
     check = env.hf("apply", "site", "-i", str(env.inventory), "--check", "--diff")
     assert check.returncode == 0, check.stdout[-3000:] + check.stderr
@@ -198,27 +217,11 @@ def issue(env: LabEnv, name: str, verb: str = "issue") -> str:
 
 @pytest.fixture(scope="module")
 def gw(lab):
-    """The homelab with the gateway tests' consumers, and lab-2 serving the model too (its
-    Ollama on every address, so the gateway reaches it over the mesh): `apply site` on
-    an inventory that adds them to the lab's."""
-    inventory = lab.state / "gateway-inventory"
-    (inventory / "group_vars").mkdir(parents=True)
-    (inventory / "host_vars").mkdir()
-    (inventory / "inventory.yml").write_text(lab.inventory.read_text())
-    groups = yaml.safe_load(lab.inventory.read_text())["all"]["children"]
-    consumers = groups["ai_gateway"]["vars"]["ai_gateway_consumers"] + CONSUMERS
-    (inventory / "host_vars" / "lab-2.yml").write_text(
-        yaml.safe_dump({"ollama_host": "0.0.0.0:11434", "ollama_models": ["tiny:1b"]})
-    )
-    (inventory / "group_vars" / "ai_gateway.yml").write_text(
-        yaml.safe_dump({"ai_gateway_consumers": consumers, "ai_gateway_cooldown_seconds": 5})
-    )
-    env = LabEnv(lab.state, inventory)
-    done = env.hf("apply", "site", "-i", str(inventory))
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
-    env.gateway = _mesh_address(env, "lab-1")
-    env.keys = {}
-    return env
+    """The homelab as the gateway tests use it (its inventory has their consumers, and
+    lab-2 serving the model too): the gateway's mesh address, the keys they issue."""
+    lab.gateway = _mesh_address(lab, "lab-1")
+    lab.keys = {}
+    return lab
 
 
 def test_a_consumer_key_gets_answers_plain_and_streamed(gw):
