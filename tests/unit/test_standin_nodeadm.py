@@ -208,7 +208,7 @@ def test_the_version_is_flaggys_version_flag_and_init_before_install_does_nothin
     run, tmp_path = nodeadm
     for form in ("--version", "-version", "version"):
         shown = run(form)
-        assert shown.returncode == 0 and shown.stdout.strip() == "Version: v1.0.19", form
+        assert shown.returncode == 0 and shown.stdout.strip() == "Version: v1.0.20", form
     early = run("init", "-c", _config(tmp_path, SSM))
     assert (
         early.returncode == 0 and "Please run `nodeadm install` before running init" in early.stdout
