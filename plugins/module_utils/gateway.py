@@ -166,9 +166,17 @@ def proxy_config(ollama_hosts: dict[str, dict], gateway_host: str, settings: dic
                 {
                     "model_name": model,
                     "litellm_params": {"model": f"{provider}/{model}", "api_base": base},
+                    # Registered in LiteLLM's model map at start, at no cost: LiteLLM looks
+                    # each answer's model up there (its price, its limits), and for a model
+                    # it does not know it builds a set of the whole map and asks Ollama's
+                    # /api/show, on every request (about half the gateway's time per
+                    # request: bench/RESULTS.md).
                     "model_info": {
                         "id": f"{host}/{model}",
                         "mode": "embedding" if model in embedding else "chat",
+                        "litellm_provider": provider,
+                        "input_cost_per_token": 0,
+                        "output_cost_per_token": 0,
                     },
                 }
             )

@@ -163,3 +163,19 @@ def test_check_mode_before_the_mesh_is_up_predicts_a_placeholder_and_a_run_refus
     ]
     with pytest.raises(AnsibleFilterError, match=r"gpu1: Ollama listens on 0\.0\.0\.0:11434 and"):
         ai_gateway_config(_gathered(False), "gw", [], {})
+
+
+def test_every_deployment_is_in_litellms_model_map_at_no_cost():
+    """LiteLLM prices each answer from its model map; a model it does not know costs a set
+    of the whole map and a call to Ollama's /api/show per request (bench/RESULTS.md)."""
+    out = ai_gateway_config(
+        _pick("gw", "gpu1", "gpu2"), "gw", CONSUMERS, {"embedding_models": ["embed:v1"]}
+    )
+    infos = [
+        (d["litellm_params"]["model"].split("/")[0], d["model_info"])
+        for d in out["config"]["model_list"]
+    ]
+    assert {provider for provider, _ in infos} == {"ollama", "ollama_chat"}
+    for provider, info in infos:
+        assert info["litellm_provider"] == provider
+        assert info["input_cost_per_token"] == info["output_cost_per_token"] == 0
