@@ -147,8 +147,9 @@ def report(results, nodes: int, runs: int, first_runs: int, cluster: bool = Fals
         "",
         f"Machine: {machine()}.",
         "",
-        f"Whole-process wall time, medians; runners alternate in one session. First converge: "
-        f"{first_runs} runs each, a new lab per run. No-op re-converge: {runs} runs each after one warm-up.",
+        "Whole-process wall time, medians; runners alternate in one session. First converge: "
+        f"{first_runs} runs each, a new lab per run."
+        + (f" No-op re-converge: {runs} runs each after one warm-up." if runs else ""),
         "",
         "| scenario | runner | median | runs | vs ansible-playbook |",
         "|---|---|---|---|---|",
