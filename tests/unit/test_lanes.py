@@ -109,3 +109,51 @@ def test_leftovers_of_an_interrupted_scenario_are_cleared_before_it_runs(tmp_pat
     create = (ROOT / "molecule" / "_shared" / "create.yml").read_text()
     assert "'homeforge-molecule=' ~ molecule_network" in create
     assert 'molecule_network: "homeforge-molecule-{{ molecule_yml.scenario.name' in create
+
+
+def test_the_checks_lane_takes_jobs_once_its_own_are_done(tmp_path, capsys):
+    """One lab lane blocked on "a" until "c" has run: the lane of its own must take "b" and
+    "c" after "x", or "a" fails."""
+    import signal
+    import threading
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    c_ran = threading.Event()
+    log = tmp_path / "job.log"
+    log.write_text("")
+
+    def run_one(name):
+        if name == "a":
+            return int(not c_ran.wait(10)), log
+        if name == "c":
+            c_ran.set()
+        return 0, log
+
+    try:
+        failed, _ = molecule_all.side_by_side(["a", "b", "c"], run_one, 1, lane=["x"])
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert failed == []
+    out = capsys.readouterr().out
+    assert all(f"{name}: passed" in out for name in "abcx")
+
+
+def test_a_job_that_cannot_start_fails_alone(capsys):
+    import signal
+
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+    def run_one(name):
+        if name == "broken":
+            raise FileNotFoundError("molecule")
+        return 0, Path(__file__)
+
+    try:
+        failed, _ = molecule_all.side_by_side(["broken", "fine"], run_one, 2)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    out = capsys.readouterr().out
+    assert failed == ["broken"] and "broken: FileNotFoundError: molecule" in out
+    assert "fine: passed" in out
