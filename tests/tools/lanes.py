@@ -14,10 +14,10 @@ lane of their own. Named on the command line as `integration/<name>`,
 Why lanes: measured on two cores, one integration file at a time left the CPU idle 45% of
 the time (hosts booting, apt downloads, services starting, the waits the tests are
 about), and molecule's two scenarios at a time 35%; three lab lanes still left 15%, which
-the checks' lane (all CPU, no waits) takes. Once its checks are done, that lane takes lab
-jobs too: with three lab lanes alone the CPU was idle 14-28% of each 100 s after the
-checks ended (a full run, sampled from /proc/stat). Lab jobs start longest first (the
-durations recorded below), so the last lane does not start a long job at the end.
+the checks' lane (all CPU, no waits) takes. (A fourth lab lane once the checks are done
+measured slower: a run with it took 1927 s, one without 1769 s.) Lab jobs start longest
+first (the durations recorded below), so the last lane does not start a long job at the
+end.
 
 Each job's output goes to a log (integration: .homeforge/lanes/<name>.log, with pytest's
 ten slowest steps; molecule: .homeforge/molecule/<scenario>.log); one line per job says

@@ -21,14 +21,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import queue
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,52 +159,33 @@ def side_by_side(
     prefix: str = "",
     lane: Sequence[str] = (),
 ) -> tuple[list[str], float]:
-    """``run_one(name)`` (exit status, log) for each name, ``jobs`` at a time, in the order
-    given, and the names in ``lane`` one after another in one more lane beside them, which
-    then takes its share of ``names`` too; all stopped together on Ctrl-C or SIGTERM. A
-    line per name as it ends, with its time; a failed one's log is printed whole. Returns
-    the failed names and the seconds it all took."""
+    """``run_one(name)`` (exit status, log) for each name, ``jobs`` at a time, and the
+    names in ``lane`` one after another in one more lane beside them; all stopped
+    together on Ctrl-C or SIGTERM. A line per name as it ends, with its time; a failed
+    one's log is printed whole. Returns the failed names and the seconds it all took."""
     signal.signal(signal.SIGTERM, _stop_all)
     signal.signal(signal.SIGINT, _stop_all)
-    waiting = queue.SimpleQueue()
-    for name in names:
-        waiting.put(name)
-    ended: queue.SimpleQueue = queue.SimpleQueue()
 
-    def timed(name: str) -> None:
+    def timed(name: str) -> tuple[int, Path, float]:
         started = time.monotonic()
-        try:
-            status, log = run_one(name)
-        except Exception as exc:  # a job that cannot even start fails alone
-            status, log = 1, f"{name}: {type(exc).__name__}: {exc}\n"
-        ended.put((name, status, log, time.monotonic() - started))
-
-    def worker(first: Sequence[str] = ()) -> None:
-        for name in first:
-            timed(name)
-        while True:
-            try:
-                name = waiting.get_nowait()
-            except queue.Empty:
-                return
-            timed(name)
+        status, log = run_one(name)
+        return status, log, time.monotonic() - started
 
     started = time.monotonic()
-    workers = [threading.Thread(target=worker, daemon=True) for _ in range(max(1, jobs))]
-    if lane:
-        workers.append(threading.Thread(target=worker, args=(lane,), daemon=True))
-    for each in workers:
-        each.start()
     failed = []
-    for _ in range(len(names) + len(lane)):
-        name, status, log, seconds = ended.get()
-        print(
-            f"{prefix}{name}: {'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s",
-            flush=True,
-        )
-        if status:
-            failed.append(name)
-            sys.stdout.write(log if isinstance(log, str) else log.read_text())
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, ThreadPoolExecutor(1) as own:
+        futures = {pool.submit(timed, name): name for name in names}
+        futures.update({own.submit(timed, name): name for name in lane})
+        for done in as_completed(futures):
+            name = futures[done]
+            status, log, seconds = done.result()
+            print(
+                f"{prefix}{name}: {'passed' if status == 0 else 'FAILED'} in {seconds:.0f} s",
+                flush=True,
+            )
+            if status:
+                failed.append(name)
+                sys.stdout.write(log.read_text())
     return failed, time.monotonic() - started
 
 
