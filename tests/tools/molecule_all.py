@@ -6,9 +6,9 @@ Each scenario has its own hosts, network and NFS volume (molecule/_shared/create
 so scenarios do not disturb each other. What an interrupted run left is cleared with
 podman before a scenario starts (clear_leftovers), and molecule's sequence then starts at
 create (_shared/suite.yml, layered over _shared/base.yml). The slowest start first (a
-recorded order, then alphabetical). Each scenario's output goes to .homeforge/molecule/<scenario>.log; a
-line per scenario says how it ended and how long it took, and a failed scenario's log
-is printed whole. Exit status: 0 when every scenario passed, 1 otherwise.
+recorded order, then alphabetical). Each scenario's output goes to
+.homeforge/molecule/<scenario>.log; a line per scenario says how it ended and how long it
+took, and a failed scenario's log is printed whole. Exit status: 0 when every scenario passed, 1 otherwise.
 
 Ansible runs with the strategy `homeforge apply` uses by default: mitogen's when it is
 installed (converge and idempotence take about 0.6 of the linear strategy's time); with
@@ -109,13 +109,14 @@ def clear_leftovers(scenario: str) -> None:
         text=True,
         check=False,
     ).stdout.split()
-    for argv in (
-        ["podman", "rm", "--force", "--volumes", "--time", "2", *found] if found else None,
+    removals = [
         ["podman", "volume", "rm", "--force", f"{network}-nfs"],
         ["podman", "network", "rm", "--force", network],
-    ):
-        if argv:
-            subprocess.run(argv, capture_output=True, check=False)
+    ]
+    if found:  # the hosts first: a network in use is not removed
+        removals.insert(0, ["podman", "rm", "--force", "--volumes", "--time", "2", *found])
+    for argv in removals:
+        subprocess.run(argv, capture_output=True, check=False)
     shutil.rmtree(state_directory(scenario), ignore_errors=True)
 
 
