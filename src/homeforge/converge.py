@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from homeforge.fastpath import CONVERGED, UNCHANGED, FastPath, Probe
+from homeforge import paths
+from homeforge.fastpath import CONVERGED, UNCHANGED, FastPath, Probe, targets
 from homeforge.fastpath.watch import WatchList
 from homeforge.remote import Remote
 from homeforge.runner import (
@@ -72,13 +74,17 @@ class ConvergeResult:
     """What one converge did: the Ansible runs of its rounds merged into one ``run``
     (None when every host was unchanged), per host stats (empty for a host left out),
     outcomes (``unchanged (probe)``, ``converged``, ``checked`` or ``failed``), why each
-    host that ran was converged, and the stamps that could not be written."""
+    host that ran was converged and the roles it ran (all of its roles, or only those a
+    drift needs: :mod:`homeforge.fastpath.targets`), and the stamps that could not be
+    written."""
 
     run: RunResult | None
     probe_elapsed: float  # seconds the fast path's probes took
     stats: dict[str, HostStats] = field(default_factory=dict)
     outcomes: dict[str, str] = field(default_factory=dict)
     reasons: dict[str, str] = field(default_factory=dict)
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    targeted: set[str] = field(default_factory=set)  # hosts that ran only what drifted
     stamp_warnings: list[str] = field(default_factory=list)
 
     @property
@@ -198,16 +204,24 @@ def _converge(
         view.probed(host, fast.probes[host])
     forget_facts([h for h in fast.to_run if fast.probes[h].facts_stale])
     to_run, result, done = fast.to_run, None, []
+    targeted: dict[str, list[str]] = {}
     for _round in range(ROUNDS):
         if not to_run:
             break
-        ran = _run(request, hosts, to_run, view, fast, remote)
+        plan = None if partial else fast.target(to_run)
+        ran = _run(request, hosts, to_run, view, plan)
+        if plan:
+            targeted.update({h: plan.per_host[h] for h in to_run})
         if stamping:
             stamp_warnings += _stamp(fast, remote, ran, to_run)
         result = ran.result if result is None else _merged(result, ran.result)
         done += to_run
         to_run = fast.changed_by_run(remote, done) if stamping and ran.result.ok else []
-    return _outcomes(request, hosts, fast, result, stamp_warnings)
+    converged = _outcomes(request, hosts, fast, result, stamp_warnings)
+    for host in converged.reasons:
+        converged.roles[host] = targeted.get(host) or sorted(fast.roles.get(host, ()))
+    converged.targeted = set(targeted) & set(converged.reasons)
+    return converged
 
 
 def _outcomes(
@@ -251,6 +265,7 @@ class _Round:
     result: RunResult
     watch: WatchList
     plays: list[str]
+    plan: targets.Plan | None = None
 
 
 def _run(
@@ -258,10 +273,29 @@ def _run(
     selected: list[str],
     hosts: list[str],
     view: ConvergeView,
-    fast: FastPath,
-    remote: Remote,
+    plan: targets.Plan | None = None,
 ) -> _Round:
-    """One Ansible run limited to ``hosts``, its watch list read from its events."""
+    """One Ansible run limited to ``hosts``, its watch list read from its events; with
+    ``plan``, only the plays a drift needs (a playbook of their own, removed after)."""
+    if plan is None:
+        return _run_playbook(request, selected, hosts, view)
+    with tempfile.TemporaryDirectory(prefix="targeted-", dir=paths.state_dir()) as tmp:
+        targeted = dataclasses.replace(
+            request, playbook=plan.write(Path(tmp), request.playbook.name)
+        )
+        ran = _run_playbook(targeted, selected, hosts, view)
+    ran.plan = plan
+    return ran
+
+
+def _run_playbook(
+    request: ApplyRequest,
+    selected: list[str],
+    hosts: list[str],
+    view: ConvergeView,
+) -> _Round:
+    """One Ansible run of ``request`` limited to ``hosts``, its watch list read from its
+    events."""
     request = dataclasses.replace(request, extra_vars=list(request.extra_vars))
     if len(hosts) < len(selected):
         request.limit = ",".join(hosts)
@@ -289,11 +323,12 @@ def _run(
 
 def _stamp(fast: FastPath, remote: Remote, ran: _Round, hosts: list[str]) -> list[str]:
     """Stamps for the hosts of a run that converged cleanly; a line per stamp not written."""
-    stampable = fast.stampable(ran.result, hosts, ran.plays)
+    last_play = ran.plan.last_play if ran.plan else ""
+    stampable = fast.stampable(ran.result, hosts, ran.plays, last_play)
     fast.refresh(remote)  # the inputs as the run left them (its facts, files hosts copy)
     return [
         f"{host}: no stamp written ({problem}); the next apply converges it"
-        for host, problem in fast.write(remote, stampable, ran.watch).items()
+        for host, problem in fast.write(remote, stampable, ran.watch, ran.plan).items()
     ]
 
 

@@ -352,7 +352,7 @@ def test_no_key_reaches_the_controller_the_runs_or_the_logs(gw):
 
 
 # A drift per layer: (host, how, the item the probe names, a command that passes once
-# repaired). lab-1 holds NFS, the ingress and the gateway; lab-2 serves the model too and
+# repaired, the role whose converge repairs it). lab-1 holds NFS, the ingress and the gateway; lab-2 serves the model too and
 # is an agent; lab-3 is the GPU host.
 DELETE_MODEL = (
     "import json, urllib.request; urllib.request.urlopen(urllib.request.Request("
@@ -366,31 +366,41 @@ HAS_MODEL = (
 )
 
 
-def _appended(host: str, path: str) -> tuple:
-    """A line added by hand to a file the roles write."""
+def _appended(host: str, path: str, role: str) -> tuple:
+    """A line added by hand to a file ``role`` writes."""
     return (
         host,
         ["sh", "-c", f"echo '# edited by hand' >> {path}"],
         f"file {path}",
         ["sh", "-c", f"! grep -q 'edited by hand' {path}"],
+        role,
     )
 
 
 MANIFEST = "/var/lib/rancher/k3s/server/manifests/homeforge-ingress-routes.yaml"
 LAYER_DRIFTS = {
-    "nfs": _appended("lab-1", "/etc/ganesha/ganesha.conf"),
-    "ingress": ("lab-1", ["rm", MANIFEST], f"file {MANIFEST}", ["test", "-s", MANIFEST]),
-    "gateway": _appended("lab-1", "/etc/homeforge-gateway/config.yaml"),
+    "nfs": _appended("lab-1", "/etc/ganesha/ganesha.conf", "nfs_server"),
+    "ingress": (
+        "lab-1",
+        ["rm", MANIFEST],
+        f"file {MANIFEST}",
+        ["test", "-s", MANIFEST],
+        "ingress_traefik",
+    ),
+    "gateway": _appended("lab-1", "/etc/homeforge-gateway/config.yaml", "ai_gateway"),
     "ollama": (
         "lab-2",
         ["python3", "-c", DELETE_MODEL],
         "Ollama model tiny:1b",
         ["python3", "-c", HAS_MODEL],
+        "ollama",
     ),
 }
 NODE_DRIFTS = {
-    "k3s": _appended("lab-2", "/etc/rancher/k3s/config.yaml"),
-    "nvidia": _appended("lab-3", "/etc/apt/sources.list.d/homeforge-nvidia-driver.list"),
+    "k3s": _appended("lab-2", "/etc/rancher/k3s/config.yaml", "k3s_agent"),
+    "nvidia": _appended(
+        "lab-3", "/etc/apt/sources.list.d/homeforge-nvidia-driver.list", "nvidia_driver"
+    ),
 }
 
 
@@ -403,18 +413,24 @@ def _fast(env, *args):
 
 def _drifts_converge(env, drifts: dict, outcomes: dict[str, str]) -> None:
     """Make every drift, apply: the probe names each item, exactly the hosts in
-    ``outcomes`` converge, every item comes back, and the next apply finds every host
-    stamped and unchanged."""
-    for host, drift, _item, repaired in drifts.values():
+    ``outcomes`` converge and only the roles of what drifted run there (with the roles
+    sharing an item with them; never the base layer), every item comes back, and the next
+    apply finds every host stamped and unchanged."""
+    for host, drift, _item, repaired, _role in drifts.values():
         assert on(env, host, *drift).returncode == 0, drift
         assert on(env, host, *repaired).returncode != 0, drift
     done, result, probes = _fast(env)
     assert done.returncode == 0 and result["ok"], done.stdout[-3000:] + done.stderr
     assert result["outcomes"] == outcomes
-    for layer, (host, _drift, item, repaired) in drifts.items():
+    assert result["targeted"] == sorted(h for h, o in outcomes.items() if o == "converged")
+    for layer, (host, _drift, item, repaired, role) in drifts.items():
         assert probes[host]["outcome"] == "drift", (layer, probes[host])
         assert item in probes[host]["detail"], (layer, probes[host])
         assert on(env, host, *repaired).returncode == 0, layer
+        assert role in result["roles"][host] and "common" not in result["roles"][host], (
+            layer,
+            result["roles"],
+        )
     done, result, _ = _fast(env)
     assert done.returncode == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}, (
         result

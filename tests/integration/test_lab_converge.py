@@ -278,7 +278,8 @@ def test_unchanged_hosts_are_probed_and_ansible_does_not_run(lab):
 
 
 WG_RULE = "INPUT -p udp --dport 51820 -m comment --comment 'homeforge wireguard' -j ACCEPT"
-# (what drifts, host, how, the item the recap names, a command that passes once repaired)
+# (what drifts, host, how, the item the recap names, a command that passes once repaired,
+#  the roles the targeted converge runs: those of the drifted item and those sharing it)
 DRIFTS = [
     (
         "hand-edited file",
@@ -286,6 +287,7 @@ DRIFTS = [
         "echo 'server 192.0.2.1 iburst' >> /etc/chrony/chrony.conf",
         "file /etc/chrony/chrony.conf",
         "! grep -q 192.0.2.1 /etc/chrony/chrony.conf",
+        ["common"],
     ),
     (
         "removed package",
@@ -293,6 +295,7 @@ DRIFTS = [
         "DEBIAN_FRONTEND=noninteractive apt-get remove -y -q jq",
         "package jq",
         "dpkg -s jq",
+        ["common"],
     ),
     (
         "stopped unit",
@@ -300,6 +303,7 @@ DRIFTS = [
         "systemctl stop chrony",
         "unit chrony.service",
         "systemctl is-active chrony",
+        ["common"],
     ),
     (
         "disabled unit",
@@ -307,6 +311,7 @@ DRIFTS = [
         "systemctl disable chrony",
         "unit chrony.service",
         "systemctl is-enabled chrony",
+        ["common"],
     ),
     (
         # systemd's cached UnitFileState still says "enabled" until a daemon-reload
@@ -315,6 +320,7 @@ DRIFTS = [
         "systemctl disable --no-reload chrony",
         "unit chrony.service",
         "systemctl is-enabled chrony",
+        ["common"],
     ),
     (
         "changed sysctl",
@@ -322,6 +328,7 @@ DRIFTS = [
         "sysctl -w net.ipv4.ip_forward=0",
         "sysctl net.ipv4.ip_forward",
         "test $(sysctl -n net.ipv4.ip_forward) = 1",
+        ["common"],
     ),
     (
         "deleted firewall rule",
@@ -329,6 +336,7 @@ DRIFTS = [
         f"iptables -D {WG_RULE}",
         "firewall chain ipv4 filter/INPUT (rules 'homeforge wireguard')",
         f"iptables -C {WG_RULE}",
+        ["wireguard"],
     ),
     (
         # wg-quick's oneshot unit stays "active": the role restarts it
@@ -337,6 +345,7 @@ DRIFTS = [
         "ip link del wg0",
         "WireGuard peers of wg0",
         "ip link show wg0",
+        ["wireguard"],
     ),
     (
         "dropped WireGuard peer",
@@ -344,15 +353,16 @@ DRIFTS = [
         "wg set wg0 peer $(wg show wg0 peers | head -1) remove",
         "WireGuard peers of wg0",
         "test $(wg show wg0 peers | wc -l) = 1",
+        ["wireguard"],
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("kind", "index", "drift", "item", "repaired"), DRIFTS, ids=[d[0] for d in DRIFTS]
+    ("kind", "index", "drift", "item", "repaired", "roles"), DRIFTS, ids=[d[0] for d in DRIFTS]
 )
 def test_each_drift_kind_converges_only_that_host_and_repairs_it(
-    lab, kind, index, drift, item, repaired
+    lab, kind, index, drift, item, repaired, roles
 ):
     host, other = f"lab-{index}", f"lab-{3 - index}"
     done = lab.podman("exec", f"{NAME}-{index}", "sh", "-c", drift)
@@ -365,6 +375,10 @@ def test_each_drift_kind_converges_only_that_host_and_repairs_it(
     assert result["reasons"][host].startswith("drift: changed since the last converge: ")
     assert result["hosts"][host]["changed"] >= 1 and result["hosts"][other]["changed"] == 0
     assert lab.podman("exec", f"{NAME}-{index}", "sh", "-c", repaired).returncode == 0, kind
+    # only the roles of what drifted ran (homeforge.fastpath.targets), and they stamped it
+    assert result["targeted"] == [host] and result["roles"] == {host: roles}, result["roles"]
+    rc, result, _ = fast(lab)
+    assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
 
 
 def test_a_host_back_with_a_new_key_brings_its_peers_along_in_the_same_apply(lab):
@@ -386,6 +400,9 @@ def test_a_host_back_with_a_new_key_brings_its_peers_along_in_the_same_apply(lab
 def test_after_the_repairs_every_host_is_unchanged_again(lab):
     rc, result, _ = fast(lab)
     assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
+    # the targeted converges left what a whole one leaves: it would change nothing
+    rc, result, _ = fast(lab, "--full", "--check")
+    assert rc == 0 and result["ok"] and result["changed"] == 0, result["hosts"]
 
 
 def test_a_second_controllers_apply_is_kept_out_by_the_converge_lease(lab):

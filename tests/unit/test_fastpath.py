@@ -568,7 +568,11 @@ def test_each_module_s_handler_gives_its_items_or_its_problem(
 ):
     watch = WatchList(lab_inventory)
     watch.add_event(_event("lab-1", f"ansible.builtin.{action}", res))
-    assert watch.host("lab-1").ordered() == items
+    ordered = watch.host("lab-1").ordered()
+    assert [{k: v for k, v in i.items() if k not in ("role", "reads")} for i in ordered] == items
+    assert all(i["role"] == "r" for i in ordered)  # the role of the task that reported it
+    # what a stat or a slurp reports, the task only read (roles reading it follow a drift)
+    assert all(i.get("reads") is (True if action in ("stat", "slurp") else None) for i in ordered)
     if problem is None:
         assert watch.host("lab-1").eligible
     else:
@@ -1089,8 +1093,8 @@ def test_a_unit_not_as_the_run_asked_refuses_the_stamp(lab_inventory, stamps, mo
     watch.add_event(_event("lab-1", unit, _args(name="chrony", state="restarted")))
     items = watch.host("lab-1").ordered()
     assert [i for i in items if i["kind"] == "unit"] == [
-        {"kind": "unit", "name": "chrony.service", "active": True, "enabled": True},
-        {"kind": "unit", "name": "old.service", "active": False, "enabled": False},
+        {"kind": "unit", "role": "r", "name": "chrony.service", "active": True, "enabled": True},
+        {"kind": "unit", "role": "r", "name": "old.service", "active": False, "enabled": False},
     ]
 
     def systemd(chrony, old="inactive", enabled="enabled"):

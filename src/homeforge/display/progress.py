@@ -144,7 +144,7 @@ def recap(result: ConvergeResult) -> None:
     console.print(table)
     for host, reason in sorted(result.reasons.items()):
         outcome = result.outcomes.get(host, "converged")
-        console.print(Text(f"{host}: {outcome}: {reason}", style="dim"))
+        console.print(Text(f"{host}: {outcome}: {reason}; {ran_roles(result, host)}", style="dim"))
     for failure in result.failures:
         kind = "unreachable" if failure.unreachable else "failed"
         console.print(
@@ -157,6 +157,14 @@ def recap(result: ConvergeResult) -> None:
     probed = sum(1 for o in result.outcomes.values() if o == "unchanged (probe)")
     fast = f" · {probed} unchanged (probe)" if probed else ""
     console.print(f"{verdict} in {result.elapsed:.1f}s · changed={result.changed}{fast} · {where}")
+
+
+def ran_roles(result: ConvergeResult, host: str) -> str:
+    """Which roles a converged host ran: only those its drift needs, or all of its own."""
+    roles = ", ".join(result.roles.get(host, [])) or "none"
+    if host in result.targeted:
+        return f"ran only {roles} (what drifted, and the roles that share it)"
+    return f"ran every role of its own ({roles})"
 
 
 class JsonEvents:
@@ -194,6 +202,8 @@ def summary(result: ConvergeResult) -> dict[str, Any]:
             "hosts": {h: vars(s) for h, s in sorted(result.stats.items())},
             "outcomes": dict(sorted(result.outcomes.items())),
             "reasons": dict(sorted(result.reasons.items())),
+            "roles": dict(sorted(result.roles.items())),
+            "targeted": sorted(result.targeted),
             "failures": [vars(f) for f in result.failures],
         }
     }

@@ -32,7 +32,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homeforge.fastpath import inputs, peers
+from homeforge.fastpath import inputs, peers, targets
 from homeforge.fastpath.watch import WatchList
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, fan_out, stampops
@@ -60,6 +60,8 @@ class Probe:
     # the items whose drift (inputs unchanged) caused the converge, with their recorded
     # digests: the converge must bring them back before the host is stamped again
     drifted: list = field(default_factory=list)
+    # on drift, the last stamp's items: what a targeted converge keeps of roles it leaves
+    stamp: list = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
@@ -138,6 +140,7 @@ class FastPath:
                 reply.get("detail", ""),
                 bool(reply.get("facts_stale")),
                 list(reply.get("drifted") or []),
+                list(reply.get("stamp") or []),
             )
             changed = [
                 item["path"]
@@ -241,22 +244,46 @@ class FastPath:
         if failed and strict:  # a stamp left behind could hide this run's changes: stop here
             raise next(iter(failed.values()))
 
-    def stampable(self, result: RunResult, hosts: list[str], plays: list[str]) -> list[str]:
+    def stampable(
+        self, result: RunResult, hosts: list[str], plays: list[str], last_play: str = ""
+    ) -> list[str]:
         """The hosts of a run that may get a stamp: the run reached the playbook's last
         play (Ansible stops early when every host of a play failed, yet still reports
         final stats), and they had no failure (all of them none, when a play can stop
         healthy hosts early), no failure rescued or ignored (the state it left is not one a
         clean converge makes), and ran at least one task (a host a ``serial`` batch never
-        reached has empty stats)."""
-        if not result.completed or not self.last_play or self.last_play not in plays:
+        reached has empty stats). ``last_play`` is a targeted run's own."""
+        last_play = last_play or self.last_play
+        if not result.completed or not last_play or last_play not in plays:
             return []
         if self.all_or_nothing and not result.ok:
             return []
         return [h for h in hosts if h in result.stats and _clean(result.stats[h])]
 
-    def write(self, remote: Remote, hosts: list[str], watch: WatchList) -> dict[str, str]:
+    def target(self, hosts: list[str]) -> targets.Plan | None:
+        """The targeted run for ``hosts`` (see :mod:`homeforge.fastpath.targets`), or None
+        when one of them needs the whole playbook."""
+        wanted: set[str] = set()
+        for host in hosts:
+            probe = self.probes.get(host)
+            if not probe or probe.outcome != "drift" or probe.facts_stale or not probe.stamp:
+                return None
+            roles = targets.roles_to_run(probe.drifted, probe.stamp)
+            if roles is None:
+                return None
+            wanted |= roles
+        return targets.plan(self.inv, self.playbook, wanted, hosts) if hosts else None
+
+    def write(
+        self,
+        remote: Remote,
+        hosts: list[str],
+        watch: WatchList,
+        plan: targets.Plan | None = None,
+    ) -> dict[str, str]:
         """A stamp on each host that converged cleanly, with the inputs as they are after
-        the run (the fact cache has what the run learnt); per host what went wrong."""
+        the run (the fact cache has what the run learnt); after a targeted run (``plan``)
+        with the last stamp's items of the roles it left alone. Per host what went wrong."""
 
         def one(host: str) -> dict:
             entry = watch.host(host)
@@ -264,6 +291,12 @@ class FastPath:
             for item in items:
                 if item["kind"] == "local":
                     item["digest"] = stampops.local_digest(item["path"])
+            kept = targets.kept_items(self.probes[host].stamp, plan.roles) if plan else []
+            for item in kept:
+                if item["kind"] == "local" and stampops.local_digest(item["path"]) != item.get(
+                    "digest"
+                ):
+                    raise OSError(f"controller file {item['path']} changed during the run")
             return remote.call(
                 host,
                 stampops.stamp_write,
@@ -274,6 +307,7 @@ class FastPath:
                 eligible=entry.eligible,
                 reason=entry.reason,
                 drifted=self.probes[host].drifted if host in self.probes else [],
+                kept=kept,
             )
 
         return {

@@ -6,7 +6,9 @@ result into **watch items** (see :mod:`homeforge.remote.stampwatch` for what eac
 observes): ``template``/``copy``/``file`` paths, package names, units, sysctl keys,
 firewall chains, the WireGuard interface's peers, users and groups, and what
 homeforge's own modules manage (a table of one function per module:
-:mod:`homeforge.fastpath.effects`). A new role therefore needs no declarations.
+:mod:`homeforge.fastpath.effects`). A new role therefore needs no declarations. Each
+item names the role of the task that reported it, so a drift can re-run only the roles
+it needs (:mod:`homeforge.fastpath.targets`).
 
 Some tasks only look (``stat``, ``slurp``, ``assert``, ``set_fact``, a ``command`` its
 role marks ``changed_when: false``...); what they read is watched when it is on the
@@ -52,6 +54,7 @@ API_READS = {
     "(set eks_node_api_endpoint and eks_node_certificate_authority to skip it)",
 }
 ItemKey = tuple
+READS = ("stat", "slurp", "wait_for")  # their items are what the task read, not wrote
 
 
 @dataclass
@@ -68,8 +71,13 @@ class HostWatch:
     file_wants: dict[str, dict[str, Any]] = field(default_factory=dict)
     # problems of run_once tasks of the plays this host took part in
     shared: list[str] = field(default_factory=list)
+    # the role of the task whose result is being read, and whether that task only reads
+    # (a stat): what a drift re-runs, and which roles follow it (targets)
+    role: str = ""
+    reads: bool = False
 
     def add(self, kind: str, **fields: Any) -> None:
+        fields = {"role": self.role, "reads": self.reads or None, **fields}
         item = {"kind": kind, **{k: v for k, v in fields.items() if v not in (None, "")}}
         self.items.setdefault(tuple(sorted(item.items())), item)
 
@@ -234,6 +242,9 @@ class WatchList:
                     )
                 continue
             watch = self.host(target)
+            # delegated: only a run of the delegating host repairs it, never the role alone
+            watch.role = str(data.get("role") or "") if target == host else ""
+            watch.reads = action in READS
             if action == "stat":
                 watch.secret_writes.pop(task_file, None)
             if action in COMMANDS and self._only_looks(data):

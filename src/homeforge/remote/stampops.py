@@ -175,16 +175,37 @@ def _unrepaired(drifted):
     )
 
 
-def stamp_write(playbook, inputs, watch, eligible=True, reason="", drifted=()):
+def _kept_changed(kept):
+    """The first item a targeted converge kept from the last stamp (a role it did not run
+    manages it) that is no longer as recorded: it changed while the run went on."""
+    for item, d in zip(kept, observe(kept)):
+        if d != item.get("digest"):
+            return "%s changed during the run (its role did not run)" % describe(item)
+    return None
+
+
+def stamp_write(playbook, inputs, watch, eligible=True, reason="", drifted=(), kept=()):
     """Record a clean converge: the inputs' digests (one per part, from the controller) and
     each watched item's digest now. Refused (OpError) when a unit is not as the run asked,
-    a file not as the task that wrote it last reported it, or when an item whose drift caused this converge (``drifted``, with the digest the last
-    stamp recorded) did not come back: the roles do not repair it, and stamping the host
-    would forget the drift."""
+    a file not as the task that wrote it last reported it, when an item whose drift
+    caused this converge (``drifted``, with the digest the last stamp recorded) did not
+    come back (the roles do not repair it, and stamping the host would forget the drift),
+    or when an item a targeted converge keeps from the last stamp (``kept``, with its
+    recorded digest) changed."""
+    kept = [dict(item) for item in kept]
     if eligible:
-        unmet = _unmet(watch) or _edited_during_the_run(watch) or _unrepaired(drifted)
+        unmet = (
+            _unmet(watch)
+            or _edited_during_the_run(watch)
+            or _unrepaired(drifted)
+            or _kept_changed(kept)
+        )
         if unmet:
             raise OpError(unmet)
+    # a controller file's digest is the controller's; every other item is observed now
+    watch = list(watch) + [
+        {k: v for k, v in i.items() if k != "digest" or i.get("kind") == "local"} for i in kept
+    ]
     digests = observe(watch) if eligible else []
     stamp = {
         "format": FORMAT,
@@ -303,6 +324,7 @@ def stamp_check(playbook, inputs, clear=True):
                 "detail": detail,
                 "facts_stale": stale,
                 "drifted": repairable,
+                "stamp": watch,  # what a targeted converge keeps of the roles it leaves
             }
     if clear:
         stamp_clear()
