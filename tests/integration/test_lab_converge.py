@@ -468,7 +468,8 @@ def test_an_inventory_value_of_one_host_converges_that_host_only(lab, tmp_path):
 
 def test_a_role_file_edit_converges_the_hosts_that_run_the_role(lab):
     """An edit to a role's file (here a comment in common's defaults) is an input of every
-    host whose plays give it that role: each converges, and undoing the edit is one too."""
+    host whose plays give it that role: each converges that role only (no other role
+    reads what it writes), and undoing the edit is one too."""
     from homeforge import paths
 
     defaults = paths.content_root() / "roles" / "common" / "defaults" / "main.yml"
@@ -482,10 +483,13 @@ def test_a_role_file_edit_converges_the_hosts_that_run_the_role(lab):
             "lab-2": ("inputs", "role common"),
         }
         assert result["reasons"]["lab-1"] == "inputs changed: role common"
+        assert result["targeted"] == ["lab-1", "lab-2"], result["roles"]
+        assert result["roles"] == {"lab-1": ["common"], "lab-2": ["common"]}
     finally:
         defaults.write_bytes(original)
     rc, result, probes = fast(lab)
     assert rc == 0 and set(result["outcomes"].values()) == {"converged"}
+    assert result["targeted"] == ["lab-1", "lab-2"]
     rc, result, _ = fast(lab)
     assert rc == 0 and set(result["outcomes"].values()) == {"unchanged (probe)"}
 

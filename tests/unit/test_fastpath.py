@@ -117,7 +117,8 @@ def test_check_mode_probes_without_clearing(stamps, tmp_path):
 def test_changed_inputs_are_named_by_part(stamps):
     stampops.stamp_write("site", _inputs(), [HOST])
     reply = stampops.stamp_check("site", _inputs(**{"role common": "B", "role ollama": "new"}))
-    assert reply == {"outcome": "inputs", "detail": "role common, role ollama"}
+    assert (reply["outcome"], reply["detail"]) == ("inputs", "role common, role ollama")
+    assert reply["parts"] == ["role common", "role ollama"]
 
 
 def test_an_ineligible_stamp_keeps_its_reason(stamps):

@@ -261,3 +261,42 @@ def test_the_recap_says_which_roles_each_converged_host_ran():
     assert progress.ran_roles(result, "b") == "ran every role of its own (common, wireguard)"
     summary = progress.summary(result)["summary"]
     assert summary["roles"] == result.roles and summary["targeted"] == ["a"]
+
+
+def test_inputs_that_changed_only_in_roles_content_run_those_roles_and_their_readers():
+    stamp = [
+        _item(CONF, "wireguard"),
+        _item(CONF, "k3s_server", reads=True),
+        _item(CHRONY, "common"),
+    ]
+    assert targets.roles_changed(["role wireguard"], stamp) == {"wireguard", "k3s_server"}
+    assert targets.roles_changed(["role common", "role ollama"], stamp) == {"common", "ollama"}
+    for parts in (["host variables"], ["role common", "groups"], []):
+        assert targets.roles_changed(parts, stamp) is None, parts
+
+
+def test_a_probe_with_changed_inputs_says_which_parts_and_what_drifted_since(stamps):
+    conf = stamps / "chrony.conf"
+    conf.write_text("a\n")
+    watch = [{"kind": "host"}, {"kind": "file", "path": str(conf), "role": "common"}]
+    stampops.stamp_write("site", {"role common": "1", "groups": "g"}, watch)
+    reply = stampops.stamp_check("site", {"role common": "2", "groups": "g"}, clear=False)
+    assert (reply["outcome"], reply["parts"], reply["drifted"]) == ("inputs", ["role common"], [])
+    assert [i.get("role") for i in reply["stamp"]] == [None, "common"]
+    conf.write_text("b\n")
+    reply = stampops.stamp_check("site", {"role common": "2", "groups": "g"})
+    assert [(i["path"], i["role"]) for i in reply["drifted"]] == [(str(conf), "common")]
+    assert not (stamps / "stamps" / "site.json").exists()  # a run follows: cleared
+
+
+def test_changed_roles_are_targeted_with_what_drifted_since_but_other_inputs_are_not(cluster):
+    fast = FastPath(cluster, paths.resolve_playbook("site"), cluster.hosts, [])
+    stamp = [{"kind": "host", "digest": "h"}, _item(CONF, "wireguard"), _item(CHRONY, "common")]
+    fast.probes = {"lab-1": Probe("inputs", "role common", stamp=stamp, parts=["role common"])}
+    assert _names(fast.target(["lab-1"]))[1:] == ["Base layer"]
+    fast.probes["lab-1"].drifted = [_item(CONF, "wireguard", found="x")]
+    assert _names(fast.target(["lab-1"]))[1:] == ["Base layer", "WireGuard mesh"]
+    fast.probes["lab-1"].drifted = [{"kind": "host", "digest": "h", "found": "new kernel"}]
+    assert fast.target(["lab-1"]) is None
+    fast.probes["lab-1"] = Probe("inputs", "host variables", stamp=stamp, parts=["host variables"])
+    assert fast.target(["lab-1"]) is None

@@ -60,8 +60,10 @@ class Probe:
     # the items whose drift (inputs unchanged) caused the converge, with their recorded
     # digests: the converge must bring them back before the host is stamped again
     drifted: list = field(default_factory=list)
-    # on drift, the last stamp's items: what a targeted converge keeps of roles it leaves
+    # on drift or changed inputs, the last stamp's items: what a targeted converge keeps
+    # of the roles it leaves; with changed inputs, which parts changed
     stamp: list = field(default_factory=list)
+    parts: list = field(default_factory=list)
 
     @property
     def unchanged(self) -> bool:
@@ -141,6 +143,7 @@ class FastPath:
                 bool(reply.get("facts_stale")),
                 list(reply.get("drifted") or []),
                 list(reply.get("stamp") or []),
+                list(reply.get("parts") or []),
             )
             changed = [
                 item["path"]
@@ -266,9 +269,17 @@ class FastPath:
         wanted: set[str] = set()
         for host in hosts:
             probe = self.probes.get(host)
-            if not probe or probe.outcome != "drift" or probe.facts_stale or not probe.stamp:
+            if not probe or probe.facts_stale or not probe.stamp:
                 return None
-            roles = targets.roles_to_run(probe.drifted, probe.stamp)
+            if probe.outcome == "drift":
+                roles = targets.roles_to_run(probe.drifted, probe.stamp)
+            elif probe.outcome == "inputs":
+                roles = targets.roles_changed(probe.parts, probe.stamp)
+                if roles is not None and probe.drifted:  # drifted too, since then
+                    more = targets.roles_to_run(probe.drifted, probe.stamp)
+                    roles = None if more is None else roles | more
+            else:
+                return None
             if roles is None:
                 return None
             wanted |= roles

@@ -21,9 +21,14 @@ Its stamp is the new run's items for the roles that ran, and the last stamp's it
 the others: the probe found those as converged, and the host refuses the stamp when one
 is not so any more when it is written.
 
+The same goes for a host whose inputs changed only in roles' content (``inputs changed:
+role ollama``, a role edited): those roles run, with the roles that read what they
+write; the new stamp has the new inputs.
+
 A host takes the whole playbook instead when its host item drifted (its facts are
-gathered anew), a controller file changed, a drifted item names no role, or its stamp
-predates roles in items; so does every host of a round where one host does.
+gathered anew), a controller file changed, a drifted item names no role, any other
+input changed (variables, groups, plugins...), or its stamp predates roles in items; so
+does every host of a round where one host does.
 """
 
 from __future__ import annotations
@@ -57,6 +62,25 @@ def roles_to_run(drifted: list[dict[str, Any]], stamp: list[dict[str, Any]]) -> 
     roles = {item.get("role") for item in drifted}
     if not drifted or not all(isinstance(r, str) and r for r in roles):
         return None
+    return followed(roles, stamp)
+
+
+ROLE_PART = "role "  # inputs.digests: one part per role of the host, by its content
+
+
+def roles_changed(parts: list[str], stamp: list[dict[str, Any]]) -> set[str] | None:
+    """The roles a change of inputs needs when only roles' content changed (``role
+    ollama``: a task, a template, a default edited): those roles, and every role that
+    reads what they write. None when another part changed (variables, groups, plugins,
+    homeforge itself...): any role may read it."""
+    if not parts or not all(p.startswith(ROLE_PART) for p in parts):
+        return None
+    return followed({p[len(ROLE_PART) :] for p in parts}, stamp)
+
+
+def followed(roles: set[str], stamp: list[dict[str, Any]]) -> set[str]:
+    """``roles`` and, from a host's last stamp, every role that reads an item one of them
+    writes, until nothing is added."""
     writes: dict[str, set[str]] = {}
     reads: dict[str, set[str]] = {}
     for item in stamp:

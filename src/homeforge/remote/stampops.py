@@ -280,7 +280,22 @@ def stamp_check(playbook, inputs, clear=True):
         before = stamp.get("inputs") if isinstance(stamp.get("inputs"), dict) else {}
         changed = sorted(k for k in set(before) | set(inputs) if before.get(k) != inputs.get(k))
         more = " and %d more" % (len(changed) - SHOWN) if len(changed) > SHOWN else ""
-        outcome, detail = "inputs", ", ".join(changed[:SHOWN]) + more
+        reply = {"outcome": "inputs", "detail": ", ".join(changed[:SHOWN]) + more}
+        watch = stamp.get("watch") or []
+        try:  # what drifted meanwhile must run too, if only the roles that changed run
+            now = observe(watch) if stamp.get("eligible") else None
+        except (OpError, OSError, ValueError, KeyError, subprocess.SubprocessError):
+            now = None
+        if now is not None:
+            reply["parts"], reply["stamp"] = changed, watch
+            reply["drifted"] = [
+                dict(item, found=d)
+                for item, d in zip(watch, now)
+                if item.get("digest") != d and item.get("kind") != "local"
+            ]
+        if clear:
+            stamp_clear()
+        return reply
     else:
         watch = stamp.get("watch") or []
         try:
