@@ -30,6 +30,7 @@ from homeforge.runner import (
     Failure,
     HostStats,
     RunResult,
+    fact_cache_dir,
     forget_facts,
     require_reachable,
     run_playbook,
@@ -209,6 +210,7 @@ def _converge(
         if not to_run:
             break
         plan = None if partial else fast.target(to_run)
+        facts = targets.set_facts(fact_cache_dir(), to_run) if plan else {}
         ran = _run(request, hosts, to_run, view, plan)
         if plan:
             targeted.update({h: plan.per_host[h] for h in to_run})
@@ -216,10 +218,17 @@ def _converge(
             stamp_warnings += _stamp(fast, remote, ran, to_run)
         result = ran.result if result is None else _merged(result, ran.result)
         done += to_run
-        to_run = fast.changed_by_run(remote, done) if stamping and ran.result.ok else []
+        moved = [
+            h
+            for h, f in targets.set_facts(fact_cache_dir(), to_run).items()
+            if facts and f != facts[h]
+        ]
+        for host in moved:
+            targeted.pop(host, None)
+        to_run = fast.changed_by_run(remote, done, moved) if stamping and ran.result.ok else []
     converged = _outcomes(request, hosts, fast, result, stamp_warnings)
     for host in converged.reasons:
-        converged.roles[host] = targeted.get(host) or sorted(fast.roles.get(host, ()))
+        converged.roles[host] = targeted.get(host, sorted(fast.roles.get(host, ())))
     converged.targeted = set(targeted) & set(converged.reasons)
     return converged
 

@@ -3,6 +3,8 @@ stamp such a run leaves. The targeted run against lab hosts is in tests/integrat
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -110,6 +112,7 @@ def test_a_plan_keeps_the_plays_of_its_roles_after_a_facts_play(cluster):
     )
     assert plan.plays[1] == original  # the play as written: pattern, conditions, facts
     assert plan.roles == {"wireguard"} and plan.per_host == {"lab-2": ["wireguard"]}
+    assert plan.ran == {"lab-2": {"wireguard"}}
     assert plan.last_play == "WireGuard mesh"
 
 
@@ -129,6 +132,10 @@ def test_a_role_another_includes_brings_every_play_that_runs_it(cluster):
     assert {"k3s_server", "k3s_agent", "k3s_common", "ebs_csi"} <= plan.roles
     assert "common" not in plan.roles and "wireguard" not in plan.roles
     assert plan.per_host["lab-2"] == ["k3s_agent", "nfs_provisioner"]
+    # each host keeps the last stamp's items of what it did not run: the agent ran no
+    # k3s_server, the server no k3s_agent
+    assert "k3s_server" not in plan.ran["lab-2"] and "k3s_common" in plan.ran["lab-2"]
+    assert "k3s_agent" not in plan.ran["lab-1"] and "k3s_common" in plan.ran["lab-1"]
     # Ollama runs on its hosts and, in Kubernetes mode, from the servers' play
     plan = targets.plan(cluster, site, {"ollama"}, ["lab-1"])
     assert [n.split(" (")[0] for n in _names(plan)[1:]] == [
@@ -145,12 +152,31 @@ def test_a_plan_is_written_as_a_playbook_of_its_own(cluster, tmp_path):
     assert oct(written.parent.stat().st_mode & 0o777) == "0o700"
 
 
-def test_no_plan_when_no_play_applies_the_roles_or_the_playbook_is_not_plain(cluster, tmp_path):
+def test_no_plan_unless_the_plays_of_a_shipped_playbook_run_every_role_asked_for(cluster, tmp_path):
     site = paths.resolve_playbook("site")
     assert targets.plan(cluster, site, {"no_such_role"}, ["lab-1"]) is None
-    templated = tmp_path / "t.yml"
-    templated.write_text("- hosts: '{{ target }}'\n  roles: [homeforge.homelab.common]\n")
-    assert targets.plan(cluster, templated, {"common"}, ["lab-1"]) is None
+    # a role of another collection is run by no play homeforge can find
+    assert targets.plan(cluster, site, {"common", "their_role"}, ["lab-1"]) is None
+    # a playbook elsewhere may have group_vars or relative files beside it
+    elsewhere = tmp_path / "site.yml"
+    elsewhere.write_text(site.read_text())
+    assert targets.plan(cluster, elsewhere, {"common"}, ["lab-1"]) is None
+
+
+def test_an_unnamed_last_play_is_known_by_its_pattern():
+    plan = targets.Plan([{"name": "Facts"}, {"hosts": "server", "roles": []}], set())
+    assert plan.last_play == "server"
+
+
+def test_facts_roles_keep_are_read_from_the_cache_without_what_gathering_keeps(tmp_path):
+    (tmp_path / "lab-1").write_text(
+        '{"ansible_kernel": "6", "gather_subset": ["min"], "module_setup": true,'
+        ' "wireguard_facts": {"address": "10.0.0.1"}}'
+    )
+    assert targets.set_facts(tmp_path, ["lab-1", "lab-2"]) == {
+        "lab-1": {"wireguard_facts": {"address": "10.0.0.1"}},
+        "lab-2": {},
+    }
 
 
 def test_a_targeted_stamp_keeps_the_other_roles_items_and_not_the_host_item():
@@ -177,6 +203,14 @@ def test_only_hosts_that_drifted_with_their_inputs_and_facts_unchanged_are_targe
         _probe(stale=True),  # kernel or addresses changed: facts are gathered anew
         _probe(drifted=[{**CHRONY, "found": "x"}]),  # no role reported it
         _probe(stamp=[]),  # a stamp from before items named their role
+        _probe(stamp=[{"kind": "file", "path": "/etc/x", "digest": "d0"}]),  # no role either
+        # a controller file the host's roles copy changed since the stamp
+        _probe(
+            stamp=[
+                _item(CONF, "wireguard"),
+                _item({"kind": "local", "path": "/nonexistent"}, "wireguard"),
+            ]
+        ),
     ):
         fast.probes["lab-2"] = other
         assert fast.target(["lab-1", "lab-2"]) is None, other
@@ -287,6 +321,25 @@ def test_a_probe_with_changed_inputs_says_which_parts_and_what_drifted_since(sta
     reply = stampops.stamp_check("site", {"role common": "2", "groups": "g"})
     assert [(i["path"], i["role"]) for i in reply["drifted"]] == [(str(conf), "common")]
     assert not (stamps / "stamps" / "site.json").exists()  # a run follows: cleared
+
+
+def test_a_probe_with_changed_inputs_and_a_new_kernel_or_address_needs_fresh_facts(stamps):
+    watch = [{"kind": "host"}]
+    stampops.stamp_write("site", {"role common": "1"}, watch)
+    recorded = json.loads((stamps / "stamps" / "site.json").read_text())
+    recorded["watch"][0]["digest"] = "another kernel"
+    (stamps / "stamps" / "site.json").write_text(json.dumps(recorded))
+    reply = stampops.stamp_check("site", {"role common": "2"})
+    assert reply["facts_stale"] is True and "stamp" not in reply
+
+
+def test_a_whole_run_for_changed_inputs_need_not_repair_what_they_stopped_managing(cluster):
+    fast = FastPath(cluster, paths.resolve_playbook("site"), cluster.hosts, [])
+    drifted = [_item(CONF, "wireguard", found="x")]
+    fast.probes = {"lab-1": Probe("inputs", "groups", drifted=drifted, parts=["groups"])}
+    assert fast._must_repair("lab-1", None) == []
+    fast.probes["lab-1"] = Probe("drift", "x", drifted=drifted)
+    assert fast._must_repair("lab-1", None) == drifted
 
 
 def test_changed_roles_are_targeted_with_what_drifted_since_but_other_inputs_are_not(cluster):

@@ -222,14 +222,21 @@ class FastPath:
         }
         self._read_peers(remote)
 
-    def changed_by_run(self, remote: Remote, ran: list[str]) -> list[str]:
+    def changed_by_run(
+        self, remote: Remote, ran: list[str], facts_moved: list[str] = ()
+    ) -> list[str]:
         """The hosts a run left out whose inputs it changed (a host that came back with a
-        new WireGuard key changes its peers' inputs): they lose their stamps and run too."""
+        new WireGuard key changes its peers' inputs), and those of a targeted run whose
+        roles set facts other roles of theirs read (``facts_moved``): they lose their
+        stamps and run too, whole."""
         again = [h for h in self.hosts if h not in ran and self.digests[h] != self.before[h]]
         for host in again:
             now, before = self.digests[host], self.before[host]
             parts = sorted(k for k in now if now[k] != before.get(k))
             self.probes[host] = Probe("inputs", f"{', '.join(parts)} (changed by this run)")
+        for host in facts_moved:
+            self.probes[host] = Probe("inputs", "facts its roles set (changed by this run)")
+        again += [h for h in facts_moved if h not in again]
         self.clear(remote, [h for h in again if self.over_ssh(h)])
         return again
 
@@ -263,14 +270,28 @@ class FastPath:
             return []
         return [h for h in hosts if h in result.stats and _clean(result.stats[h])]
 
+    def _must_repair(self, host: str, plan: targets.Plan | None) -> list:
+        """The drifted items a converge of ``host`` must bring back before its stamp: those
+        that caused it, or that a targeted run of changed roles took on; a whole run for
+        changed inputs may stop managing them."""
+        probe = self.probes.get(host)
+        if probe is None or (probe.outcome != "drift" and plan is None):
+            return []
+        return probe.drifted
+
     def target(self, hosts: list[str]) -> targets.Plan | None:
         """The targeted run for ``hosts`` (see :mod:`homeforge.fastpath.targets`), or None
         when one of them needs the whole playbook."""
         wanted: set[str] = set()
         for host in hosts:
             probe = self.probes.get(host)
-            if not probe or probe.facts_stale or not probe.stamp:
-                return None
+            if not probe or probe.facts_stale or not any(i.get("role") for i in probe.stamp):
+                return None  # a stamp from before items named their role: all of them run
+            if any(
+                i.get("kind") == "local" and stampops.local_digest(i["path"]) != i.get("digest")
+                for i in probe.stamp
+            ):
+                return None  # a controller file the host's roles copy changed
             if probe.outcome == "drift":
                 roles = targets.roles_to_run(probe.drifted, probe.stamp)
             elif probe.outcome == "inputs":
@@ -302,7 +323,7 @@ class FastPath:
             for item in items:
                 if item["kind"] == "local":
                     item["digest"] = stampops.local_digest(item["path"])
-            kept = targets.kept_items(self.probes[host].stamp, plan.roles) if plan else []
+            kept = targets.kept_items(self.probes[host].stamp, plan.ran[host]) if plan else []
             for item in kept:
                 if item["kind"] == "local" and stampops.local_digest(item["path"]) != item.get(
                     "digest"
@@ -317,7 +338,7 @@ class FastPath:
                 watch=items,
                 eligible=entry.eligible,
                 reason=entry.reason,
-                drifted=self.probes[host].drifted if host in self.probes else [],
+                drifted=self._must_repair(host, plan),
                 kept=kept,
             )
 

@@ -17,9 +17,15 @@ then every play of the playbook whose roles, or the roles they include, are amon
 to run, unchanged (host pattern, conditions, facts). Whole plays keep every role that
 includes another (``k3s_agent`` and ``k3s_common``) as a full run would run it.
 
-Its stamp is the new run's items for the roles that ran, and the last stamp's items for
-the others: the probe found those as converged, and the host refuses the stamp when one
-is not so any more when it is written.
+Its stamp is the new run's items for the roles that ran on that host, and the last
+stamp's items for the others: the probe found those as converged, and the host refuses
+the stamp when one is not so any more when it is written. Roles also pass facts they
+keep (``set_fact`` with ``cacheable``: WireGuard's address, which K3s and the gateway
+read on the same host); a targeted run that changes them is followed, in the same
+apply, by a whole run of that host.
+
+Only playbooks homeforge ships are targeted: one elsewhere may have ``group_vars``,
+relative files or an ``ansible.cfg`` beside it, which the copy would lose.
 
 The same goes for a host whose inputs changed only in roles' content (``inputs changed:
 role ollama``, a role edited): those roles run, with the roles that read what they
@@ -99,15 +105,20 @@ def followed(roles: set[str], stamp: list[dict[str, Any]]) -> set[str]:
 @dataclass
 class Plan:
     """A targeted run: its playbook's plays, the roles they apply (with the roles those
-    include), and which of them each host takes."""
+    include), which of them each host takes as named in the plays (``per_host``), and
+    each host's roles with those they include (``ran``: its stamp keeps the last one's
+    items of every other role)."""
 
     plays: list[dict[str, Any]]
     roles: set[str]
     per_host: dict[str, list[str]] = field(default_factory=dict)
+    ran: dict[str, set[str]] = field(default_factory=dict)
 
     @property
     def last_play(self) -> str:
-        return str(self.plays[-1].get("name", ""))
+        """The name Ansible reports for the last play (its name, else its pattern)."""
+        last = self.plays[-1]
+        return str(last.get("name") or last.get("hosts") or "")
 
     def write(self, directory: Path, name: str) -> Path:
         """The playbook as a file ``name`` in ``directory`` (a private one)."""
@@ -120,17 +131,24 @@ class Plan:
 
 def plan(inv: Inventory, playbook: Path, roles: set[str], hosts: list[str]) -> Plan | None:
     """The plays of ``playbook`` that apply one of ``roles`` (or a role that includes one),
-    after a play that gathers facts like its first; None when the playbook is not a plain
-    list of plays with plain host patterns (only the whole playbook is then safe)."""
+    after a play that gathers facts like its first. None (only the whole playbook is then
+    safe) unless the playbook is one homeforge ships (a playbook elsewhere may have
+    ``group_vars``, relative files or an ``ansible.cfg`` beside it, which a copy in
+    another directory would lose), a plain list of plays with plain host patterns, and
+    its plays run every role asked for (a role of another collection, a play in an
+    imported playbook, are not looked for)."""
+    root = paths.content_root()
+    if playbook.resolve().parent != (root / "playbooks").resolve():
+        return None
     try:
         data = yaml.safe_load(playbook.read_text())
     except (OSError, yaml.YAMLError):
         return None
     if not isinstance(data, list):
         return None
-    root = paths.content_root()
     kept, applied, facts = [], set(), None
     per_host: dict[str, list[str]] = {h: [] for h in hosts}
+    ran: dict[str, set[str]] = {h: set() for h in hosts}
     for play in data:
         if not isinstance(play, dict):
             return None
@@ -151,10 +169,11 @@ def plan(inv: Inventory, playbook: Path, roles: set[str], hosts: list[str]) -> P
         for host in hosts:
             if host in members:
                 per_host[host] += sorted(named - set(per_host[host]))
-    if not kept:
+                ran[host] |= closure
+    if not kept or not roles <= applied:
         return None
     first = {"name": "Facts for a targeted converge", "hosts": "all", "gather_facts": True}
-    return Plan([{**first, **(facts or {}), "tasks": []}, *kept], applied, per_host)
+    return Plan([{**first, **(facts or {}), "tasks": []}, *kept], applied, per_host, ran)
 
 
 def kept_items(stamp: list[dict[str, Any]], ran: set[str]) -> list[dict[str, Any]]:
@@ -162,3 +181,24 @@ def kept_items(stamp: list[dict[str, Any]], ran: set[str]) -> list[dict[str, Any
     run, and those no role reported, with their recorded digests (not the host item,
     which every stamp starts with)."""
     return [item for item in stamp if item.get("kind") != "host" and item.get("role") not in ran]
+
+
+# what fact gathering itself keeps beside the ansible_* facts
+GATHERED = {"gather_subset", "module_setup", "discovered_interpreter_python"}
+
+
+def set_facts(cache: Path, hosts: list[str]) -> dict[str, Any]:
+    """Per host, the facts roles set and keep (``set_fact`` with ``cacheable``, such as
+    ``wireguard_facts``) from the controller's fact cache. A targeted run that changes
+    them may change what roles it did not run read (K3s's node address is WireGuard's):
+    those hosts then run again, whole."""
+    found: dict[str, Any] = {}
+    for host in hosts:
+        try:
+            facts = json.loads((cache / host).read_text())
+        except (OSError, ValueError):
+            facts = {}
+        found[host] = {
+            k: v for k, v in facts.items() if not k.startswith("ansible_") and k not in GATHERED
+        }
+    return found

@@ -286,13 +286,12 @@ def stamp_check(playbook, inputs, clear=True):
             now = observe(watch) if stamp.get("eligible") else None
         except (OpError, OSError, ValueError, KeyError, subprocess.SubprocessError):
             now = None
-        if now is not None:
+        moved = [(i, d) for i, d in zip(watch, now or []) if i.get("digest") != d]
+        if any(i.get("kind") in ("host", "hostname") for i, _d in moved):
+            reply["facts_stale"] = True  # the whole playbook, on facts gathered anew
+        elif now is not None:
             reply["parts"], reply["stamp"] = changed, watch
-            reply["drifted"] = [
-                dict(item, found=d)
-                for item, d in zip(watch, now)
-                if item.get("digest") != d and item.get("kind") != "local"
-            ]
+            reply["drifted"] = [dict(i, found=d) for i, d in moved if i.get("kind") != "local"]
         if clear:
             stamp_clear()
         return reply
