@@ -290,7 +290,7 @@ def test_the_recap_says_which_roles_each_converged_host_ran():
     result.roles = {"a": ["wireguard"], "b": ["common", "wireguard"]}
     result.targeted = {"a"}
     assert progress.ran_roles(result, "a") == (
-        "ran only wireguard (what drifted, and the roles that share it)"
+        "ran only wireguard (what changed, and the roles that read it)"
     )
     assert progress.ran_roles(result, "b") == "ran every role of its own (common, wireguard)"
     summary = progress.summary(result)["summary"]

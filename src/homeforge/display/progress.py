@@ -160,10 +160,11 @@ def recap(result: ConvergeResult) -> None:
 
 
 def ran_roles(result: ConvergeResult, host: str) -> str:
-    """Which roles a converged host ran: only those its drift needs, or all of its own."""
+    """Which roles a converged host ran: only those its drift or its changed roles need
+    (and the roles that read what those write), or all of its own."""
     roles = ", ".join(result.roles.get(host, [])) or "none"
     if host in result.targeted:
-        return f"ran only {roles} (what drifted, and the roles that share it)"
+        return f"ran only {roles} (what changed, and the roles that read it)"
     return f"ran every role of its own ({roles})"
 
 
