@@ -218,11 +218,8 @@ def _converge(
             stamp_warnings += _stamp(fast, remote, ran, to_run)
         result = ran.result if result is None else _merged(result, ran.result)
         done += to_run
-        moved = [
-            h
-            for h, f in targets.set_facts(fact_cache_dir(), to_run).items()
-            if facts and f != facts[h]
-        ]
+        after = targets.set_facts(fact_cache_dir(), to_run) if plan else {}
+        moved = [h for h, kept in after.items() if kept != facts[h]]
         for host in moved:
             targeted.pop(host, None)
         to_run = fast.changed_by_run(remote, done, moved) if stamping and ran.result.ok else []

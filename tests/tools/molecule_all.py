@@ -8,7 +8,8 @@ podman before a scenario starts (clear_leftovers), and molecule's sequence then 
 create (_shared/suite.yml, layered over _shared/base.yml). The slowest start first (a
 recorded order, then alphabetical). Each scenario's output goes to
 .homeforge/molecule/<scenario>.log; a line per scenario says how it ended and how long it
-took, and a failed scenario's log is printed whole. Exit status: 0 when every scenario passed, 1 otherwise.
+took, and a failed scenario's log is printed whole. Exit status: 0 when every scenario
+passed, 1 otherwise.
 
 Ansible runs with the strategy `homeforge apply` uses by default: mitogen's when it is
 installed (converge and idempotence take about 0.6 of the linear strategy's time); with

@@ -12,6 +12,7 @@ from homeforge import inventory, paths
 from homeforge.fastpath import FastPath, Probe, targets
 from homeforge.fastpath.watch import WatchList
 from homeforge.remote import stampops
+from tests.unit.test_fastpath import _event
 
 CONF = {"kind": "file", "path": "/etc/wireguard/wg0.conf"}
 PEERS = {"kind": "wireguard", "iface": "wg0"}
@@ -230,17 +231,13 @@ def test_a_delegated_result_names_no_role_so_only_a_whole_run_repairs_it(write):
         ("lab-1", {}),
     ):
         watch.add_event(
-            {
-                "event": "runner_on_ok",
-                "event_data": {
-                    "host": host,
-                    "task": "t",
-                    "role": "k3s_agent",
-                    "task_path": "/x/roles/k3s_agent/tasks/main.yml:1",
-                    "resolved_action": "ansible.builtin.template",
-                    "res": {**res, **extra},
-                },
-            }
+            _event(
+                host,
+                "ansible.builtin.template",
+                {**res, **extra},
+                role="k3s_agent",
+                path="/x/roles/k3s_agent/tasks/main.yml:1",
+            )
         )
     assert watch.host("lab-1").ordered() == [
         {"kind": "file", "role": "k3s_agent", "path": "/m.yaml"},

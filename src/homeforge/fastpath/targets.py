@@ -24,9 +24,6 @@ keep (``set_fact`` with ``cacheable``: WireGuard's address, which K3s and the ga
 read on the same host); a targeted run that changes them is followed, in the same
 apply, by a whole run of that host.
 
-Only playbooks homeforge ships are targeted: one elsewhere may have ``group_vars``,
-relative files or an ``ansible.cfg`` beside it, which the copy would lose.
-
 The same goes for a host whose inputs changed only in roles' content (``inputs changed:
 role ollama``, a role edited): those roles run, with the roles that read what they
 write; the new stamp has the new inputs.
@@ -34,7 +31,9 @@ write; the new stamp has the new inputs.
 A host takes the whole playbook instead when its host item drifted (its facts are
 gathered anew), a controller file changed, a drifted item names no role, any other
 input changed (variables, groups, plugins...), or its stamp predates roles in items; so
-does every host of a round where one host does.
+does every host of a round where one host does. Only playbooks homeforge ships are
+targeted: one elsewhere may have ``group_vars``, relative files or an ``ansible.cfg``
+beside it, which the copy would lose.
 """
 
 from __future__ import annotations

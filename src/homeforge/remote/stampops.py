@@ -283,7 +283,7 @@ def stamp_check(playbook, inputs, clear=True):
         reply = {"outcome": "inputs", "detail": ", ".join(changed[:SHOWN]) + more}
         watch = stamp.get("watch") or []
         try:  # what drifted meanwhile must run too, if only the roles that changed run
-            now = observe(watch) if stamp.get("eligible") else None
+            now = observe(watch)
         except (OpError, OSError, ValueError, KeyError, subprocess.SubprocessError):
             now = None
         moved = [(i, d) for i, d in zip(watch, now or []) if i.get("digest") != d]
