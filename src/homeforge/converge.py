@@ -4,7 +4,9 @@ Every selected host must answer before anything changes; the fast path probes th
 (:mod:`homeforge.fastpath`) and leaves out those a run would not change; one Ansible
 run converges the others, and those that converged cleanly get a new stamp. When that
 run changed the inputs of hosts it left out (a new WireGuard key changes its peers'),
-a second round converges them. The caller sees the progress through a
+a second round converges them. A model several hosts of the mesh want crosses the
+uplink once: the run leaves it to :mod:`homeforge.models.spread`, which pulls it on one
+host and seeds the others. The caller sees the progress through a
 :class:`ConvergeView` and gets one :class:`ConvergeResult`.
 """
 
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 from homeforge import paths
 from homeforge.fastpath import CONVERGED, UNCHANGED, FastPath, Probe, targets
 from homeforge.fastpath.watch import WatchList
+from homeforge.models import spread
 from homeforge.remote import Remote
 from homeforge.runner import (
     ApplyRequest,
@@ -76,8 +79,8 @@ class ConvergeResult:
     (None when every host was unchanged), per host stats (empty for a host left out),
     outcomes (``unchanged (probe)``, ``converged``, ``checked`` or ``failed``), why each
     host that ran was converged and the roles it ran (all of its roles, or only those a
-    drift needs: :mod:`homeforge.fastpath.targets`), and the stamps that could not be
-    written."""
+    drift needs: :mod:`homeforge.fastpath.targets`), the stamps that could not be
+    written, and the models brought host to host after the run."""
 
     run: RunResult | None
     probe_elapsed: float  # seconds the fast path's probes took
@@ -87,6 +90,7 @@ class ConvergeResult:
     roles: dict[str, list[str]] = field(default_factory=dict)
     targeted: set[str] = field(default_factory=set)  # hosts that ran only what drifted
     stamp_warnings: list[str] = field(default_factory=list)
+    models: list[spread.Spread] = field(default_factory=list)  # models brought host to host
 
     @property
     def status(self) -> str:
@@ -120,8 +124,9 @@ class ConvergeResult:
 
     @property
     def ok(self) -> bool:
-        """The runs succeeded and every host is healthy."""
-        return self.status == "successful" and all(s.healthy for s in self.stats.values())
+        """The runs succeeded, every host is healthy and has the models it wants."""
+        healthy = all(s.healthy for s in self.stats.values())
+        return self.status == "successful" and healthy and all(m.ok for m in self.models)
 
     @property
     def changed(self) -> int:
@@ -140,13 +145,35 @@ def converge(
     check_extra_vars(request.extra_vars)  # bad input stops here, before any host is touched
     request.inventory.require_vault()
     require_reachable(request.inventory, hosts)
+    seeding = spread.applies(request.playbook, bool(request.tags or request.skip_tags))
+    if seeding:  # the models several hosts want: the role leaves them to spread() below
+        extra = [*request.extra_vars, *spread.extra_vars(request.inventory)]
+        request = dataclasses.replace(request, extra_vars=extra)
     stamp_warnings: list[str] = []
     with Remote(request.inventory) as remote:
         fast = FastPath(request.inventory, request.playbook, hosts, request.extra_vars)
         with _converge_lease(
             request, remote, [h for h in hosts if fast.over_ssh(h)], stamp_warnings
         ):
-            return _converge(request, hosts, full, view, fast, remote, stamp_warnings)
+            result = _converge(request, hosts, full, view, fast, remote, stamp_warnings)
+            if seeding:
+                healthy = {h for h, o in result.outcomes.items() if o != "failed"}
+                done = spread.spread(request.inventory, hosts, healthy, remote, request.check)
+                _seeded(result, done, request.check)
+    return result
+
+
+def _seeded(result: ConvergeResult, done: list[spread.Spread], check: bool) -> None:
+    """What :func:`homeforge.models.spread.spread` did, in the result: a change on each
+    host it brought a model to (a host the probe found unchanged is converged now)."""
+    result.models = done
+    for item in done:
+        for host in item.changed_hosts:
+            result.stats.setdefault(host, HostStats()).changed += 1
+            if result.outcomes.get(host) == UNCHANGED:
+                result.outcomes[host] = "checked" if check else CONVERGED
+                result.reasons[host] = f"model {item.model} was missing"
+                result.roles[host] = []
 
 
 # A converge holds the lease as long as this: longer runs are rare, and a run that died

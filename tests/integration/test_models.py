@@ -204,3 +204,79 @@ def test_an_ollama_upgrade_keeps_every_model(fleet):
         assert "/0.35.2-standin/" in link.stdout, link.stdout
     after = {h: [(m["name"], m["digest"]) for m in v["models"]] for h, v in _list(fleet).items()}
     assert after == before
+
+
+def _host_models(env: LabEnv, host: str, models: list[str]) -> None:
+    (env.inventory / "host_vars" / f"{host}.yml").write_text(
+        yaml.safe_dump({"ollama_models": models})
+    )
+
+
+def _apply(env: LabEnv) -> dict:
+    done = env.hf("apply", "site", "-i", str(env.inventory), "--json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    return json.loads(done.stdout.splitlines()[-1])["summary"]
+
+
+MANY_SIZE = 8_000_000
+
+
+def test_a_model_three_hosts_want_crosses_the_uplink_once_in_apply(fleet):
+    """apply pulls a model all three hosts want on one host and seeds the other two over
+    the mesh; the next apply changes nothing; a seeded copy removed by hand comes back
+    from a peer; a source that cannot serve it sends the target to the registry, saying so."""
+    made = fleet.podman(
+        "exec", f"{NAME}-1", "/usr/local/bin/ollama-standin", "make-model", "--root",
+        "/srv/registry", "--name", "library/many:1b", "--size", str(MANY_SIZE), "--seed", "7",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    _host_models(fleet, "lab-1", ["tiny:1b", "many:1b"])
+    for host in ("lab-2", "lab-3"):
+        _host_models(fleet, host, ["many:1b"])
+    before = _registry_bytes(fleet)
+    summary = _apply(fleet)
+    assert summary["models"] == [
+        {
+            "model": "many:1b",
+            "source": "lab-1",
+            "pulled": True,
+            "seeded": ["lab-2", "lab-3"],
+            "fell_back": {},
+            "missing": {},
+            "ok": True,
+        }
+    ]
+    assert MANY_SIZE <= _registry_bytes(fleet) - before < MANY_SIZE + 10_000  # once
+    listed = _list(fleet)
+    many = {h: [m for m in v["models"] if m["name"] == "many:1b"] for h, v in listed.items()}
+    assert len({m[0]["digest"] for m in many.values()}) == 1
+    assert [many[h][0]["origin"] for h in ("lab-1", "lab-2", "lab-3")] == [
+        "pulled from registry.ollama.ai",
+        "seeded from lab-1",
+        "seeded from lab-1",
+    ]
+
+    again = _apply(fleet)
+    assert again["models"] == [] and all(h["changed"] == 0 for h in again["hosts"].values())
+
+    removed = fleet.hf("models", "rm", "many:1b", "--on", "lab-3", "-i", str(fleet.inventory))
+    assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr
+    back = _apply(fleet)
+    assert back["outcomes"]["lab-3"] == "converged", back
+    assert back["reasons"]["lab-3"] == "model many:1b was missing"
+    assert back["models"][0]["seeded"] == ["lab-3"] and not back["models"][0]["pulled"]
+    assert _registry_bytes(fleet) - before < MANY_SIZE + 10_000  # from a peer, not upstream
+
+    # the source's copy loses a layer: the offer is refused, lab-3 pulls for itself
+    manifest = "/var/lib/ollama/models/manifests/registry.ollama.ai/library/many/1b"
+    layer = json.loads(fleet.podman("exec", f"{NAME}-1", "cat", manifest).stdout)["layers"][0]
+    blob = "/var/lib/ollama/models/blobs/" + layer["digest"].replace(":", "-")
+    assert fleet.podman("exec", f"{NAME}-1", "rm", blob).returncode == 0
+    removed = fleet.hf("models", "rm", "many:1b", "--on", "lab-3", "-i", str(fleet.inventory))
+    assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr
+    [fallen] = _apply(fleet)["models"]
+    assert fallen["ok"] and fallen["source"] == "lab-1" and fallen["seeded"] == []
+    assert list(fallen["fell_back"]) == ["lab-3"]
+    assert "is missing or incomplete here" in fallen["fell_back"]["lab-3"]
+    assert 2 * MANY_SIZE <= _registry_bytes(fleet) - before < 2 * MANY_SIZE + 20_000
+    assert "many:1b" in [m["name"] for m in _list(fleet)["lab-3"]["models"]]

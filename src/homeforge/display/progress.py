@@ -150,6 +150,8 @@ def recap(result: ConvergeResult) -> None:
         console.print(
             Text(f"{failure.host}: {kind}: {failure.task}: {failure.message}", style="red")
         )
+    for item in result.models:
+        console.print(Text(item.line(), style="dim" if item.ok else "red"))
     for warning in result.warnings:
         console.print(Text(f"warning: {warning}", style="yellow"))
     verdict = "ok" if result.ok else "FAILED"
@@ -162,7 +164,9 @@ def recap(result: ConvergeResult) -> None:
 def ran_roles(result: ConvergeResult, host: str) -> str:
     """Which roles a converged host ran: only those its drift or its changed roles need
     (and the roles that read what those write), or all of its own."""
-    roles = ", ".join(result.roles.get(host, [])) or "none"
+    if not result.roles.get(host):
+        return "ran no role"
+    roles = ", ".join(result.roles[host])
     if host in result.targeted:
         return f"ran only {roles} (what changed, and the roles that read it)"
     return f"ran every role of its own ({roles})"
@@ -206,6 +210,7 @@ def summary(result: ConvergeResult) -> dict[str, Any]:
             "roles": dict(sorted(result.roles.items())),
             "targeted": sorted(result.targeted),
             "failures": [vars(f) for f in result.failures],
+            "models": [m.as_dict() for m in result.models],
         }
     }
 
