@@ -113,6 +113,7 @@ bench: deps
 	$(PY) bench/drift.py --nodes 3 --runs 3
 	$(PY) bench/cutover.py --rounds 5
 	$(PY) bench/gateway.py --requests 400
+	$(PY) bench/models_apply.py
 
 lock:
 	@rm -rf /tmp/homeforge-lock && python3 -m venv /tmp/homeforge-lock

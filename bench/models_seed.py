@@ -62,7 +62,7 @@ def inventory_for(size: int) -> Path:
         yaml.safe_dump(
             {
                 "ollama_artifacts_dir": str(release),
-                "ollama_version": "0.12.3-standin",  # the stand-in's own (tests/standins/ollama)
+                "ollama_version": "0.35.1-standin",  # the stand-in's own (tests/standins/ollama)
                 "ollama_extra_env": {
                     "OLLAMA_STANDIN_REGISTRY": f"http://{hosts['lab-1']['ansible_host']}:5000"
                 },

@@ -156,11 +156,26 @@ def converge(
             request, remote, [h for h in hosts if fast.over_ssh(h)], stamp_warnings
         ):
             result = _converge(request, hosts, full, view, fast, remote, stamp_warnings)
-            if seeding:
-                healthy = {h for h, o in result.outcomes.items() if o != "failed"}
+            if seeding and _finished(result):
+                healthy = {h for h in hosts if _clean(result, h)}
                 done = spread.spread(request.inventory, hosts, healthy, remote, request.check)
                 _seeded(result, done, request.check)
     return result
+
+
+def _finished(result: ConvergeResult) -> bool:
+    """No run was needed, or the runs reached their end (every host has its stats)."""
+    return result.run is None or bool(result.run.stats)
+
+
+def _clean(result: ConvergeResult, host: str) -> bool:
+    """The host's converge (or check) went through without a failed task."""
+    stats = result.stats.get(host)
+    return (
+        result.outcomes.get(host) != "failed"
+        and (stats is None or stats.healthy)
+        and not any(f.host == host for f in result.failures)
+    )
 
 
 def _seeded(result: ConvergeResult, done: list[spread.Spread], check: bool) -> None:

@@ -388,13 +388,7 @@ LAYER_DRIFTS = {
         "ingress_traefik",
     ),
     "gateway": _appended("lab-1", "/etc/homeforge-gateway/config.yaml", "ai_gateway"),
-    "ollama": (
-        "lab-2",
-        ["python3", "-c", DELETE_MODEL],
-        "Ollama model tiny:1b",
-        ["python3", "-c", HAS_MODEL],
-        "ollama",
-    ),
+    "ollama": _appended("lab-2", "/etc/systemd/system/ollama.service", "ollama"),
 }
 NODE_DRIFTS = {
     "k3s": _appended("lab-2", "/etc/rancher/k3s/config.yaml", "k3s_agent"),
@@ -447,6 +441,26 @@ def test_a_drift_in_each_layer_converges_only_its_hosts_and_repairs_it(gw):
     _drifts_converge(gw, LAYER_DRIFTS, converged)
     [answer] = ask(gw, gw.keys["app"])
     assert answer["status"] == 200, answer
+
+
+def test_a_shared_model_deleted_on_one_host_is_seeded_back_from_another(gw):
+    """lab-1 and lab-2 both want tiny:1b, so the converge brings it, not the role: deleted
+    on lab-2, the next apply finds every host's stamp unchanged, lists the models and
+    seeds it back from lab-1 (no Ansible run); the apply after finds nothing to do."""
+    assert on(gw, "lab-2", "python3", "-c", DELETE_MODEL).returncode == 0
+    assert on(gw, "lab-2", "python3", "-c", HAS_MODEL).returncode != 0
+    done, result, probes = _fast(gw)
+    assert done.returncode == 0 and result["ok"], done.stdout[-3000:] + done.stderr
+    assert {h: p["outcome"] for h, p in probes.items()} == dict.fromkeys(
+        ("lab-1", "lab-2", "lab-3"), "unchanged"
+    )
+    assert result["outcomes"]["lab-2"] == "converged" and result["artifacts"] is None
+    assert result["reasons"]["lab-2"] == "model tiny:1b was missing"
+    [seeded] = result["models"]
+    assert (seeded["source"], seeded["seeded"], seeded["pulled"]) == ("lab-1", ["lab-2"], False)
+    assert on(gw, "lab-2", "python3", "-c", HAS_MODEL).returncode == 0
+    done, result, _ = _fast(gw)
+    assert result["models"] == [] and set(result["outcomes"].values()) == {"unchanged (probe)"}
 
 
 def test_a_drift_in_the_cluster_and_gpu_layers_converges_only_those_nodes(gw):

@@ -267,16 +267,29 @@ def test_a_model_three_hosts_want_crosses_the_uplink_once_in_apply(fleet):
     assert back["models"][0]["seeded"] == ["lab-3"] and not back["models"][0]["pulled"]
     assert _registry_bytes(fleet) - before < MANY_SIZE + 10_000  # from a peer, not upstream
 
-    # the source's copy loses a layer: the offer is refused, lab-3 pulls for itself
+    # lab-1's copy loses a layer: its offer is refused, lab-2's copy serves lab-3
     manifest = "/var/lib/ollama/models/manifests/registry.ollama.ai/library/many/1b"
-    layer = json.loads(fleet.podman("exec", f"{NAME}-1", "cat", manifest).stdout)["layers"][0]
-    blob = "/var/lib/ollama/models/blobs/" + layer["digest"].replace(":", "-")
-    assert fleet.podman("exec", f"{NAME}-1", "rm", blob).returncode == 0
-    removed = fleet.hf("models", "rm", "many:1b", "--on", "lab-3", "-i", str(fleet.inventory))
-    assert removed.returncode == 0, removed.stdout[-2000:] + removed.stderr
+
+    def break_copy(host: str) -> None:
+        layer = json.loads(fleet.podman("exec", f"{NAME}-{host[-1]}", "cat", manifest).stdout)
+        blob = "/var/lib/ollama/models/blobs/" + layer["layers"][0]["digest"].replace(":", "-")
+        assert fleet.podman("exec", f"{NAME}-{host[-1]}", "rm", blob).returncode == 0
+
+    def remove_on_lab_3() -> None:
+        done = fleet.hf("models", "rm", "many:1b", "--on", "lab-3", "-i", str(fleet.inventory))
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr
+
+    break_copy("lab-1")
+    remove_on_lab_3()
+    [other] = _apply(fleet)["models"]
+    assert other["ok"] and other["source"] == "lab-2" and other["seeded"] == ["lab-3"]
+    assert _registry_bytes(fleet) - before < MANY_SIZE + 10_000
+    # and when no copy can be offered, lab-3 pulls for itself and the recap says why
+    break_copy("lab-2")
+    remove_on_lab_3()
     [fallen] = _apply(fleet)["models"]
-    assert fallen["ok"] and fallen["source"] == "lab-1" and fallen["seeded"] == []
-    assert list(fallen["fell_back"]) == ["lab-3"]
-    assert "is missing or incomplete here" in fallen["fell_back"]["lab-3"]
+    assert fallen["ok"] and fallen["seeded"] == [] and list(fallen["fell_back"]) == ["lab-3"]
+    assert fallen["fell_back"]["lab-3"].startswith("seeding failed (lab-1: ")
+    assert "is missing or incomplete here; lab-2: " in fallen["fell_back"]["lab-3"]
     assert 2 * MANY_SIZE <= _registry_bytes(fleet) - before < 2 * MANY_SIZE + 20_000
     assert "many:1b" in [m["name"] for m in _list(fleet)["lab-3"]["models"]]

@@ -127,8 +127,8 @@ class Recorder:
 
     def seed(self, inv, model, source, targets):
         self.calls.append(("seed", model, source, tuple(targets)))
-        if self.seed_raises:
-            raise self.seed_raises
+        if source in (self.seed_raises or {}):
+            raise self.seed_raises[source]
         results = {t: self.seed_fails.get(t) or {"changed": True} for t in targets}
         return type("Seeded", (), {"size": 64_000_000, "targets": results})()
 
@@ -209,18 +209,40 @@ def test_a_failed_seeding_falls_back_to_the_registry_with_a_line(inv, recorder):
     assert (
         done.ok
         and done.seeded == ["gpu-b"]
-        and done.fell_back == {"gpu-c": "gpu-c: seed_fetch: connection refused"}
+        and done.fell_back == {"gpu-c": "seeding failed (gpu-c: seed_fetch: connection refused)"}
     )
-    assert "gpu-c pulled it from the registry: seeding failed (gpu-c: seed_fetch: connection" in (
-        done.line()
+    assert done.line() == (
+        "model tiny:1b: seeded from gpu-a to gpu-b (over the mesh, 64.0 MB each); gpu-c pulled"
+        " it from the registry: seeding failed (gpu-c: seed_fetch: connection refused)"
     )
 
 
-def test_a_source_gone_before_the_offer_sends_every_target_to_the_registry(inv, recorder):
-    rec = recorder(seed_raises=RemoteError("gpu-a: cannot connect over SSH: timed out"))
+def test_a_holder_that_cannot_offer_it_gives_way_to_the_next_one(inv, recorder):
+    rec = recorder(seed_raises={"gpu-a": RemoteError("gpu-a: blob sha256:1 is missing")})
+    listing = Listing({"gpu-a": ["tiny:1b"], "gpu-b": ["tiny:1b"]})
+    [done] = spread.spread(inv, ALL, set(ALL), listing, check=False)
+    assert rec.calls == [
+        ("seed", "tiny:1b", "gpu-a", ("gpu-c",)),
+        ("seed", "tiny:1b", "gpu-b", ("gpu-c",)),
+    ]
+    assert done.ok and done.source == "gpu-b" and done.seeded == ["gpu-c"]
+
+
+def test_holders_the_converge_ran_cleanly_come_first(inv, recorder):
+    rec = recorder()
+    listing = Listing({"gpu-a": ["tiny:1b"], "gpu-b": ["tiny:1b"]})
+    spread.spread(inv, ["gpu-b", "gpu-c"], {"gpu-b", "gpu-c"}, listing, check=False)
+    assert rec.calls == [("seed", "tiny:1b", "gpu-b", ("gpu-c",))]  # gpu-a: outside the limit
+
+
+def test_when_no_source_can_offer_it_every_target_goes_to_the_registry(inv, recorder):
+    gone = RemoteError("gpu-a: cannot connect over SSH: timed out")
+    rec = recorder(seed_raises={"gpu-a": gone})
     [done] = spread.spread(inv, ALL, set(ALL), Listing({"gpu-a": ["tiny:1b"]}), check=False)
     assert rec.calls[-1] == ("pull", "tiny:1b", ("gpu-b", "gpu-c"))
-    assert done.ok and set(done.fell_back) == {"gpu-b", "gpu-c"}
+    assert done.ok and done.fell_back == dict.fromkeys(
+        ["gpu-b", "gpu-c"], "seeding failed (gpu-a: cannot connect over SSH: timed out)"
+    )
 
 
 def test_when_the_registry_fails_too_the_converge_fails_naming_the_host(inv, recorder):
@@ -228,18 +250,46 @@ def test_when_the_registry_fails_too_the_converge_fails_naming_the_host(inv, rec
     [done] = spread.spread(inv, ALL, set(ALL), Listing({"gpu-a": ["tiny:1b"]}), check=False)
     assert not done.ok
     assert done.missing == {
-        "gpu-c": "seeding failed (refused), then the pull failed: registry unreachable"
+        "gpu-c": "seeding failed (refused), then its own pull failed: registry unreachable"
     }
     result = ConvergeResult(run=None, probe_elapsed=0.1)
     _seeded(result, [done], check=False)
     assert not result.ok
 
 
-def test_a_failed_first_pull_leaves_every_host_without_and_seeds_nothing(inv, recorder):
-    rec = recorder(pull_fails={"gpu-a": "pull tiny:1b: 404"})
+def test_a_failed_first_pull_sends_the_other_hosts_to_the_registry(inv, recorder):
+    rec = recorder(pull_fails={"gpu-a": "pull tiny:1b: no space left"})
     [done] = spread.spread(inv, ALL, set(ALL), Listing({}), check=False)
-    assert [c[0] for c in rec.calls] == ["pull"] and not done.ok
-    assert set(done.missing) == set(ALL) and done.changed_hosts == []
+    assert rec.calls == [("pull", "tiny:1b", ("gpu-a",)), ("pull", "tiny:1b", ("gpu-b", "gpu-c"))]
+    assert done.missing == {"gpu-a": "the pull failed: pull tiny:1b: no space left"}
+    assert done.fell_back == dict.fromkeys(["gpu-b", "gpu-c"], "the pull on gpu-a failed")
+    assert done.changed_hosts == ["gpu-b", "gpu-c"] and not done.ok
+
+
+def test_a_clean_host_whose_ollama_cannot_be_asked_is_missing_not_fed(inv, recorder):
+    rec = recorder()
+    listing = Listing({"gpu-a": ["tiny:1b"]}, down=("gpu-c",))
+    [done] = spread.spread(inv, ALL, set(ALL), listing, check=False)
+    assert rec.calls == [("seed", "tiny:1b", "gpu-a", ("gpu-b",))]
+    assert done.missing == {
+        "gpu-c": "its Ollama could not be asked: gpu-c: cannot connect over SSH"
+    }
+
+
+def test_an_unexpected_error_is_the_models_line_not_a_traceback(inv, monkeypatch):
+    def broken(*args):
+        raise KeyError("digest")
+
+    monkeypatch.setattr(spread, "seed", broken)
+    [done] = spread.spread(inv, ALL, set(ALL), Listing({"gpu-a": ["tiny:1b"]}), check=False)
+    assert not done.ok
+    assert done.missing["gpu-b"] == "homeforge could not bring it: KeyError: 'digest'"
+
+
+def test_nothing_is_asked_when_no_selected_host_wants_a_shared_model(inv, recorder):
+    listing = Listing({})
+    assert spread.spread(inv, ["gpu-out"], {"gpu-out"}, listing, check=False) == []
+    assert listing.asked == []
 
 
 def test_check_mode_lists_and_reports_but_pulls_and_seeds_nothing(inv, recorder):
@@ -250,6 +300,9 @@ def test_check_mode_lists_and_reports_but_pulls_and_seeds_nothing(inv, recorder)
         "model tiny:1b: would be pulled once from the registry on gpu-a; would be seeded from"
         " gpu-a to gpu-b, gpu-c (over the mesh)"
     )
+    # new hosts: no Ollama to ask yet, so the listing fails; check mode predicts
+    [new] = spread.spread(inv, ALL, set(ALL), Listing({}, down=tuple(ALL)), check=True)
+    assert new.ok and new.pulled and new.seeded == ["gpu-b", "gpu-c"]
 
 
 def test_the_result_counts_a_change_per_host_and_says_why_an_unchanged_host_ran(inv, recorder):

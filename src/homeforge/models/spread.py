@@ -6,18 +6,20 @@ leaves those models to the converge (:func:`deferred`, passed to the role as
 ``ollama_seeded_models``), and after the Ansible run :func:`spread` makes every
 selected host that wants one have it:
 
-- from a host that already has it (any host that wants it, selected or not), or else
-  pulled once from the registry, on the first selected host that wants it
+- from a host that already has it (the hosts this run converged cleanly first, then
+  any other that wants it, selected or not; the next one when a host cannot offer it),
+  or else pulled once from the registry, on the first selected host that lacks it
   (:func:`homeforge.models.pulls.run`: the role's own module, through
   ``playbooks/models.yml``);
 - then seeded host to host over the mesh (:func:`homeforge.models.seed`: every blob and
   the manifest checked against the source's digest);
-- a target the seeding fails on (the source went away, a blob is unreadable there) pulls
-  from the registry itself, and the converge says so in one line.
+- a target the seeding fails on (no source could offer it, a fetch broke), or whose
+  source's pull failed, pulls from the registry itself, and the converge says why in
+  one line; a host that still lacks it, or whose Ollama cannot be asked, fails it.
 
-Every converge lists the model hosts' models again, so a seeded model removed by hand
-comes back even when the fast path finds nothing else to do (the role does not watch
-what it leaves to the converge). A host outside the mesh, or whose ``ollama_models``
+Every converge where a selected host shares a model lists those hosts' models again,
+so a seeded model removed by hand comes back even when the fast path finds nothing else
+to do (the role does not watch what it leaves to the converge). A host outside the mesh, or whose ``ollama_models``
 is not a plain list, keeps pulling for itself; so does every host when the run is
 limited by tags. ``--check`` lists and reports; it changes nothing.
 """
@@ -124,7 +126,7 @@ class Spread:
                 f"{would}seeded from {self.source} to {', '.join(self.seeded)} (over the mesh{size})"
             )
         for host, why in sorted(self.fell_back.items()):
-            parts.append(f"{host} pulled it from the registry: seeding failed ({why})")
+            parts.append(f"{host} pulled it from the registry: {why}")
         for host, why in sorted(self.missing.items()):
             parts.append(f"{host} does not have it: {why}")
         return f"model {self.model}: " + "; ".join(parts)
@@ -146,8 +148,9 @@ def spread(
 ) -> list[Spread]:
     """After a converge: every model several hosts want, on every ``healthy`` selected
     host that wants it (see the module's docstring). One :class:`Spread` per model that
-    needed something."""
-    plan = deferred(inv)
+    needed something; an unexpected error is that model's line, not a traceback."""
+    ready = [h for h in selected if h in healthy]
+    plan = {m: hs for m, hs in deferred(inv).items() if any(h in ready for h in hs)}
     if not plan:
         return []
     ollama = load_module_utils("ollama")
@@ -155,27 +158,39 @@ def spread(
     listed = fan_out(lambda h: remote.call(h, modelops.ollama_tags)["models"], asked)
     out = []
     for model, hosts in sorted(plan.items()):
-        holders = [
-            h
-            for h in hosts
-            if isinstance(listed[h], list) and ollama.find(listed[h], model) is not None
-        ]
-        targets = [h for h in hosts if h in selected and h in healthy and h not in holders]
-        if targets:
-            out.append(_bring(inv, model, holders, targets, check))
+        has = {h: ollama.find(listed[h], model) is not None for h in hosts if _listed(listed[h])}
+        # sources this converge found healthy first, then the others (outside --limit)
+        holders = sorted((h for h in hosts if has.get(h)), key=lambda h: h not in ready)
+        # a host whose Ollama cannot be asked: in check mode it is new (predicted)
+        unasked = {h: listed[h] for h in hosts if h in ready and h not in has and not check}
+        targets = [h for h in hosts if h in ready and not has.get(h) and h not in unasked]
+        if not (targets or unasked):
+            continue
+        try:
+            done = _bring(inv, model, holders, targets, check) if targets else Spread(model)
+        except Exception as exc:  # after a converge: a line in its recap, never a traceback
+            why = f"homeforge could not bring it: {type(exc).__name__}: {_first_line(str(exc))}"
+            done = Spread(model, check=check, missing=dict.fromkeys(targets, why))
+        for host, error in unasked.items():
+            done.missing[host] = f"its Ollama could not be asked: {_first_line(str(error))}"
+        out.append(done)
     return out
+
+
+def _listed(reply: object) -> bool:
+    return isinstance(reply, list)
 
 
 def _bring(
     inv: Inventory, model: str, holders: list[str], targets: list[str], check: bool
 ) -> Spread:
-    """``model`` onto ``targets``: from the first holder, or pulled on the first target."""
+    """``model`` onto ``targets``: seeded from the first holder whose offer starts, or
+    pulled on the first target and seeded from there; the registry for the rest."""
     done = Spread(model, check=check)
-    if holders:
-        done.source = holders[0]
-    else:
+    if not holders:
         done.source, done.pulled, targets = targets[0], True, targets[1:]
     if check:
+        done.source = done.source or holders[0]
         done.seeded = list(targets)
         return done
     if done.pulled:
@@ -183,35 +198,48 @@ def _bring(
         if why:
             done.missing[done.source] = f"the pull failed: {why}"
             done.pulled = False
-            done.missing.update({t: f"its source {done.source} has no copy" for t in targets})
+            _registry(inv, model, done, dict.fromkeys(targets, f"the pull on {done.source} failed"))
             return done
-    if not targets:
-        return done
-    failed = _seed(inv, model, done, targets)
-    if failed:
-        still = _pull(inv, model, sorted(failed))
-        for host, why in failed.items():
-            if still.get(host):
-                done.missing[host] = f"seeding failed ({why}), then the pull failed: {still[host]}"
-            else:
-                done.fell_back[host] = why
+        holders = [done.source]
+    if targets:
+        _registry(inv, model, done, _seed(inv, model, done, holders, targets))
     return done
 
 
-def _seed(inv: Inventory, model: str, done: Spread, targets: list[str]) -> dict[str, str]:
-    """Seed ``targets`` from ``done.source``; the targets it failed on, with why."""
-    try:
-        result = seed(inv, model, done.source, targets)
-    except HomeforgeError as exc:
-        return {t: _first_line(str(exc)) for t in targets}
-    done.size = result.size
-    failed = {}
-    for host, reply in result.targets.items():
-        if isinstance(reply, dict):
-            done.seeded.append(host)
+def _seed(
+    inv: Inventory, model: str, done: Spread, holders: list[str], targets: list[str]
+) -> dict[str, str]:
+    """Seed ``targets`` from the first holder whose offer starts (``done.source``); the
+    targets it failed on, with why."""
+    refused = []
+    done.source = holders[0]
+    for holder in holders:
+        try:
+            result = seed(inv, model, holder, targets)
+        except HomeforgeError as exc:
+            refused.append(_first_line(str(exc)))
+            continue
+        done.source, done.size = holder, result.size
+        failed = {}
+        for host, reply in result.targets.items():
+            if isinstance(reply, dict):
+                done.seeded.append(host)
+            else:
+                failed[host] = f"seeding failed ({_first_line(reply)})"
+        return failed
+    return dict.fromkeys(targets, f"seeding failed ({'; '.join(refused)})")
+
+
+def _registry(inv: Inventory, model: str, done: Spread, failed: dict[str, str]) -> None:
+    """The hosts seeding could not serve pull from the registry themselves."""
+    if not failed:
+        return
+    still = _pull(inv, model, sorted(failed))
+    for host, why in failed.items():
+        if still.get(host):
+            done.missing[host] = f"{why}, then its own pull failed: {still[host]}"
         else:
-            failed[host] = _first_line(reply)
-    return failed
+            done.fell_back[host] = why
 
 
 def _pull(inv: Inventory, name: str, hosts: list[str]) -> dict[str, str]:
@@ -252,7 +280,8 @@ def applies(playbook: Path, tags: bool, _seen: frozenset[Path] = frozenset()) ->
             seen = _seen | {playbook.resolve()}
             if target not in seen and applies(target, tags, seen):
                 return True
-        for role in play.get("roles") or []:
+        roles = play.get("roles")
+        for role in roles if isinstance(roles, list) else []:
             name = role.get("role", role.get("name")) if isinstance(role, dict) else role
             if isinstance(name, str) and name.split(".")[-1] == GROUP:
                 return True
