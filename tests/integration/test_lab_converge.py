@@ -455,7 +455,12 @@ def test_an_inventory_value_of_one_host_converges_that_host_only(lab, tmp_path):
     edited = _inventory_with(lab, tmp_path, "lab-2", common_ntp_servers=["192.0.2.10"])
     rc, result, probes = fast(lab, inventory=edited)
     assert rc == 0 and result["outcomes"] == {"lab-1": "unchanged (probe)", "lab-2": "converged"}
-    assert probes["lab-2"]["outcome"] == "inputs" and probes["lab-2"]["detail"] == "host variables"
+    assert probes["lab-2"]["outcome"] == "inputs"
+    assert probes["lab-2"]["detail"] == "variable common_ntp_servers"
+    # only the roles that read it (common), with those that read what common writes
+    assert result["targeted"] == ["lab-2"], result
+    roles = result["roles"]["lab-2"]
+    assert "common" in roles and "wireguard" not in roles, roles
     assert result["hosts"]["lab-2"]["changed"] >= 1  # chrony.conf got the server
     conf = lab.podman("exec", f"{NAME}-2", "cat", "/etc/chrony/chrony.conf").stdout
     assert "192.0.2.10" in conf

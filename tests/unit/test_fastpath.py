@@ -30,7 +30,7 @@ HOST = {"kind": "host"}  # every stamp has it (fastpath.Stamps.write)
 
 
 def _inputs(**changes):
-    parts = {"homeforge": "a", "role common": "b", "host variables": "c"}
+    parts = {"homeforge": "a", "role common": "b", "variable common_ntp_servers": "c"}
     parts.update(changes)
     return parts
 
@@ -668,7 +668,7 @@ def test_one_hosts_variable_changes_only_that_host(cluster_inventory):
             "lab-2: {ansible_host: 10.0.0.2, ollama_models: [a], ollama_keep_alive: 10m}",
         )
     )
-    assert _changed(before, _digests(path)) == {"lab-2": ["host variables"]}
+    assert _changed(before, _digests(path)) == {"lab-2": ["variable ollama_keep_alive"]}
 
 
 def test_an_ollama_hosts_models_are_an_input_of_the_gateway(cluster_inventory):
@@ -683,8 +683,8 @@ def test_an_ollama_hosts_models_are_an_input_of_the_gateway(cluster_inventory):
         )
     )
     changed = _changed(before, _digests(path))
-    assert changed["lab-2"] == ["host variables", "other hosts' variables"]
-    assert changed["lab-1"] == changed["lab-3"] == ["other hosts' variables"]
+    assert changed["lab-2"] == ["other hosts' variable ollama_models", "variable ollama_models"]
+    assert changed["lab-1"] == changed["lab-3"] == ["other hosts' variable ollama_models"]
 
 
 def test_a_variable_other_hosts_read_changes_every_host(cluster_inventory):
@@ -693,7 +693,7 @@ def test_a_variable_other_hosts_read_changes_every_host(cluster_inventory):
     path.write_text(path.read_text().replace("10.0.0.3", "10.0.0.33"))
     changed = _changed(before, _digests(path))
     assert set(changed) == {"lab-1", "lab-2", "lab-3"}
-    assert changed["lab-1"] == ["other hosts' variables"]
+    assert changed["lab-1"] == ["other hosts' variable ansible_host"]
 
 
 def test_group_membership_and_extra_vars_are_inputs(cluster_inventory):

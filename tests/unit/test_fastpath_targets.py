@@ -302,8 +302,31 @@ def test_inputs_that_changed_only_in_roles_content_run_those_roles_and_their_rea
     ]
     assert targets.roles_changed(["role wireguard"], stamp) == {"wireguard", "k3s_server"}
     assert targets.roles_changed(["role common", "role ollama"], stamp) == {"common", "ollama"}
-    for parts in (["host variables"], ["role common", "groups"], []):
+    for parts in (["variable ansible_host"], ["role common", "groups"], []):
         assert targets.roles_changed(parts, stamp) is None, parts
+
+
+def test_changed_variables_run_their_readers_and_the_readers_of_what_those_write():
+    stamp = [
+        _item(CONF, "wireguard"),
+        _item(CONF, "k3s_server", reads=True),
+        _item(CHRONY, "common"),
+    ]
+    known = {
+        "wireguard_listen_port": {"wireguard"},
+        "common_ntp_servers": {"common"},
+        "note": set(),
+    }
+    of = known.get  # an unknown variable: None
+    assert targets.roles_changed(["variable common_ntp_servers"], stamp, of) == {"common"}
+    assert targets.roles_changed(["other hosts' variable wireguard_listen_port"], stamp, of) == {
+        "wireguard",
+        "k3s_server",
+    }
+    assert targets.roles_changed(["variable note"], stamp, of) == set()  # no role reads it
+    assert targets.roles_changed(["role ollama", "variable note"], stamp, of) == {"ollama"}
+    for parts in (["variable ansible_host"], ["variable note", "groups"], ["extra variables"]):
+        assert targets.roles_changed(parts, stamp, of) is None, parts
 
 
 def test_a_probe_with_changed_inputs_says_which_parts_and_what_drifted_since(stamps):
@@ -348,5 +371,29 @@ def test_changed_roles_are_targeted_with_what_drifted_since_but_other_inputs_are
     assert _names(fast.target(["lab-1"]))[1:] == ["Base layer", "WireGuard mesh"]
     fast.probes["lab-1"].drifted = [{"kind": "host", "digest": "h", "found": "new kernel"}]
     assert fast.target(["lab-1"]) is None
-    fast.probes["lab-1"] = Probe("inputs", "host variables", stamp=stamp, parts=["host variables"])
-    assert fast.target(["lab-1"]) is None
+    fast.probes["lab-1"] = Probe(
+        "inputs", "variable ansible_host", stamp=stamp, parts=["variable ansible_host"]
+    )
+    assert fast.target(["lab-1"]) is None  # a connection variable: the whole playbook
+    fast.probes["lab-1"] = Probe(
+        "inputs", "v", stamp=stamp, parts=["variable common_ntp_servers", "groups"]
+    )
+    assert fast.target(["lab-1"]) is None  # group membership: any role may read it
+
+
+def test_a_changed_variable_runs_the_plays_of_the_roles_that_read_it(cluster):
+    fast = FastPath(cluster, paths.resolve_playbook("site"), cluster.hosts, [])
+    stamp = [{"kind": "host", "digest": "h"}, _item(CONF, "wireguard"), _item(CHRONY, "common")]
+    fast.probes = {
+        "lab-1": Probe("inputs", "v", stamp=stamp, parts=["variable common_ntp_servers"]),
+        "lab-2": Probe("inputs", "v", stamp=stamp, parts=["variable my_own_note"]),
+    }
+    plan = fast.target(["lab-1", "lab-2"])
+    assert _names(plan)[1:] == ["Base layer"]
+    # plays are kept whole: lab-2, in the round and in the play's hosts, runs it too
+    assert plan.ran == {"lab-1": {"common"}, "lab-2": {"common"}}
+    fast.probes = {"lab-2": Probe("inputs", "v", stamp=stamp, parts=["variable my_own_note"])}
+    only_facts = fast.target(["lab-2"])
+    assert _names(only_facts) == ["Facts for a targeted converge"] and only_facts.ran == {
+        "lab-2": set()
+    }

@@ -32,7 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homeforge.fastpath import inputs, peers, targets
+from homeforge import paths
+from homeforge.fastpath import inputs, peers, readers, targets
 from homeforge.fastpath.watch import WatchList
 from homeforge.inventory.model import Inventory
 from homeforge.remote import Remote, fan_out, stampops
@@ -295,7 +296,7 @@ class FastPath:
             if probe.outcome == "drift":
                 roles = targets.roles_to_run(probe.drifted, probe.stamp)
             elif probe.outcome == "inputs":
-                roles = targets.roles_changed(probe.parts, probe.stamp)
+                roles = targets.roles_changed(probe.parts, probe.stamp, self._readers(host))
                 if roles is not None and probe.drifted:  # drifted too, since then
                     more = targets.roles_to_run(probe.drifted, probe.stamp)
                     roles = None if more is None else roles | more
@@ -305,6 +306,16 @@ class FastPath:
                 return None
             wanted |= roles
         return targets.plan(self.inv, self.playbook, wanted, hosts) if hosts else None
+
+    def _readers(self, host: str):
+        """``name`` -> the roles of ``host`` that read variable ``name`` (None: unknown)."""
+        closure, values = self.roles.get(host, set()), self.inv.hostvars[host]
+
+        def of(name: str) -> set[str] | None:
+            found = readers.readers(paths.content_root(), self.playbook, name, values)
+            return None if found is None else found & closure
+
+        return of
 
     def write(
         self,

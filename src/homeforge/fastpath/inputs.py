@@ -8,10 +8,13 @@ Per host, a SHA-256 over:
 - the playbook file, and the content of the roles its plays give this host (their
   dependencies and the roles they include, found by name), except each role's
   ``tests/`` and README; every plugin (modules, filters, module_utils);
-- the host's own variables, the inventory's groups, and of every other host the
-  variables roles read across hosts (``hostvars[other].KEY``, ``map('extract',
-  hostvars) | ...attr('KEY')`` in roles and playbooks, and the mesh planner's keys): so an edit to one host's ``ollama_models`` leaves the
-  others' digests alone, while a new mesh member or a moved NFS server changes theirs;
+- the host's own variables, one part each (``variable KEY``), the inventory's groups,
+  and of every other host the variables roles read across hosts, one part per
+  variable (``other hosts' variable KEY``: ``hostvars[other].KEY``, ``map('extract',
+  hostvars) | ...attr('KEY')`` in roles and playbooks, and the mesh planner's keys):
+  so an edit to a variable no role reads across hosts leaves the others' digests
+  alone, while a new mesh member or a moved NFS server changes theirs, and a changed
+  part names the variable (:mod:`homeforge.fastpath.readers` finds its roles);
 - what earlier runs left in the controller's fact cache for those cross-host variables
   (each host's WireGuard public key and preshared-key fingerprints): a host that comes
   back with a new key changes its peers' digests;
@@ -322,6 +325,9 @@ def ansible_settings() -> str:
 
 # The parts of the inputs a run itself may change (what it leaves in the fact cache).
 RUN_CHANGES = ("other hosts' facts",)
+# One part per inventory variable: the host's own, and those roles read from other hosts.
+VARIABLE_PART = "variable "
+OTHERS_PART = "other hosts' variable "
 
 
 def digests(
@@ -331,7 +337,7 @@ def digests(
     extra_vars: list[str] | None = None,
     roles: dict[str, set[str]] | None = None,
 ) -> dict[str, dict[str, str]]:
-    """Each host's inputs, as one digest per part ("role ollama", "host variables"...),
+    """Each host's inputs, as one digest per part ("role ollama", "variable ollama_models"...),
     so a probe can say which part changed. ``roles``: :func:`closures`, when the caller
     has them."""
     root = paths.content_root()
@@ -357,12 +363,12 @@ def digests(
     role_digests: dict[str, str] = {}
     keys = cross_host_keys(root)
     # Variables as sealed_vars gives them: a vaulted value counts as its ciphertext.
-    cross = {
-        other: {k: v for k, v in sorted(inv.sealed_vars(other).items()) if k in keys}
-        for other in inv.hosts
-    }
+    sealed = {other: inv.sealed_vars(other) for other in inv.hosts}
     common["groups"] = _sha(_canonical(ordered_groups(inv)))
-    common["other hosts' variables"] = _sha(_canonical(cross))
+    for key in sorted(keys):  # one part per variable, so a change names what it needs
+        values = {other: v[key] for other, v in sealed.items() if key in v}
+        if values:
+            common[OTHERS_PART + key] = _sha(_canonical(values))
     common["other hosts' facts"] = _sha(_canonical(cached_facts(inv.hosts, keys)))
     result = {}
     for host, closure_set in (roles or closures(inv, playbook, hosts)).items():
@@ -375,7 +381,9 @@ def digests(
         if any(_reads_inventory_dir(root, role) for role in closure):
             # the role builds a controller path from it (the ingress CA's export)
             parts["inventory location"] = _sha(str(Path(inv.path).resolve().parent))
-        parts["host variables"] = _sha(host, _canonical(inv.sealed_vars(host)))
+        parts["host"] = _sha(host)
+        for key, value in sorted((sealed.get(host) or inv.sealed_vars(host)).items()):
+            parts[VARIABLE_PART + key] = _sha(_canonical(value))
         parts["controller files"] = _sha(_canonical(controller_files(inv.hostvars[host])))
         result[host] = parts
     return result

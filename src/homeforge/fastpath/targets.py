@@ -25,13 +25,16 @@ read on the same host); a targeted run that changes them is followed, in the sam
 apply, by a whole run of that host.
 
 The same goes for a host whose inputs changed only in roles' content (``inputs changed:
-role ollama``, a role edited): those roles run, with the roles that read what they
-write; the new stamp has the new inputs.
+role ollama``, a role edited) or in inventory variables (``variable ollama_keep_alive``,
+``other hosts' variable ollama_models``): those roles run, and the roles of the host
+that read those variables (:mod:`homeforge.fastpath.readers`), with the roles that
+read what they write; the new stamp has the new inputs. A host none of whose roles
+reads what changed runs only the facts play, and gets the new inputs in its stamp.
 
 A host takes the whole playbook instead when its host item drifted (its facts are
 gathered anew), a controller file changed, a drifted item names no role, any other
-input changed (variables, groups, plugins...), or its stamp predates roles in items; so
-does every host of a round where one host does. Only playbooks homeforge ships are
+input changed (groups, plugins, extra variables, a connection variable...), or its stamp
+predates roles in items; so does every host of a round where one host does. Only playbooks homeforge ships are
 targeted: one elsewhere may have ``group_vars``, relative files or an ``ansible.cfg``
 beside it, which the copy would lose.
 """
@@ -39,6 +42,7 @@ beside it, which the copy would lose.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +50,13 @@ from typing import Any
 import yaml
 
 from homeforge import paths
-from homeforge.fastpath.inputs import ROLE_REF, _pattern_hosts, role_closure
+from homeforge.fastpath.inputs import (
+    OTHERS_PART,
+    ROLE_REF,
+    VARIABLE_PART,
+    _pattern_hosts,
+    role_closure,
+)
 from homeforge.inventory.model import Inventory
 
 # what a watch item is, whoever reported it: the fields that say what the run asked of it
@@ -73,14 +83,39 @@ def roles_to_run(drifted: list[dict[str, Any]], stamp: list[dict[str, Any]]) -> 
 ROLE_PART = "role "  # inputs.digests: one part per role of the host, by its content
 
 
-def roles_changed(parts: list[str], stamp: list[dict[str, Any]]) -> set[str] | None:
-    """The roles a change of inputs needs when only roles' content changed (``role
-    ollama``: a task, a template, a default edited): those roles, and every role that
-    reads what they write. None when another part changed (variables, groups, plugins,
-    homeforge itself...): any role may read it."""
-    if not parts or not all(p.startswith(ROLE_PART) for p in parts):
+def variable_of(part: str) -> str | None:
+    """The variable an inputs part stands for (``variable ollama_models``, ``other hosts'
+    variable ansible_host``), else None."""
+    for prefix in (VARIABLE_PART, OTHERS_PART):
+        if part.startswith(prefix):
+            return part[len(prefix) :]
+    return None
+
+
+def roles_changed(
+    parts: list[str],
+    stamp: list[dict[str, Any]],
+    readers_of: Callable[[str], set[str] | None] | None = None,
+) -> set[str] | None:
+    """The roles a change of inputs needs when only roles' content (``role ollama``: a
+    task, a template, a default edited) or inventory variables changed: those roles,
+    the roles that read those variables (``readers_of(name)``, of the host's own roles:
+    :func:`homeforge.fastpath.readers.readers`), and every role that reads what they
+    write. None when another part changed (groups, plugins, homeforge itself...) or a
+    variable's readers are not known: any role may read it."""
+    if not parts:
         return None
-    return followed({p[len(ROLE_PART) :] for p in parts}, stamp)
+    roles: set[str] = set()
+    for part in parts:
+        if part.startswith(ROLE_PART):
+            roles.add(part[len(ROLE_PART) :])
+            continue
+        name = variable_of(part)
+        found = readers_of(name) if name is not None and readers_of is not None else None
+        if found is None:
+            return None
+        roles |= found
+    return followed(roles, stamp)
 
 
 def followed(roles: set[str], stamp: list[dict[str, Any]]) -> set[str]:
@@ -169,7 +204,7 @@ def plan(inv: Inventory, playbook: Path, roles: set[str], hosts: list[str]) -> P
             if host in members:
                 per_host[host] += sorted(named - set(per_host[host]))
                 ran[host] |= closure
-    if not kept or not roles <= applied:
+    if (not kept and roles) or not roles <= applied:
         return None
     first = {"name": "Facts for a targeted converge", "hosts": "all", "gather_facts": True}
     return Plan([{**first, **(facts or {}), "tasks": []}, *kept], applied, per_host, ran)
