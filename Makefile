@@ -111,6 +111,7 @@ bench: deps
 	$(PY) bench/converge.py --nodes 3 --runs 5
 	$(PY) bench/fast_path.py --nodes 3 8 --runs 3
 	$(PY) bench/drift.py --nodes 3 --runs 3
+	$(PY) bench/variable.py --nodes 3 --runs 3
 	$(PY) bench/cutover.py --rounds 5
 	$(PY) bench/gateway.py --requests 400
 	$(PY) bench/models_apply.py

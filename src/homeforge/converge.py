@@ -261,7 +261,7 @@ def _converge(
         result = ran.result if result is None else _merged(result, ran.result)
         done += to_run
         after = targets.set_facts(fact_cache_dir(), to_run) if plan else {}
-        moved = [h for h, kept in after.items() if kept != facts[h]]
+        moved = _facts_moved(to_run, facts, after)
         for host in moved:
             targeted.pop(host, None)
         to_run = fast.changed_by_run(remote, done, moved) if stamping and ran.result.ok else []
@@ -270,6 +270,15 @@ def _converge(
         converged.roles[host] = targeted.get(host, sorted(fast.roles.get(host, ())))
     converged.targeted = set(targeted) & set(converged.reasons)
     return converged
+
+
+def _facts_moved(to_run: list[str], before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """The hosts of a targeted round to run again, whole: all of them when a host's kept
+    facts moved (WireGuard's address: a role of another host of the round that reads it
+    across hosts, such as the NFS provisioner or the gateway, may not have run), else
+    none. (Hosts outside the round whose inputs moved are :meth:`FastPath.changed_by_run`'s.)"""
+    moved = [h for h, kept in after.items() if kept != before.get(h)]
+    return list(to_run) if moved else []
 
 
 def _outcomes(

@@ -126,3 +126,14 @@ def test_the_converge_and_runner_libraries_never_reach_the_cli_or_the_display():
                 todo.append(dep)
     assert "homeforge.fastpath" in seen
     assert sorted(d for d in seen if d.startswith(("homeforge.cli", "homeforge.display"))) == []
+
+
+def test_kept_facts_that_move_in_a_targeted_round_run_that_whole_round_again():
+    """WireGuard's address moving on one host (a targeted round ran only the mesh play)
+    may change what roles of the other hosts of the round read across hosts: all of
+    them run again, whole; when nothing moved, none."""
+    before = {"nfs": {"wireguard_facts": {"address": "10.77.0.1"}}, "gpu": {}}
+    after = {"nfs": {"wireguard_facts": {"address": "10.77.0.9"}}, "gpu": {}}
+    assert converging._facts_moved(["nfs", "gpu"], before, after) == ["nfs", "gpu"]
+    assert converging._facts_moved(["nfs", "gpu"], before, dict(before)) == []
+    assert converging._facts_moved(["nfs", "gpu"], {}, {}) == []

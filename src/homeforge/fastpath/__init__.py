@@ -309,7 +309,7 @@ class FastPath:
 
     def _readers(self, host: str):
         """``name`` -> the roles of ``host`` that read variable ``name`` (None: unknown)."""
-        closure, values = self.roles.get(host, set()), self.inv.hostvars[host]
+        closure, values = self.roles.get(host, set()), readers.host_values(self.inv, host)
 
         def of(name: str) -> set[str] | None:
             found = readers.readers(paths.content_root(), self.playbook, name, values)
