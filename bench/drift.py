@@ -86,7 +86,6 @@ def bench(nodes: int, runs: int) -> dict[str, list[tuple[float, float]]]:
 
 def report(results: dict, nodes: int, runs: int) -> str:
     roles = results.pop("roles")
-    base = statistics.median(w for w, _ in results["ansible-playbook (defaults)"])
     lines = [
         f"## One drifted item on one of {nodes} hosts ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
@@ -97,6 +96,18 @@ def report(results: dict, nodes: int, runs: int) -> str:
         f"seconds, medians of {runs} runs; runners alternate in one sitting. The targeted "
         f"converge ran: {', '.join(roles[0])}.",
         "",
+        *runner_table(results),
+        "",
+        "Reproduce: `python bench/drift.py --write bench/RESULTS.md`.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def runner_table(results: dict[str, list[tuple[float, float]]]) -> list[str]:
+    """The markdown table of each runner's median wall and CPU seconds, against plain
+    ansible-playbook's (``results``: runner -> [(wall, cpu)])."""
+    base = statistics.median(w for w, _ in results["ansible-playbook (defaults)"])
+    lines = [
         "| runner | wall | vs ansible-playbook | CPU | runs (wall s) |",
         "|---|---|---|---|---|",
     ]
@@ -105,8 +116,7 @@ def report(results: dict, nodes: int, runs: int) -> str:
         cpu = statistics.median(c for _, c in samples)
         shown = ", ".join(f"{w:.1f}" for w, _ in samples)
         lines.append(f"| {name} | {wall:.2f} s | {wall / base:.3f} | {cpu:.2f} s | {shown} |")
-    lines += ["", "Reproduce: `python bench/drift.py --write bench/RESULTS.md`."]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import yaml
 from benchlib import OUT, homeforge, publish
 from converge import machine
-from drift import commands
+from drift import commands, runner_table
 from fast_path import NAME, STATE, SUBNET, inventory, measured
 
 VARIABLE = "common_ntp_servers"
@@ -89,7 +88,6 @@ def bench(nodes: int, runs: int) -> dict[str, list]:
 
 def report(results: dict, nodes: int, runs: int) -> str:
     roles = results.pop("roles")
-    base = statistics.median(w for w, _ in results["ansible-playbook (defaults)"])
     lines = [
         f"## One inventory variable changed on one of {nodes} hosts"
         f" ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
@@ -101,14 +99,8 @@ def report(results: dict, nodes: int, runs: int) -> str:
         f"Whole-process wall time and controller CPU seconds, medians of {runs} runs; "
         f"runners alternate in one sitting. The targeted converge ran: {', '.join(roles[0])}.",
         "",
-        "| runner | wall | vs ansible-playbook | CPU | runs (wall s) |",
-        "|---|---|---|---|---|",
+        *runner_table(results),
     ]
-    for name, samples in results.items():
-        wall = statistics.median(w for w, _ in samples)
-        cpu = statistics.median(c for _, c in samples)
-        shown = ", ".join(f"{w:.1f}" for w, _ in samples)
-        lines.append(f"| {name} | {wall:.2f} s | {wall / base:.3f} | {cpu:.2f} s | {shown} |")
     lines += ["", "Reproduce: `python bench/variable.py --write bench/RESULTS.md`."]
     return "\n".join(lines) + "\n"
 

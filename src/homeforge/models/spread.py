@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from homeforge.errors import HomeforgeError
+from homeforge.fastpath.inputs import playbook_files
 from homeforge.inventory.model import Inventory
 from homeforge.models import seed
 from homeforge.models.pulls import run as pull
@@ -158,7 +159,11 @@ def spread(
     listed = fan_out(lambda h: remote.call(h, modelops.ollama_tags)["models"], asked)
     out = []
     for model, hosts in sorted(plan.items()):
-        has = {h: ollama.find(listed[h], model) is not None for h in hosts if _listed(listed[h])}
+        has = {
+            h: ollama.find(listed[h], model) is not None
+            for h in hosts
+            if isinstance(listed[h], list)
+        }
         # sources this converge found healthy first, then the others (outside --limit)
         holders = sorted((h for h in hosts if has.get(h)), key=lambda h: h not in ready)
         # a host whose Ollama cannot be asked: in check mode it is new (predicted)
@@ -175,10 +180,6 @@ def spread(
             done.missing[host] = f"its Ollama could not be asked: {_first_line(str(error))}"
         out.append(done)
     return out
-
-
-def _listed(reply: object) -> bool:
-    return isinstance(reply, list)
 
 
 def _bring(
@@ -260,29 +261,22 @@ def _first_line(text: str) -> str:
     return (text.strip().splitlines() or ["no reason given"])[0]
 
 
-def applies(playbook: Path, tags: bool, _seen: frozenset[Path] = frozenset()) -> bool:
+def applies(playbook: Path, tags: bool) -> bool:
     """Whether a converge of ``playbook`` does this: one of its plays (or of a playbook it
     imports) applies the ollama role whole, in ``roles:``, and no tag limits the run (a
     partial run may skip the role's model tasks). ``playbooks/models.yml`` includes only
     the role's model tasks, for one model: it pulls as asked."""
     if tags:
         return False
-    try:
-        data = yaml.safe_load(playbook.read_text()) or []
-    except (OSError, yaml.YAMLError):
-        return False
-    for play in data if isinstance(data, list) else []:
-        if not isinstance(play, dict):
+    for path in playbook_files(playbook):
+        try:
+            data = yaml.safe_load(path.read_text()) or []
+        except (OSError, yaml.YAMLError):
             continue
-        imported = play.get("import_playbook", play.get("ansible.builtin.import_playbook"))
-        if isinstance(imported, str) and "{{" not in imported:
-            target = (playbook.parent / imported).resolve()
-            seen = _seen | {playbook.resolve()}
-            if target not in seen and applies(target, tags, seen):
-                return True
-        roles = play.get("roles")
-        for role in roles if isinstance(roles, list) else []:
-            name = role.get("role", role.get("name")) if isinstance(role, dict) else role
-            if isinstance(name, str) and name.split(".")[-1] == GROUP:
-                return True
+        for play in data if isinstance(data, list) else []:
+            roles = play.get("roles") if isinstance(play, dict) else None
+            for role in roles if isinstance(roles, list) else []:
+                name = role.get("role", role.get("name")) if isinstance(role, dict) else role
+                if isinstance(name, str) and name.split(".")[-1] == GROUP:
+                    return True
     return False
