@@ -14,8 +14,9 @@ description:
     binary on disk), the target, and the step (C(upgrade), C(current), or a refusal).
   - Kubernetes upgrades one minor version at a time. A target more than one minor above a
     node's running version goes through the newest release of each minor in between that
-    O(pinned) lists (releases whose digests the collection pins); a minor in between with
-    none is refused (C(skip)), as is a target below the running version (C(downgrade)).
+    O(pinned) lists (the releases the collection pins digests of, or with O(airgap) the
+    releases the airgap directory holds); a minor in between with none is refused
+    (C(skip)), as is a target below the running version (C(downgrade)).
     A node the cluster does not list yet is C(new) (site.yml installs it).
   - Every entry carries the cluster's C(steps), the releases every node goes through in
     order, one minor at a time, ending with the target; upgrade.yml runs one step at a time
@@ -36,14 +37,23 @@ options:
     elements: str
     required: true
   pinned:
-    description: Releases a node may go through on the way (the role's pinned digests).
+    description: >-
+      Releases a node may go through on the way: the role's pinned digests, or the releases
+      of the airgap directory.
     type: list
     elements: str
     default: []
+  airgap:
+    description: >-
+      The airgap directory O(pinned) was read from, or empty when it lists the pinned
+      releases; it names where a missing minor's release must go in the refusal.
+    type: str
+    default: ''
 """
 
 EXAMPLES = r"""
 plan: "{{ nodes.stdout | homeforge.homelab.k3s_upgrade_plan(k3s_version, ansible_play_hosts, pinned) }}"
+airgap_plan: "{{ nodes.stdout | homeforge.homelab.k3s_upgrade_plan(k3s_version, ansible_play_hosts, held, airgap='/srv/k3s') }}"
 steps: "{{ plan[0].steps }}"
 problems: "{{ plan | selectattr('problem') | map(attribute='problem') | list }}"
 """
@@ -92,7 +102,7 @@ def _running(data):
     }
 
 
-def _step(host, running, target, wanted, pinned):
+def _step(host, running, target, wanted, pinned, airgap=""):
     """(step, problem, via) for one node."""
     now = _parse(running)
     if not running:
@@ -122,18 +132,28 @@ def _step(host, running, target, wanted, pinned):
         else:
             missing.append(f"v{now[0]}.{minor}")
     if now[0] != wanted[0] or missing:
-        return (
-            "skip",
-            (
-                f"k3s: {host} runs {running}; {target} skips minor versions, and Kubernetes upgrades"
-                f" one minor at a time through a pinned release of each: none is pinned for"
-                f" {', '.join(missing) or 'another major version'}"
-                f" (`homeforge apply upgrade -e k3s_version=v{now[0]}.{now[1] + 1}.N+k3sM"
-                f" -e k3s_sha256=...` first, then the next minor)"
-            ),
-            [],
-        )
+        return "skip", _skip_problem(host, running, target, missing, now, airgap), []
     return "upgrade", "", [_format(v) for v in via]
+
+
+def _skip_problem(host, running, target, missing, now, airgap):
+    """The refusal of a path with a minor no release is known for, saying where one goes."""
+    lacking = ", ".join(missing) or "another major version"
+    head = (
+        f"k3s: {host} runs {running}; {target} skips minor versions, and Kubernetes upgrades"
+        " one minor at a time"
+    )
+    if airgap:
+        return (
+            f"{head} through a release of each from k3s_artifacts_dir: {airgap} holds none for"
+            f" {lacking} (add each as a directory named by its version, such as"
+            f" {airgap}/v{now[0]}.{now[1] + 1}.N+k3sM/)"
+        )
+    return (
+        f"{head} through a pinned release of each: none is pinned for {lacking}"
+        f" (`homeforge apply upgrade -e k3s_version=v{now[0]}.{now[1] + 1}.N+k3sM"
+        " -e k3s_sha256=...` first, then the next minor)"
+    )
 
 
 def _format(version):
@@ -141,7 +161,7 @@ def _format(version):
     return f"v{major}.{minor}.{patch}+k3s{revision}"
 
 
-def k3s_upgrade_plan(data, target, hosts, pinned=()):
+def k3s_upgrade_plan(data, target, hosts, pinned=(), airgap=""):
     wanted = _parse(target)
     if wanted is None:
         raise AnsibleFilterError(
@@ -152,7 +172,7 @@ def k3s_upgrade_plan(data, target, hosts, pinned=()):
     plan = []
     for host in hosts:
         now = running.get(str(host), "")
-        step, problem, via = _step(host, now, target, wanted, releases)
+        step, problem, via = _step(host, now, target, wanted, releases, str(airgap or ""))
         plan.append(
             {
                 "host": str(host),

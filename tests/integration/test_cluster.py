@@ -1,8 +1,9 @@
 """K3s on lab hosts through `apply site` (common, the WireGuard mesh, two servers and an
-agent joining over the mesh), against the K3s STAND-IN release (airgap): then
+agent joining over the mesh), against K3s STAND-IN releases (an airgap directory of
+releases): the cluster starts at the project's earlier default, v1.31.4+k3s1; then
 `homeforge cluster status` and `cluster kubeconfig`, a fourth host joining the running
-cluster as an agent, `apply upgrade` to a newer release, `apply reset` of one node, and
-the token's whereabouts after all of it. Results are the roles' and the CLI's behaviour
+cluster as an agent, `apply upgrade` to the current minor one minor at a time, `apply
+reset` of one node, and the token's whereabouts after all of it. Results are the roles' and the CLI's behaviour
 with stand-in K3s processes (which leave interfaces and iptables chains as K3s does)."""
 
 from __future__ import annotations
@@ -27,9 +28,15 @@ NEEDS = Path(__file__).with_name("apps") / "k3s_standin_needs.yml"
 APT_REPO = ROOT / "tests" / "standins" / "nvidia-apt-repo"
 
 
-BASE = lab_cluster.K3S_STANDIN_VERSION  # v1.36.3+k3s1: the stand-in, the pinned minor
-UPGRADE = "v1.37.1+k3s1"  # one minor up
-SKIP = "v1.38.0+k3s1"  # two minors up: refused
+# The cluster starts at the project's earlier default pin, which users converged with, and
+# `apply upgrade` moves it to the current minor through one release of each minor between
+# (the airgap directory's: stand-in releases can never match the digests the role pins,
+# so those on the way are unpinned patches, checked against the directory's lists).
+BASE = "v1.31.4+k3s1"
+UPGRADE = lab_cluster.K3S_STANDIN_VERSION  # v1.36.3+k3s1: the stand-in, the pinned minor
+PATH = ["v1.32.13+k3s1", "v1.33.14+k3s1", "v1.34.12+k3s1", "v1.35.9+k3s1"]
+OLDER = "v1.33.2+k3s1"  # in the directory, but not the newest of its minor: not on the path
+SKIP = "v1.38.0+k3s1"  # no v1.37 release in the directory: refused
 # lab-3 is a GPU node with two STAND-IN GPUs (a fake sysfs tree and the nvidia-smi stand-in
 # that the stand-in driver package installs; tests/standins/nvidia-apt-repo)
 GPU_HOST = {
@@ -48,15 +55,17 @@ GPU_HOST = {
 }
 
 
-def stand_in_release(env, version: str) -> Path:
-    out = env.state / f"k3s-release-{version}"
-    if out.is_dir():  # built once per version: the same release for every converge
-        return out
-    subprocess.run(
-        [sys.executable, str(STANDIN), "release", "--out", str(out), "--version", version],
-        check=True,
-        capture_output=True,
-    )
+def stand_in_releases(env) -> Path:
+    """The airgap directory: one stand-in release per version, in a directory named by it."""
+    out = env.state / "k3s-releases"
+    for version in [BASE, *PATH, OLDER, UPGRADE]:
+        if not (out / version).is_dir():  # built once: the same release for every converge
+            release = ["release", "--out", str(out / version), "--version", version]
+            subprocess.run(
+                [sys.executable, str(STANDIN), *release],
+                check=True,
+                capture_output=True,
+            )
     return out
 
 
@@ -74,7 +83,7 @@ def write_inventory(env, agents: list[str], version: str = BASE) -> None:
         yaml.safe_dump(
             {
                 "k3s_version": version,
-                "k3s_artifacts_dir": str(stand_in_release(env, version)),
+                "k3s_artifacts_dir": str(stand_in_releases(env)),
                 "k3s_server_config": {"cluster-cidr": "10.42.0.0/16"},
                 "nvidia_driver_apt_repository": "deb [trusted=yes] file:/srv/standin-apt ./",
                 "nvidia_container_toolkit_apt_repository": "deb [trusted=yes] file:/srv/standin-apt ./",
@@ -239,24 +248,42 @@ def test_an_upgrade_that_skips_a_minor_is_refused_before_any_node_changes(cluste
     done = cluster.hf("apply", "upgrade", "-i", str(cluster.inventory))
     assert done.returncode != 0
     assert f"k3s: lab-1 runs {BASE}; {SKIP} skips minor versions" in done.stdout + done.stderr
-    assert "none is pinned for v1.37" in done.stdout + done.stderr
+    assert f"{stand_in_releases(cluster)} holds none for v1.37" in done.stdout + done.stderr
     assert {n["version"] for n in status(cluster)["nodes"]} == {BASE}
     for host in ("lab-1", "lab-4"):
         assert on(cluster, host, "readlink", "/usr/local/bin/k3s").strip().endswith(f"/{BASE}/k3s")
 
 
-def test_upgrade_moves_every_node_to_the_new_release(cluster):
+def started_versions(env, host: str, unit: str) -> list[str]:
+    """The releases the node's K3s started as, in order, each once (a restart on the same
+    release is not a step): from the line K3s logs at start."""
+    log = on(env, host, "journalctl", "-u", unit, "--no-pager", "-o", "cat")
+    started = [
+        line.rsplit(" ", 1)[-1].strip('"') for line in log.splitlines() if " is up as " in line
+    ]
+    return [v for i, v in enumerate(started) if i == 0 or started[i - 1] != v]
+
+
+def test_upgrade_from_the_earlier_default_goes_one_minor_at_a_time_to_the_current(cluster):
     write_inventory(cluster, ["lab-3", "lab-4"], UPGRADE)
     plan = cluster.hf("apply", "upgrade", "--check", "-i", str(cluster.inventory))
     assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr
-    hosts = summary(cluster, "apply", "upgrade")
+    path = " -> ".join([BASE, *PATH, UPGRADE])
+    for host in ("lab-1", "lab-2", "lab-3", "lab-4"):
+        assert f"{host}: {path} (upgrade)" in plan.stdout, plan.stdout[-3000:]
+    assert {n["version"] for n in status(cluster)["nodes"]} == {BASE}  # --check moved none
+    done = cluster.hf("apply", "upgrade", "-i", str(cluster.inventory), "--json")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    hosts = json.loads(done.stdout.splitlines()[-1])["summary"]["hosts"]
     assert all(h["changed"] > 0 for h in hosts.values()), hosts
+    # each node ran every release of the path, in order (what K3s logs as it starts)
+    for host, unit in (("lab-1", "k3s"), ("lab-2", "k3s"), ("lab-3", "k3s-agent")):
+        assert started_versions(cluster, host, unit) == [BASE, *PATH, UPGRADE], host
     nodes = status(cluster)["nodes"]
     assert {n["version"] for n in nodes} == {UPGRADE} and all(n["ready"] for n in nodes)
-    assert {n["name"]: n["gpus"] for n in nodes}["lab-3"] == "2"  # labels survive the restart
+    assert {n["name"]: n["gpus"] for n in nodes}["lab-3"] == "2"  # labels survive the restarts
     # airgap images replaced, not accumulated: the directory holds this release's only
-    release = cluster.state / f"k3s-release-{UPGRADE}"
-    listed = (release / "sha256sum-amd64.txt").read_text()
+    listed = (stand_in_releases(cluster) / UPGRADE / "sha256sum-amd64.txt").read_text()
     for host in ("lab-1", "lab-4"):
         images = on(cluster, host, "ls", "-A", "/var/lib/rancher/k3s/agent/images").split()
         assert [i for i in images if not i.startswith(".")] == ["k3s-airgap-images-amd64.tar.gz"]

@@ -42,10 +42,10 @@ def test_the_earlier_default_goes_up_one_minor_at_a_time_through_pinned_releases
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     results = play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.36.4+k3s1"})
     assert not any(r.get("failed") for r in results.values()), results
-    assert results["Show the plan"]["msg"] == (
+    assert results["Show the plan"]["msg"] == [
         "localhost: v1.31.4+k3s1 -> v1.32.11+k3s1 -> v1.33.13+k3s2 -> v1.34.11+k3s1"
         " -> v1.35.8+k3s1 -> v1.36.4+k3s1 (upgrade)"
-    )
+    ]
 
 
 def test_one_minor_up_is_planned_and_shown(tmp_path, monkeypatch):
@@ -53,10 +53,56 @@ def test_one_minor_up_is_planned_and_shown(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
     results = play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.36.4+k3s1"})
     assert not any(r.get("failed") for r in results.values()), results
-    assert results["Show the plan"]["msg"] == "localhost: v1.35.2+k3s1 -> v1.36.4+k3s1 (upgrade)"
+    assert results["Show the plan"]["msg"] == ["localhost: v1.35.2+k3s1 -> v1.36.4+k3s1 (upgrade)"]
 
 
 def test_without_k3s_yet_every_node_is_new(tmp_path):
     results = play(tmp_path, "k3s_server", "upgrade_plan.yml", {"k3s_version": "v1.36.4+k3s1"})
     assert not any(r.get("failed") for r in results.values()), results
-    assert results["Show the plan"]["msg"].endswith("(new)")
+    assert [m[-5:] for m in results["Show the plan"]["msg"]] == ["(new)"]
+
+
+def _releases(tmp_path, *versions: str):
+    """An airgap directory with one directory per release, named by its version (each
+    holds what the release files are named; the plan reads only the directory names)."""
+    root = tmp_path / "k3s-releases"
+    for version in versions:
+        (root / version).mkdir(parents=True)
+        (root / version / "sha256sum-amd64.txt").write_text("")
+    (root / "notes").mkdir()  # not a release: not on any path
+    return root
+
+
+def test_from_an_airgap_directory_of_releases_the_path_takes_the_newest_of_each_minor(
+    tmp_path, monkeypatch
+):
+    _fake_k3s(tmp_path, "v1.31.4+k3s1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    root = _releases(
+        tmp_path,
+        "v1.31.4+k3s1",
+        "v1.32.13+k3s1",
+        "v1.33.2+k3s1",
+        "v1.33.14+k3s1",
+        "v1.34.12+k3s1",
+        "v1.35.9+k3s1",
+        "v1.36.3+k3s1",
+    )
+    variables = {"k3s_version": "v1.36.3+k3s1", "k3s_artifacts_dir": str(root)}
+    results = play(tmp_path, "k3s_server", "upgrade_plan.yml", variables)
+    assert not any(r.get("failed") for r in results.values()), results
+    # the pinned releases (v1.32.11, ...) are not on it: an airgap install cannot download
+    assert results["Show the plan"]["msg"] == [
+        "localhost: v1.31.4+k3s1 -> v1.32.13+k3s1 -> v1.33.14+k3s1 -> v1.34.12+k3s1"
+        " -> v1.35.9+k3s1 -> v1.36.3+k3s1 (upgrade)"
+    ]
+
+
+def test_an_airgap_directory_without_a_minor_stops_the_plan_naming_it(tmp_path, monkeypatch):
+    _fake_k3s(tmp_path, "v1.31.4+k3s1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    root = _releases(tmp_path, "v1.32.13+k3s1", "v1.33.14+k3s1", "v1.36.3+k3s1")
+    variables = {"k3s_version": "v1.36.3+k3s1", "k3s_artifacts_dir": str(root)}
+    name, msg = _failed(play(tmp_path, "k3s_server", "upgrade_plan.yml", variables))
+    assert name == "Refuse a skipped minor or a downgrade, before any node changes"
+    assert f"{root} holds none for v1.34, v1.35" in msg

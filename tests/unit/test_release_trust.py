@@ -322,6 +322,26 @@ def test_k3s_downloads_a_version_it_does_not_pin_only_with_k3s_sha256(tmp_path):
 
 
 @needs_arch
+def test_k3s_installs_from_the_airgap_directory_named_by_its_version_when_there_is_one(tmp_path):
+    """An airgap directory holds one release, or one per version in a directory named by
+    it (what `apply upgrade` goes through): the install copies that version's files."""
+    root = tmp_path / "k3s-releases"
+    for version in ("v1.31.4+k3s1", "v1.32.13+k3s1"):
+        release = ["release", "--out", str(root / version), "--version", version, "--arch", ARCH]
+        subprocess.run(
+            [sys.executable, str(ROOT / "tests/standins/k3s"), *release],
+            check=True,
+            capture_output=True,
+        )
+    variables = {"k3s_version": "v1.32.13+k3s1", "k3s_artifacts_dir": str(root)}
+    copied = play(tmp_path, "k3s_server", "upgrade.yml", variables)[
+        "Copy the release from the controller's artifacts directory (airgap)"
+    ]
+    sources = [r["invocation"]["module_args"]["src"] for r in copied["results"]]
+    assert sources and all(s.startswith(f"{root}/v1.32.13+k3s1/") for s in sources), sources
+
+
+@needs_arch
 def test_k3s_holds_a_pinned_version_to_its_pinned_digest(tmp_path):
     variables = {"k3s_version": "v1.34.3+k3s1", "k3s_sha256": {ARCH: HEX}}
     name, msg = _failed(play(tmp_path, "k3s_server", "upgrade.yml", variables))

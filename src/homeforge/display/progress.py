@@ -109,6 +109,8 @@ class LiveProgress:
             if outcome == "ok":
                 row["ok"] += 1
                 row["changed"] += int(changed)
+                for line in shown_lines(data):
+                    console.print(Text(f"[{self.elapsed()}] {host}: {line}"), soft_wrap=True)
             elif outcome in ("failed", "unreachable") and not data.get("ignore_errors"):
                 row["failed"] += 1
                 row["state"] = outcome
@@ -125,6 +127,21 @@ class LiveProgress:
                     row["state"] = "changed" if row["changed"] else "ok"
         if self.live:
             self.live.update(self.render())
+
+
+DEBUG_ACTIONS = ("ansible.builtin.debug", "debug")
+
+
+def shown_lines(data: dict[str, Any]) -> list[str]:
+    """What a play shows its user (a ``debug`` task's message, such as the upgrade plan):
+    one line per entry of a list. Results of ``no_log`` tasks are censored by Ansible
+    before they reach the events."""
+    if data.get("task_action") not in DEBUG_ACTIONS:
+        return []
+    msg = (data.get("res") or {}).get("msg")
+    if isinstance(msg, list):
+        return [str(m) for m in msg if str(m).strip()]
+    return [str(msg)] if isinstance(msg, str) and msg.strip() else []
 
 
 def recap(result: ConvergeResult) -> None:
@@ -191,6 +208,8 @@ class JsonEvents:
             out["changed"] = bool(res.get("changed"))
             if kind in ("runner_on_failed", "runner_on_unreachable"):
                 out["msg"] = failure_message(res)
+            elif shown_lines(data):
+                out["msg"] = shown_lines(data)
         emit(out)
 
 

@@ -105,3 +105,20 @@ def test_nothing_to_do_is_no_step_and_a_new_cluster_is_one():
     assert current[0]["steps"] == []
     fresh = k3s_upgrade_plan("", "v1.36.4+k3s1", ["s1"], PINNED)
     assert fresh[0]["step"] == "new" and fresh[0]["steps"] == ["v1.36.4+k3s1"]
+
+
+def test_from_an_airgap_directory_the_refusal_says_where_a_release_of_the_minor_goes():
+    plan = k3s_upgrade_plan(
+        _nodes(s1="v1.31.4+k3s1"),
+        "v1.36.3+k3s1",
+        ["s1"],
+        ["v1.32.13+k3s1", "v1.34.12+k3s1", "v1.35.9+k3s1"],
+        airgap="/srv/k3s",
+    )
+    assert plan[0]["step"] == "skip" and plan[0]["steps"] == []
+    assert plan[0]["problem"] == (
+        "k3s: s1 runs v1.31.4+k3s1; v1.36.3+k3s1 skips minor versions, and Kubernetes upgrades"
+        " one minor at a time through a release of each from k3s_artifacts_dir: /srv/k3s holds"
+        " none for v1.33 (add each as a directory named by its version, such as"
+        " /srv/k3s/v1.32.N+k3sM/)"
+    )
