@@ -48,6 +48,7 @@ import yaml
 import homeforge
 from homeforge import paths
 from homeforge.fastpath.controller_files import controller_files
+from homeforge.fastpath.references import with_references
 from homeforge.inventory.model import Inventory
 from homeforge.remote.stampops import FORMAT
 
@@ -366,7 +367,8 @@ def digests(
     sealed = {other: inv.sealed_vars(other) for other in inv.hosts}
     common["groups"] = _sha(_canonical(ordered_groups(inv)))
     for key in sorted(keys):  # one part per variable, so a change names what it needs
-        values = {other: v[key] for other, v in sealed.items() if key in v}
+        # as each host resolves it: a templated value with the variables it names
+        values = {other: with_references(v, key) for other, v in sealed.items() if key in v}
         if values:
             common[OTHERS_PART + key] = _sha(_canonical(values))
     common["other hosts' facts"] = _sha(_canonical(cached_facts(inv.hosts, keys)))
