@@ -137,8 +137,10 @@ def _step(host, running, target, wanted, pinned, airgap=""):
 
 
 def _skip_problem(host, running, target, missing, now, airgap):
-    """The refusal of a path with a minor no release is known for, saying where one goes."""
+    """The refusal of a path with a minor no release is known for, saying where one goes
+    (the first such minor; the next one when the target is of another major version)."""
     lacking = ", ".join(missing) or "another major version"
+    first = missing[0] if missing else f"v{now[0]}.{now[1] + 1}"
     head = (
         f"k3s: {host} runs {running}; {target} skips minor versions, and Kubernetes upgrades"
         " one minor at a time"
@@ -147,11 +149,11 @@ def _skip_problem(host, running, target, missing, now, airgap):
         return (
             f"{head} through a release of each from k3s_artifacts_dir: {airgap} holds none for"
             f" {lacking} (add each as a directory named by its version, such as"
-            f" {airgap}/v{now[0]}.{now[1] + 1}.N+k3sM/)"
+            f" {airgap}/{first}.N+k3sM/)"
         )
     return (
         f"{head} through a pinned release of each: none is pinned for {lacking}"
-        f" (`homeforge apply upgrade -e k3s_version=v{now[0]}.{now[1] + 1}.N+k3sM"
+        f" (`homeforge apply upgrade -e k3s_version={first}.N+k3sM"
         " -e k3s_sha256=...` first, then the next minor)"
     )
 

@@ -254,10 +254,25 @@ def test_an_upgrade_that_skips_a_minor_is_refused_before_any_node_changes(cluste
         assert on(cluster, host, "readlink", "/usr/local/bin/k3s").strip().endswith(f"/{BASE}/k3s")
 
 
-def started_versions(env, host: str, unit: str) -> list[str]:
-    """The releases the node's K3s started as, in order, each once (a restart on the same
-    release is not a step): from the line K3s logs at start."""
-    log = on(env, host, "journalctl", "-u", unit, "--no-pager", "-o", "cat")
+UNITS = {"lab-1": "k3s", "lab-2": "k3s", "lab-3": "k3s-agent"}  # both servers, the GPU agent
+
+
+def started_versions(env, host: str, since: str) -> list[str]:
+    """The releases the node's K3s started as since ``since`` (seconds since the epoch,
+    the node's clock), in order, each once (a restart on the same release is not a step):
+    from the line K3s logs at start."""
+    log = on(
+        env,
+        host,
+        "journalctl",
+        "-u",
+        UNITS[host],
+        "--since",
+        f"@{since}",
+        "--no-pager",
+        "-o",
+        "cat",
+    )
     started = [
         line.rsplit(" ", 1)[-1].strip('"') for line in log.splitlines() if " is up as " in line
     ]
@@ -272,13 +287,14 @@ def test_upgrade_from_the_earlier_default_goes_one_minor_at_a_time_to_the_curren
     for host in ("lab-1", "lab-2", "lab-3", "lab-4"):
         assert f"{host}: {path} (upgrade)" in plan.stdout, plan.stdout[-3000:]
     assert {n["version"] for n in status(cluster)["nodes"]} == {BASE}  # --check moved none
+    since = {host: on(cluster, host, "date", "+%s").strip() for host in UNITS}
     done = cluster.hf("apply", "upgrade", "-i", str(cluster.inventory), "--json")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr
     hosts = json.loads(done.stdout.splitlines()[-1])["summary"]["hosts"]
     assert all(h["changed"] > 0 for h in hosts.values()), hosts
     # each node ran every release of the path, in order (what K3s logs as it starts)
-    for host, unit in (("lab-1", "k3s"), ("lab-2", "k3s"), ("lab-3", "k3s-agent")):
-        assert started_versions(cluster, host, unit) == [BASE, *PATH, UPGRADE], host
+    for host, started in since.items():
+        assert started_versions(cluster, host, started) == [*PATH, UPGRADE], host
     nodes = status(cluster)["nodes"]
     assert {n["version"] for n in nodes} == {UPGRADE} and all(n["ready"] for n in nodes)
     assert {n["name"]: n["gpus"] for n in nodes}["lab-3"] == "2"  # labels survive the restarts

@@ -29,6 +29,7 @@ def _ok(action: str, msg, host: str = "lab-1") -> dict:
 def test_a_debug_message_is_shown_one_line_per_entry_and_other_results_are_not():
     assert shown_lines(_ok("ansible.builtin.debug", PLAN)["event_data"]) == PLAN
     assert shown_lines(_ok("debug", "one line")["event_data"]) == ["one line"]
+    assert shown_lines(_ok("ansible.legacy.debug", "legacy")["event_data"]) == ["legacy"]
     assert shown_lines(_ok("ansible.builtin.command", "output")["event_data"]) == []
     assert shown_lines(_ok("ansible.builtin.debug", "")["event_data"]) == []
 
@@ -41,9 +42,15 @@ def test_the_log_shows_the_plan_under_its_task():
         )
         progress.on_event(_ok("ansible.builtin.debug", PLAN))
         progress.on_event(_ok("ansible.builtin.command", "not shown", host="lab-2"))
+        progress.on_event(_ok("ansible.builtin.debug", "wg0: live peers differ", host="lab-2"))
     lines = captured.get().splitlines()
     assert lines[0].endswith("Show the plan")
-    assert [line.split("] ", 1)[1] for line in lines[1:]] == [f"lab-1: {entry}" for entry in PLAN]
+    # the plan's lines name their hosts (it runs once, on lab-1): shown as they are;
+    # a note of one host's own is shown under its host
+    assert [line.split("] ", 1)[1] for line in lines[1:]] == [
+        *PLAN,
+        "lab-2: wg0: live peers differ",
+    ]
     assert progress.rows["lab-1"]["ok"] == 1
 
 
@@ -52,4 +59,4 @@ def test_json_events_carry_the_shown_message(capsys):
     events.on_event(_ok("ansible.builtin.debug", PLAN))
     events.on_event(_ok("ansible.builtin.command", "not shown"))
     out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert out[0]["msg"] == PLAN and "msg" not in out[1]
+    assert out[0]["lines"] == PLAN and "lines" not in out[1] and "msg" not in out[0]

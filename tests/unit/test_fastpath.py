@@ -697,14 +697,15 @@ def test_a_variable_other_hosts_read_changes_every_host(cluster_inventory):
 
 
 def test_a_variable_a_peers_unresolved_template_names_changes_every_host(cluster_inventory):
-    """lab-3's address is a template that needs a fact, so it is only resolved when
-    Ansible runs (the inventory loader leaves it as written): the other hosts read the
-    address it resolves to (/etc/hosts, the mesh), so a change of the variable it names
-    is a change of what they read, though the value as written stays the same."""
+    """lab-3's address is a template that needs a value the inventory does not hold (one
+    given with -e when Ansible runs), so the inventory loader leaves it as written: the
+    other hosts read the address it resolves to (/etc/hosts, the mesh), so a change of
+    the variable it names is a change of what they read, though the value as written
+    stays the same."""
     path, _ = cluster_inventory
     text = path.read_text().replace(
         "lab-3: {ansible_host: 10.0.0.3,",
-        "lab-3: {lan_name: lab3, ansible_host: '{{ lan_name }}.{{ ansible_domain }}',",
+        "lab-3: {lan_name: lab3, ansible_host: '{{ lan_name }}.{{ site_domain }}',",
     )
     path.write_text(text)
     before = _digests(path)

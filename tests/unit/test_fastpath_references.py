@@ -7,8 +7,12 @@ from homeforge.fastpath.references import with_references
 
 def test_a_plain_value_is_itself():
     assert with_references({"ansible_host": "10.0.0.1", "lan": "x"}, "ansible_host") == "10.0.0.1"
-    # a name in a plain value is not a reference: only templates are resolved
+    # a name in a plain value, or in the text around a template, is not a reference
     assert with_references({"a": "lan", "lan": "x"}, "a") == "lan"
+    assert with_references({"a": "lan-{{ n }}", "lan": "x", "n": 1}, "a") == {
+        "a": "lan-{{ n }}",
+        "n": 1,
+    }
 
 
 def test_templates_are_followed_through_every_value_they_name():

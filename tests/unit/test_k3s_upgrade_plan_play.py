@@ -70,6 +70,7 @@ def _releases(tmp_path, *versions: str):
         (root / version).mkdir(parents=True)
         (root / version / "sha256sum-amd64.txt").write_text("")
     (root / "notes").mkdir()  # not a release: not on any path
+    (root / "v1.34.99+k3s1.bak").mkdir()  # nor is a name that is not a K3s version
     return root
 
 
@@ -106,3 +107,18 @@ def test_an_airgap_directory_without_a_minor_stops_the_plan_naming_it(tmp_path, 
     name, msg = _failed(play(tmp_path, "k3s_server", "upgrade_plan.yml", variables))
     assert name == "Refuse a skipped minor or a downgrade, before any node changes"
     assert f"{root} holds none for v1.34, v1.35" in msg
+
+
+def test_a_path_longer_than_one_run_takes_is_refused_before_any_node_changes(
+    tmp_path, monkeypatch
+):
+    """upgrade.yml takes six steps in one run: from v1.28 to v1.36 are eight."""
+    _fake_k3s(tmp_path, "v1.28.15+k3s1")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    minors = [f"v1.{minor}.1+k3s1" for minor in range(29, 36)]
+    root = _releases(tmp_path, *minors, "v1.36.3+k3s1")
+    variables = {"k3s_version": "v1.36.3+k3s1", "k3s_artifacts_dir": str(root)}
+    name, msg = _failed(play(tmp_path, "k3s_server", "upgrade_plan.yml", variables))
+    assert name == "Refuse a path longer than one run takes, before any node changes"
+    assert msg.startswith("k3s: the path to v1.36.3+k3s1 has 8 steps")
+    assert msg.endswith("upgrade to v1.34.1+k3s1 first")

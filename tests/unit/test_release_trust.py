@@ -342,6 +342,22 @@ def test_k3s_installs_from_the_airgap_directory_named_by_its_version_when_there_
 
 
 @needs_arch
+def test_k3s_refuses_a_directory_of_releases_without_this_one(tmp_path):
+    """Files at the top of a directory of releases name no version: an install of a
+    version the directory has no directory for stops, rather than take them."""
+    root = tmp_path / "k3s-releases"
+    (root / "v1.31.4+k3s1").mkdir(parents=True)
+    (root / "k3s").write_text("an older release's binary")
+    variables = {"k3s_version": "v1.32.13+k3s1", "k3s_artifacts_dir": str(root)}
+    name, msg = _failed(play(tmp_path, "k3s_server", "upgrade.yml", variables))
+    assert name == "Check the airgap directory holds this release"
+    assert msg == (
+        f"k3s: k3s_artifacts_dir {root} holds releases v1.31.4+k3s1"
+        f" but no {root}/v1.32.13+k3s1/ for k3s_version v1.32.13+k3s1"
+    )
+
+
+@needs_arch
 def test_k3s_holds_a_pinned_version_to_its_pinned_digest(tmp_path):
     variables = {"k3s_version": "v1.34.3+k3s1", "k3s_sha256": {ARCH: HEX}}
     name, msg = _failed(play(tmp_path, "k3s_server", "upgrade.yml", variables))

@@ -110,7 +110,9 @@ class LiveProgress:
                 row["ok"] += 1
                 row["changed"] += int(changed)
                 for line in shown_lines(data):
-                    console.print(Text(f"[{self.elapsed()}] {host}: {line}"), soft_wrap=True)
+                    # a line that names its own host (the upgrade plan's) is not prefixed
+                    said = line if line.split(": ", 1)[0] in self.rows else f"{host}: {line}"
+                    console.print(Text(f"[{self.elapsed()}] {said}"), soft_wrap=True)
             elif outcome in ("failed", "unreachable") and not data.get("ignore_errors"):
                 row["failed"] += 1
                 row["state"] = outcome
@@ -129,7 +131,7 @@ class LiveProgress:
             self.live.update(self.render())
 
 
-DEBUG_ACTIONS = ("ansible.builtin.debug", "debug")
+DEBUG_ACTIONS = ("ansible.builtin.debug", "ansible.legacy.debug", "debug")
 
 
 def shown_lines(data: dict[str, Any]) -> list[str]:
@@ -209,7 +211,7 @@ class JsonEvents:
             if kind in ("runner_on_failed", "runner_on_unreachable"):
                 out["msg"] = failure_message(res)
             elif shown_lines(data):
-                out["msg"] = shown_lines(data)
+                out["lines"] = shown_lines(data)
         emit(out)
 
 

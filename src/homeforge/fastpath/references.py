@@ -3,11 +3,12 @@
 Roles read some variables across hosts (``hostvars[h]['ansible_host']`` in /etc/hosts,
 a peer's ``wireguard_address``), and each is one part of every host's inputs
 (:mod:`homeforge.fastpath.inputs`). The inventory loader resolves the templates it can
-(``homeforge.inventory.loader``); one that needs a fact (``ansible_host: "{{ lan_name
-}}.{{ ansible_domain }}"``) stays as written until Ansible runs. So the part holds such
-a value together with the values of the host's variables it names, followed through
-their own templates: a change of ``lan_name`` on one host converges the hosts that read
-its address.
+(``homeforge.inventory.loader``); one that needs what the inventory does not hold (a
+fact, a value given with ``-e``: ``ansible_host: "{{ lan_name }}.{{ site_domain }}"``)
+stays as written until Ansible runs. So the part holds such a value together with the
+values of the host's variables it names, followed through their own templates: a change
+of ``lan_name`` on one host converges the hosts that read its address. A fact it names
+is not followed: facts are not inventory values.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-TEMPLATE = re.compile(r"{{|{%")
+# what Jinja evaluates: expressions and statements (text around them names nothing)
+TEMPLATE = re.compile(r"{{(.*?)}}|{%(.*?)%}", re.S)
 WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -42,6 +44,7 @@ def with_references(hostvars: dict[str, Any], key: str) -> Any:
         name = todo.pop()
         found[name] = hostvars[name]
         for text in _scalars(hostvars[name]):
-            if TEMPLATE.search(text):
-                todo += [w for w in WORD.findall(text) if w in hostvars and w not in found]
+            for expression in TEMPLATE.findall(text):
+                words = WORD.findall(" ".join(expression))
+                todo += [w for w in words if w in hostvars and w not in found]
     return found if len(found) > 1 else hostvars[key]

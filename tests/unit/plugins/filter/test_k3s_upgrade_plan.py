@@ -120,5 +120,5 @@ def test_from_an_airgap_directory_the_refusal_says_where_a_release_of_the_minor_
         "k3s: s1 runs v1.31.4+k3s1; v1.36.3+k3s1 skips minor versions, and Kubernetes upgrades"
         " one minor at a time through a release of each from k3s_artifacts_dir: /srv/k3s holds"
         " none for v1.33 (add each as a directory named by its version, such as"
-        " /srv/k3s/v1.32.N+k3sM/)"
+        " /srv/k3s/v1.33.N+k3sM/)"
     )
