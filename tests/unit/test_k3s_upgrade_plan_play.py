@@ -109,9 +109,7 @@ def test_an_airgap_directory_without_a_minor_stops_the_plan_naming_it(tmp_path, 
     assert f"{root} holds none for v1.34, v1.35" in msg
 
 
-def test_a_path_longer_than_one_run_takes_is_refused_before_any_node_changes(
-    tmp_path, monkeypatch
-):
+def test_a_path_longer_than_one_run_takes_is_refused_before_any_node_changes(tmp_path, monkeypatch):
     """upgrade.yml takes six steps in one run: from v1.28 to v1.36 are eight."""
     _fake_k3s(tmp_path, "v1.28.15+k3s1")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
