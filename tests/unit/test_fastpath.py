@@ -712,7 +712,39 @@ def test_a_variable_a_peers_unresolved_template_names_changes_every_host(cluster
     path.write_text(text.replace("lan_name: lab3", "lan_name: lab3-new"))
     changed = _changed(before, _digests(path))
     assert changed["lab-1"] == changed["lab-2"] == ["other hosts' variable ansible_host"]
-    assert changed["lab-3"] == ["other hosts' variable ansible_host", "variable lan_name"]
+    assert changed["lab-3"] == [
+        "other hosts' variable ansible_host",
+        "variable ansible_host",  # its own part holds what the template names too
+        "variable lan_name",
+    ]
+
+
+def test_a_value_that_templates_another_hosts_variable_changes_with_it(cluster_inventory):
+    """lab-2's common_etc_hosts_address is written from lab-3's variable (the inventory
+    loader leaves another host's variable as written): a change of lab-3's changes lab-2's
+    own part, and every host's part for the variable they read across hosts."""
+    path, _ = cluster_inventory
+    text = (
+        path.read_text()
+        .replace(
+            "lab-2: {ansible_host: 10.0.0.2,",
+            "lab-2: {ansible_host: 10.0.0.2, common_etc_hosts_address: "
+            "\"{{ hostvars['lab-3'].lan_ip }}\",",
+        )
+        .replace(
+            "lab-3: {ansible_host: 10.0.0.3,", "lab-3: {ansible_host: 10.0.0.3, lan_ip: 10.1.0.3,"
+        )
+    )
+    path.write_text(text)
+    before = _digests(path)
+    path.write_text(text.replace("lan_ip: 10.1.0.3", "lan_ip: 10.1.0.33"))
+    changed = _changed(before, _digests(path))
+    assert changed["lab-1"] == ["other hosts' variable common_etc_hosts_address"]
+    assert changed["lab-2"] == [
+        "other hosts' variable common_etc_hosts_address",
+        "variable common_etc_hosts_address",
+    ]
+    assert changed["lab-3"] == ["other hosts' variable common_etc_hosts_address", "variable lan_ip"]
 
 
 def test_group_membership_and_extra_vars_are_inputs(cluster_inventory):

@@ -368,7 +368,7 @@ def digests(
     common["groups"] = _sha(_canonical(ordered_groups(inv)))
     for key in sorted(keys):  # one part per variable, so a change names what it needs
         # as each host resolves it: a templated value with the variables it names
-        values = {other: with_references(v, key) for other, v in sealed.items() if key in v}
+        values = {o: with_references(sealed, o, key) for o, v in sealed.items() if key in v}
         if values:
             common[OTHERS_PART + key] = _sha(_canonical(values))
     common["other hosts' facts"] = _sha(_canonical(cached_facts(inv.hosts, keys)))
@@ -384,8 +384,8 @@ def digests(
             # the role builds a controller path from it (the ingress CA's export)
             parts["inventory location"] = _sha(str(Path(inv.path).resolve().parent))
         parts["host"] = _sha(host)
-        for key, value in sorted((sealed.get(host) or inv.sealed_vars(host)).items()):
-            parts[VARIABLE_PART + key] = _sha(_canonical(value))
+        for key in sorted(sealed.setdefault(host, inv.sealed_vars(host))):  # with what it names
+            parts[VARIABLE_PART + key] = _sha(_canonical(with_references(sealed, host, key)))
         parts["controller files"] = _sha(_canonical(controller_files(inv.hostvars[host])))
         result[host] = parts
     return result
