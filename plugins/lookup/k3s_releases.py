@@ -39,8 +39,7 @@ import re
 
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
-
-VERSION = re.compile(r"^v(\d+)\.(\d+)\.(\d+)\+k3s(\d+)$")
+from ansible_collections.homeforge.homelab.plugins.module_utils.k3s import VERSION_RE
 
 
 def releases(directory):
@@ -51,9 +50,8 @@ def releases(directory):
         raise ValueError(f"{directory} is not a directory on the controller")
     found = []
     for name in os.listdir(directory):
-        match = VERSION.match(name)
-        if match and os.path.isdir(os.path.join(directory, name)):
-            found.append((tuple(int(g) for g in match.groups()), name))
+        if VERSION_RE.match(name) and os.path.isdir(os.path.join(directory, name)):
+            found.append((tuple(int(n) for n in re.findall(r"[0-9]+", name)), name))
     return [name for _key, name in sorted(found)]
 
 
