@@ -143,7 +143,8 @@ def served_models(ollama_hosts: dict[str, dict]) -> dict[str, list[str]]:
 def proxy_config(ollama_hosts: dict[str, dict], gateway_host: str, settings: dict) -> dict:
     """LiteLLM's proxy configuration (``config.yaml``) for the gateway on ``gateway_host``.
 
-    ``ollama_hosts``: host -> ``{ollama_models, ollama_host, mesh_address}``;
+    ``ollama_hosts``: host -> ``{ollama_models, ollama_host, mesh_address}``, or
+    ``{ollama_models, api_base}`` where the URL is known (Kubernetes mode's Service);
     ``settings``: ``embedding_models``, ``num_retries``, ``allowed_fails``,
     ``cooldown_seconds``, ``request_timeout``, ``hooks`` (the hooks module's name).
     ValueError names the first host or model the gateway cannot serve."""
@@ -159,7 +160,8 @@ def proxy_config(ollama_hosts: dict[str, dict], gateway_host: str, settings: dic
         provider = "ollama" if model in embedding else "ollama_chat"
         for host in served[model]:
             hvars = ollama_hosts[host]
-            base = ollama_base(
+            # Kubernetes mode: the Ollama chart's Service, named as the cluster's DNS has it
+            base = hvars.get("api_base") or ollama_base(
                 host, hvars.get("ollama_host"), gateway_host, hvars.get("mesh_address")
             )
             model_list.append(

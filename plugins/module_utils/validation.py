@@ -525,6 +525,37 @@ def sha256_problem(value: object) -> str | None:
     return None
 
 
+# A container image pinned by its content (the OCI distribution spec's reference grammar,
+# simplified: an optional registry host[:port], lowercase path components, an optional
+# tag, then @sha256: and the manifest's 64 hex digits). A tag alone moves; a digest does not.
+IMAGE_DIGEST_RE = re.compile(
+    r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9.-]*[a-zA-Z0-9])?(?::[0-9]+)?/)?"
+    r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}"
+)
+
+
+def image_digest_problem(value: object) -> str | None:
+    """A container image pinned by digest: ``ghcr.io/berriai/litellm:v1.108.7@sha256:<64 hex>``."""
+    if not isinstance(value, str) or _CONTROL.search(value) or not IMAGE_DIGEST_RE.fullmatch(value):
+        return (
+            "not an image pinned by digest (REGISTRY/NAME[:TAG]@sha256: and 64 lowercase hex"
+            " digits, as `crane digest` or `skopeo inspect` gives it)"
+        )
+    return None
+
+
+# A Kubernetes quantity for a volume's size: a whole number with a binary or decimal suffix.
+QUANTITY_RE = re.compile(r"[1-9][0-9]{0,5}(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)")
+
+
+def quantity_problem(value: object) -> str | None:
+    """A storage size as Kubernetes reads it (``1Gi``, ``500Mi``)."""
+    if not isinstance(value, str) or not QUANTITY_RE.fullmatch(value):
+        return "not a storage size (a whole number and a unit such as 512Mi or 10Gi)"
+    return None
+
+
 RULES = {
     "address": address_problem,
     "inventory_name": inventory_name_problem,
@@ -557,4 +588,6 @@ RULES = {
     "base64": base64_problem,
     "version": version_problem,
     "sha256": sha256_problem,
+    "image_digest": image_digest_problem,
+    "quantity": quantity_problem,
 }

@@ -43,6 +43,8 @@ kubelet_flag_problem = _rules.kubelet_flag_problem
 base64_problem = _rules.base64_problem
 version_problem = _rules.version_problem
 sha256_problem = _rules.sha256_problem
+image_digest_problem = _rules.image_digest_problem
+quantity_problem = _rules.quantity_problem
 
 
 def is_address(value: object) -> bool:

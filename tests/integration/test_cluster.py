@@ -3,11 +3,14 @@ agent joining over the mesh), against K3s STAND-IN releases (an airgap directory
 releases): the cluster starts at the project's earlier default, v1.31.4+k3s1; then
 `homeforge cluster status` and `cluster kubeconfig`, a fourth host joining the running
 cluster as an agent, `apply upgrade` to the current minor one minor at a time, `apply
-reset` of one node, and the token's whereabouts after all of it. Results are the roles' and the CLI's behaviour
+reset` of one node, and the token's whereabouts after all of it; Ollama and the AI
+gateway in the cluster (Kubernetes mode), the gateway's keys made on the first server. Results are the roles' and the CLI's behaviour
 with stand-in K3s processes (which leave interfaces and iptables chains as K3s does)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import shutil
 import subprocess
@@ -37,6 +40,7 @@ UPGRADE = lab_cluster.K3S_STANDIN_VERSION  # v1.36.3+k3s1: the stand-in, the pin
 PATH = ["v1.32.13+k3s1", "v1.33.14+k3s1", "v1.34.12+k3s1", "v1.35.9+k3s1"]
 OLDER = "v1.33.2+k3s1"  # in the directory, but not the newest of its minor: not on the path
 SKIP = "v1.38.0+k3s1"  # no v1.37 release in the directory: refused
+GATEWAY_IMAGE = "ghcr.io/berriai/litellm:v1.108.7@sha256:" + "5e" * 32
 # lab-3 is a GPU node with two STAND-IN GPUs (a fake sysfs tree and the nvidia-smi stand-in
 # that the stand-in driver package installs; tests/standins/nvidia-apt-repo)
 GPU_HOST = {
@@ -92,6 +96,13 @@ def write_inventory(env, agents: list[str], version: str = BASE) -> None:
                 "ollama_mode": "kubernetes",
                 "ollama_k8s_gpus": 1,
                 "ollama_models": ["llama3.2:1b"],
+                # the AI gateway in the cluster too, in front of Ollama's Service (the
+                # stand-in pulls no image: the digest is well formed, not a real one)
+                "ai_gateway_mode": "kubernetes",
+                "ai_gateway_k8s_image": GATEWAY_IMAGE,
+                "ai_gateway_consumers": [
+                    {"name": "app", "models": ["llama3.2:1b"], "rpm": 60, "tpm": 10000}
+                ],
             }
         )
     )
@@ -170,6 +181,52 @@ def test_ollama_goes_into_the_cluster_as_a_private_helmchart(cluster):
     values = yaml.safe_load(objects[1]["spec"]["valuesContent"])
     assert values["persistentVolume"]["enabled"] and values["runtimeClassName"] == "nvidia"
     assert values["ollama"]["models"]["pull"] == ["llama3.2:1b"]
+
+
+def _object(env, kind: str, name: str, namespace: str = "homeforge-gateway") -> dict:
+    return json.loads(
+        on(env, "lab-1", "k3s", "kubectl", "get", kind, name, "-n", namespace, "-o", "json")
+    )
+
+
+def test_the_gateway_goes_into_the_cluster_and_its_keys_are_made_on_the_first_server(cluster):
+    """Kubernetes mode: the gateway's objects as K3s applied them (the stand-in runs no pod),
+    its master key made on lab-1 and never on the controller, and a consumer key issued
+    there landing in the keys' Secret as its SHA-256 only."""
+    manifests = "/var/lib/rancher/k3s/server/manifests/"
+    for name in (
+        "homeforge-gateway.yaml",
+        "homeforge-gateway-keys.yaml",
+        "homeforge-gateway-master-key.yaml",
+    ):
+        assert on(cluster, "lab-1", "stat", "-c", "%a %U", manifests + name).strip() == "600 root"
+    deployment = _object(cluster, "deployment", "ai-gateway")
+    [container] = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == GATEWAY_IMAGE
+    config = yaml.safe_load(_object(cluster, "configmap", "ai-gateway")["data"]["config.yaml"])
+    bases = {m["litellm_params"]["api_base"] for m in config["model_list"]}
+    assert bases == {"http://ollama.ml.svc.cluster.local:11434"}
+    assert _object(cluster, "service", "ai-gateway")["spec"]["ports"][0]["port"] == 4000
+    assert _object(cluster, "networkpolicy", "ai-gateway-ingress-only")["spec"]["policyTypes"]
+    master = _object(cluster, "secret", "ai-gateway-master-key")
+    master_key = base64.b64decode(master["data"]["LITELLM_MASTER_KEY"]).decode()
+    done = cluster.hf("gateway", "keys", "issue", "app", "-i", str(cluster.inventory), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    issued = json.loads(done.stdout.splitlines()[-1])
+    key = issued["key"]["key"]
+    assert issued["key"]["host"] == "lab-1"
+    # K3s applies the changed manifest (the stand-in, at its next look: a kubectl call)
+    stored = json.loads(
+        base64.b64decode(_object(cluster, "secret", "ai-gateway-keys")["data"]["keys.json"])
+    )
+    assert stored["keys"]["app"]["sha256"] == hashlib.sha256(key.encode()).hexdigest()
+    listed = cluster.hf("gateway", "keys", "list", "-i", str(cluster.inventory))
+    assert listed.returncode == 0 and "app" in listed.stdout and key not in listed.stdout
+    # usage is read in the pod (kubectl exec), which the stand-in does not run: one line
+    usage = cluster.hf("gateway", "usage", "-i", str(cluster.inventory))
+    assert usage.returncode != 0 and "kubectl exec" in usage.stdout + usage.stderr
+    stored_here = [p.read_text(errors="replace") for p in cluster.state.rglob("*") if p.is_file()]
+    assert not any(master_key in text or key in text for text in stored_here)
 
 
 def test_every_role_suite_passes_on_every_node(cluster):

@@ -415,7 +415,8 @@ def _drifts_converge(env, drifts: dict, outcomes: dict[str, str]) -> None:
         assert on(env, host, *repaired).returncode != 0, drift
     done, result, probes = _fast(env)
     assert done.returncode == 0 and result["ok"], done.stdout[-3000:] + done.stderr
-    assert result["outcomes"] == outcomes
+    seen = {h: (p["outcome"], p.get("detail", "")) for h, p in probes.items()}
+    assert result["outcomes"] == outcomes, (seen, result.get("reasons"))
     assert result["targeted"] == sorted(h for h, o in outcomes.items() if o == "converged")
     for layer, (host, _drift, item, repaired, role) in drifts.items():
         assert probes[host]["outcome"] == "drift", (layer, probes[host])

@@ -938,7 +938,7 @@ def test_only_hosts_that_finished_without_failure_get_a_stamp(cluster_inventory,
     last = fast.last_play
     assert (
         last
-        == "Ollama in the K3s cluster (Kubernetes mode; ollama_mode kubernetes set for the servers)"
+        == "AI gateway in the K3s cluster (Kubernetes mode; ai_gateway_mode kubernetes set for the servers)"
     )
     mixed = _result(["lab-1", "lab-3"], ["lab-2"])
     assert fast.stampable(mixed, inv.hosts, ["Base layer", last]) == ["lab-1", "lab-3"]

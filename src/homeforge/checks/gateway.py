@@ -13,8 +13,11 @@ from homeforge.roles import role_default
 from homeforge.validation import (
     absolute_path_problem,
     https_url_problem,
+    image_digest_problem,
+    kube_name_problem,
     listen_problem,
     port_problem,
+    quantity_problem,
     user_name_problem,
     version_problem,
 )
@@ -110,6 +113,64 @@ def check_gateway(inv: Inventory) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+K8S_RULES = {
+    "ai_gateway_k8s_namespace": kube_name_problem,
+    "ai_gateway_k8s_storage_size": quantity_problem,
+    "ai_gateway_k8s_storage_class": kube_name_problem,
+    "ai_gateway_port": port_problem,
+}
+
+
+def check_gateway_kubernetes(inv: Inventory) -> list[str]:
+    """Kubernetes mode (``ai_gateway_mode: kubernetes``, on the K3s servers): Ollama in the
+    cluster too, an image pinned by digest, Kubernetes names and sizes, the consumers
+    against the models Ollama's chart pulls (the servers' ``ollama_models``), and no host
+    in group ``ai_gateway`` (the gateway runs in the cluster, not on a host)."""
+    load("validation")
+    load("ollama")
+    gw = load("gateway")
+    problems: list[str] = []
+    for host in inv.hosts:
+        hvars = inv.hostvars[host]
+        if hvars.get("ai_gateway_mode") != "kubernetes":
+            continue
+        if host in inv.group_members(GROUP):
+            problems.append(
+                f"{inv.where(host, 'ai_gateway_mode')}: kubernetes: the gateway runs in the"
+                f" cluster, so group {GROUP} must have no hosts (it is for host mode)"
+            )
+        if hvars.get("ollama_mode", "host") != "kubernetes":
+            problems.append(
+                f"{inv.where(host, 'ai_gateway_mode')}: kubernetes needs ollama_mode: kubernetes"
+                " (the gateway serves the Ollama chart's Service)"
+            )
+        image = hvars.get("ai_gateway_k8s_image", "")
+        if not is_template(image) and (problem := image_digest_problem(image)):
+            problems.append(f"{inv.where(host, 'ai_gateway_k8s_image')}: {image!r}: {problem}")
+        problems += rule_problems(inv, host, hvars, K8S_RULES, ["ai_gateway_k8s_storage_class"])
+        namespace = hvars.get(
+            "ai_gateway_k8s_namespace", role_default("ai_gateway", "ai_gateway_k8s_namespace")
+        )
+        if namespace == hvars.get(
+            "ollama_k8s_namespace", role_default("ollama", "ollama_k8s_namespace")
+        ):
+            problems.append(
+                f"{inv.where(host, 'ai_gateway_k8s_namespace')}: {namespace!r}: Ollama's namespace"
+                " (ollama_k8s_namespace); the gateway needs its own (its NetworkPolicy)"
+            )
+        models = hvars.get("ollama_models") or []
+        consumers = hvars.get("ai_gateway_consumers", [])
+        if is_template(models) or is_template(consumers) or not isinstance(models, list):
+            continue
+        try:
+            served = set(gw.served_models({host: {"ollama_models": models}}))
+        except ValueError:  # a bad model name: the ollama check names it
+            continue
+        for where, problem in gw.consumer_problems(consumers, served):
+            problems.append(f"{inv.where(host, 'ai_gateway_consumers')}{where}: {problem}")
+    return list(dict.fromkeys(problems))
+
+
 # What LiteLLM answers without a key (its health endpoints for probes); every other path
 # at the gateway needs a consumer's key (401) or is refused (403).
 OPEN_PATHS = ("/health/liveliness", "/health/liveness", "/health/readiness")
@@ -159,4 +220,4 @@ def check_gateway_services(inv: Inventory) -> list[str]:
     return out
 
 
-CHECKS = [check_gateway, check_gateway_services]
+CHECKS = [check_gateway, check_gateway_kubernetes, check_gateway_services]

@@ -1,7 +1,8 @@
 """``homeforge gateway``: the AI gateway's consumer keys and usage, on the gateway host.
 
 The gateway host is the first host of the inventory's group ``ai_gateway`` (the group
-playbooks/site.yml gives the ``ai_gateway`` role). Keys are made there
+playbooks/site.yml gives the ``ai_gateway`` role), or in Kubernetes mode the first K3s
+server, which keeps the keys' Secret. Keys are made there
 (:mod:`homeforge.remote.gatewayops`), stored there only as their SHA-256, and a new key
 travels once, over SSH, to the caller that prints it: nothing here writes it down.
 """
@@ -12,11 +13,21 @@ from homeforge.errors import BadInput
 from homeforge.inventory.model import Inventory
 from homeforge.module_utils import load
 from homeforge.remote import Remote, gatewayops
+from homeforge.roles import role_default
 
 GROUP = "ai_gateway"
 
 
 def gateway_host(inv: Inventory) -> str:
+    """The first host of group ``ai_gateway``; in Kubernetes mode (``ai_gateway_mode:
+    kubernetes`` on the servers) the first server, where the keys' Secret is kept."""
+    for host in inv.hosts:
+        hvars = inv.hostvars[host]
+        if hvars.get("ai_gateway_mode") == "kubernetes":
+            group = hvars.get("k3s_server_group") or role_default("ai_gateway", "k3s_server_group")
+            servers = inv.group_members(str(group))
+            if servers:
+                return servers[0]
     members = inv.group_members(GROUP)
     if not members:
         raise BadInput(f"{inv.shown}: no hosts in group '{GROUP}' (the AI gateway's host)")

@@ -12,6 +12,14 @@ flock, atomically, keeping its owner (the gateway's user) and mode (0600):
 - ``consumers.json`` (the role's, from the inventory): who may have a key.
 - ``usage.jsonl`` (the hooks'): one record per request; :func:`usage` sums it up.
 - :func:`ask`: one question through the gateway on this host, as a consumer would ask it.
+
+Kubernetes mode (``ai_gateway_mode: kubernetes``): this host is the first K3s server, and
+``kubernetes.json`` (the role's) names the keys' store: the Secret ``ai-gateway-keys`` as
+a manifest in K3s's manifests directory (JSON, which K3s's YAML reader takes), holding
+the same ``keys.json`` as ``stringData``. K3s applies it when it changes and the kubelet
+refreshes the pod's mounted copy, which the hooks read again: an issued or revoked key
+takes effect after both (about a minute), not at the next request. The usage records are
+in the pod's volume, read with ``kubectl exec``.
 """
 
 import contextlib
@@ -28,6 +36,7 @@ STATE = "/var/lib/homeforge-gateway"
 KEYS = STATE + "/keys.json"
 CONSUMERS = ETC + "/consumers.json"
 USAGE = STATE + "/usage.jsonl"
+KUBERNETES = ETC + "/kubernetes.json"
 NAME = re.compile(r"[a-z][a-z0-9_-]{0,62}\Z")
 KEY_PREFIX = "sk-hf-"
 
@@ -39,26 +48,49 @@ def _consumers():
     return json.loads(text)
 
 
+def _kubernetes():
+    """Kubernetes mode's settings (``{namespace, keys_manifest}``), or None on a gateway host."""
+    text = _read(KUBERNETES)
+    return json.loads(text) if text else None
+
+
+def _store():
+    """The keys' file, and Kubernetes mode's settings (None on a gateway host)."""
+    k8s = _kubernetes()
+    return (k8s["keys_manifest"] if k8s else KEYS), k8s
+
+
 def _keys_locked():
     """An flock beside the keys file for one read-modify-write (released at exit)."""
     import fcntl
 
-    if _read(KEYS) is None:
-        raise OpError("%s: missing (is this host converged with the ai_gateway role?)" % KEYS)
-    fd = os.open(STATE + "/.keys.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    path, k8s = _store()
+    if _read(path) is None:
+        raise OpError("%s: missing (is this host converged with the ai_gateway role?)" % path)
+    fd = os.open((ETC if k8s else STATE) + "/.keys.lock", os.O_RDWR | os.O_CREAT, 0o600)
     fcntl.flock(fd, fcntl.LOCK_EX)
     return fd
 
 
 def _keys():
-    data = json.loads(_read(KEYS) or "{}")
+    path, k8s = _store()
+    text = _read(path) or "{}"
+    if k8s:  # the Secret's keys.json
+        text = (json.loads(text).get("stringData") or {}).get("keys.json") or "{}"
+    data = json.loads(text)
     data.setdefault("keys", {})
     data.setdefault("revoked", {})
     return data
 
 
 def _save(data):
-    _atomic_write(KEYS, json.dumps(data, indent=1, sort_keys=True) + "\n", mode=0o600, keep=True)
+    path, k8s = _store()
+    text = json.dumps(data, indent=1, sort_keys=True) + "\n"
+    if k8s:
+        secret = json.loads(_read(path))
+        secret["stringData"] = {"keys.json": text}
+        text = json.dumps(secret, indent=1, sort_keys=True) + "\n"
+    _atomic_write(path, text, mode=0o600, keep=True)
 
 
 def keys_issue(name, rotate=False):
@@ -130,29 +162,56 @@ def _percentile(values, fraction):
     return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
+def _usage_text():
+    """The usage records, the rotated file's first: on this host, or (Kubernetes mode) in
+    the gateway pod's volume."""
+    k8s = _kubernetes()
+    if not k8s:
+        return "".join(_read(path) or "" for path in (USAGE + ".1", USAGE))
+    show = "import os,sys\nfor p in sys.argv[1:]:\n    os.path.exists(p) and sys.stdout.write(open(p).read())"
+    return _run(
+        [
+            "k3s",
+            "kubectl",
+            "exec",
+            "-n",
+            k8s["namespace"],
+            "deploy/ai-gateway",
+            "-c",
+            "litellm",
+            "--",
+            "python3",
+            "-c",
+            show,
+            USAGE + ".1",
+            USAGE,
+        ],
+        timeout=120,
+    ).stdout
+
+
 def usage(since=0.0):
     """Requests, errors, tokens in and out, median and p99 latency per consumer and
     model, from the records since ``since`` (seconds since the epoch)."""
     rows = {}
-    for path in (USAGE + ".1", USAGE):
-        for line in (_read(path) or "").splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(rec, dict) or float(rec.get("t", 0)) < since:
-                continue
-            key = (rec.get("consumer") or "-", rec.get("model") or "-")
-            row = rows.setdefault(
-                key, {"requests": 0, "errors": 0, "tokens_in": 0, "tokens_out": 0, "ms": []}
-            )
-            row["requests"] += 1
-            if rec.get("status") != 200:
-                row["errors"] += 1
-            row["tokens_in"] += int(rec.get("tokens_in") or 0)
-            row["tokens_out"] += int(rec.get("tokens_out") or 0)
-            if rec.get("ms") is not None:
-                row["ms"].append(float(rec["ms"]))
+    for line in _usage_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(rec, dict) or float(rec.get("t", 0)) < since:
+            continue
+        key = (rec.get("consumer") or "-", rec.get("model") or "-")
+        row = rows.setdefault(
+            key, {"requests": 0, "errors": 0, "tokens_in": 0, "tokens_out": 0, "ms": []}
+        )
+        row["requests"] += 1
+        if rec.get("status") != 200:
+            row["errors"] += 1
+        row["tokens_in"] += int(rec.get("tokens_in") or 0)
+        row["tokens_out"] += int(rec.get("tokens_out") or 0)
+        if rec.get("ms") is not None:
+            row["ms"].append(float(rec["ms"]))
     out = []
     for (consumer, model), row in sorted(rows.items()):
         ms = row.pop("ms")
@@ -168,6 +227,11 @@ def usage(since=0.0):
 
 def _listen():
     """Where the gateway listens: the --host and --port of its unit's command line."""
+    if _kubernetes():
+        raise OpError(
+            "Kubernetes mode: the gateway is reached through the ingress's host name"
+            " (ingress_traefik_gateway_host, ingress_istio_ai_gateway_hostname), not from a server"
+        )
     shown = _run(
         ["systemctl", "show", "--property=ExecStart", "--value", "homeforge-gateway.service"]
     ).stdout
