@@ -207,7 +207,11 @@ def test_the_gateway_goes_into_the_cluster_and_its_keys_are_made_on_the_first_se
     bases = {m["litellm_params"]["api_base"] for m in config["model_list"]}
     assert bases == {"http://ollama.ml.svc.cluster.local:11434"}
     assert _object(cluster, "service", "ai-gateway")["spec"]["ports"][0]["port"] == 4000
-    assert _object(cluster, "networkpolicy", "ai-gateway-ingress-only")["spec"]["policyTypes"]
+    policy = _object(cluster, "networkpolicy", "ai-gateway-ingress-only")["spec"]
+    assert policy["ingress"] == []  # no ingress in this cluster: nothing but the node
+    assert {"kubernetes.io/metadata.name": "ml"} in [
+        peer["namespaceSelector"]["matchLabels"] for rule in policy["egress"] for peer in rule["to"]
+    ]
     master = _object(cluster, "secret", "ai-gateway-master-key")
     master_key = base64.b64decode(master["data"]["LITELLM_MASTER_KEY"]).decode()
     done = cluster.hf("gateway", "keys", "issue", "app", "-i", str(cluster.inventory), "--json")
@@ -224,9 +228,38 @@ def test_the_gateway_goes_into_the_cluster_and_its_keys_are_made_on_the_first_se
     assert listed.returncode == 0 and "app" in listed.stdout and key not in listed.stdout
     # usage is read in the pod (kubectl exec), which the stand-in does not run: one line
     usage = cluster.hf("gateway", "usage", "-i", str(cluster.inventory))
-    assert usage.returncode != 0 and "kubectl exec" in usage.stdout + usage.stderr
+    said = usage.stdout + usage.stderr
+    assert usage.returncode != 0 and "exec -n homeforge-gateway deploy/ai-gateway" in said
+    assert "unsupported by the stand-in" in said
     stored_here = [p.read_text(errors="replace") for p in cluster.state.rglob("*") if p.is_file()]
     assert not any(master_key in text or key in text for text in stored_here)
+
+
+def test_check_mode_before_the_gateway_reaches_a_running_server_passes_and_writes_nothing(
+    cluster,
+):
+    """K3s runs on lab-1 but the gateway's directory there is not made yet: --check predicts
+    and changes nothing; the next apply makes it again."""
+    gone = ["sh", "-c", "test -e /etc/homeforge-gateway || echo absent"]
+    on(cluster, "lab-1", "rm", "-r", "/etc/homeforge-gateway")
+    check = cluster.hf(
+        "apply",
+        "site",
+        "-i",
+        str(cluster.inventory),
+        "--limit",
+        "lab-1",
+        "--check",
+        "--diff",
+        "--full",
+    )
+    assert check.returncode == 0, check.stdout[-3000:] + check.stderr
+    assert on(cluster, "lab-1", *gone).strip() == "absent"
+    done = cluster.hf("apply", "site", "-i", str(cluster.inventory), "--limit", "lab-1", "--full")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr
+    assert on(cluster, "lab-1", *gone).strip() == ""
+    listed = cluster.hf("gateway", "keys", "list", "-i", str(cluster.inventory))
+    assert listed.returncode == 0 and "app" in listed.stdout  # the Secret kept its key
 
 
 def test_every_role_suite_passes_on_every_node(cluster):

@@ -49,9 +49,13 @@ def test_the_gateway_pod_starts_and_reads_its_keys_and_consumers(api):
     ) < 1:
         assert time.monotonic() < deadline, "Deployment ai-gateway: not available within 600s"
         time.sleep(5)
-    [pod] = core.list_namespaced_pod(
-        NAMESPACE, label_selector="app.kubernetes.io/name=ai-gateway"
-    ).items
+    [pod] = [
+        p
+        for p in core.list_namespaced_pod(
+            NAMESPACE, label_selector="app.kubernetes.io/name=ai-gateway"
+        ).items
+        if p.status.phase == "Running" and not p.metadata.deletion_timestamp
+    ]
     assert pod.spec.security_context.run_as_non_root and "@sha256:" in pod.spec.containers[0].image
     read = (
         "import json, os; print(json.dumps({'keys': sorted(json.load(open(os.environ['HOMEFORGE_GATEWAY_KEYS']))),"

@@ -4,7 +4,6 @@ inventory check's lines, and the ingress roles routing to the gateway's own Serv
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -82,6 +81,7 @@ def test_one_pod_pinned_by_digest_runs_restricted_with_the_keys_secret_mounted()
     pod = deployment["template"]["spec"]
     [container] = pod["containers"]
     assert container["image"] == IMAGE and image_digest_problem(container["image"]) is None
+    assert container["command"] == ["litellm"]  # not the image's entrypoint script
     assert container["args"][:2] == ["--config", "/etc/homeforge-gateway/config.yaml"]
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
@@ -216,11 +216,6 @@ def test_a_key_issued_in_kubernetes_mode_lands_in_the_secret_as_its_digest(first
         gatewayops.keys_issue("app")
     assert gatewayops.keys_revoke("app") == {"name": "app", "revoked": True}
     assert _stored(first_server)["keys"] == {} and "app" in _stored(first_server)["revoked"]
-    # the hooks read the file the kubelet mounts: the Secret's data, base64 as K3s stores it
-    data = base64.b64encode(
-        yaml.safe_load(first_server.read_text())["stringData"]["keys.json"].encode()
-    )
-    assert json.loads(base64.b64decode(data))["keys"] == {}
 
 
 def test_usage_in_kubernetes_mode_is_read_in_the_pod(first_server, monkeypatch):
@@ -318,7 +313,7 @@ def test_each_kubernetes_mode_problem_is_one_line_naming_file_host_and_key(tmp_p
         )
     assert (
         f"{path}: host s2: ai_gateway_mode: kubernetes: the gateway runs in the cluster, so group"
-        " ai_gateway must have no hosts (it is for host mode)"
+        " ai_gateway must have no hosts (it is for host mode; it has s2)"
     ) in lines
 
 
@@ -376,3 +371,62 @@ def test_istio_routes_the_gateways_host_name_to_its_own_service_and_lets_it_reac
     policy = next(o for o in objects if o["kind"] == "NetworkPolicy")
     sources = [p["namespaceSelector"]["matchLabels"] for p in policy["spec"]["ingress"][0]["from"]]
     assert {"kubernetes.io/metadata.name": "homeforge-gateway"} in sources
+
+
+def test_kubernetes_mode_with_an_ingress_publishing_it_passes_the_check(tmp_path):
+    ingress = (
+        "        homeforge_ingress: traefik\n        ingress_traefik_gateway_host: ai.lab.example\n"
+    )
+    path = _inventory(tmp_path, GOOD + ingress)
+    done = CliRunner().invoke(main, ["inventory", "check", "-i", str(path)])
+    assert done.exit_code == 0, done.output
+    istio = (
+        "        homeforge_ingress: istio\n"
+        "        k3s_server_config: {disable: [traefik]}\n"
+        "        ingress_istio_ai_gateway_hostname: ai.lab.example\n"
+    )
+    path = _inventory(tmp_path, GOOD + istio)
+    done = CliRunner().invoke(main, ["inventory", "check", "-i", str(path)])
+    assert done.exit_code == 0, done.output
+    path = _inventory(tmp_path, GOOD + istio + "        ai_gateway_k8s_namespace: llm-gateway\n")
+    done = CliRunner().invoke(main, ["inventory", "check", "-i", str(path)])
+    assert done.exit_code == 2
+    assert (
+        f"{path}: host s1: ingress_istio_ai_gateway_namespace: 'homeforge-gateway': with"
+        " ai_gateway_mode kubernetes it must be the gateway's namespace, 'llm-gateway'"
+        " (ai_gateway_k8s_namespace: the route goes beside its Service)"
+    ) in done.output.splitlines()
+
+
+def test_a_reserved_namespace_an_image_of_another_release_and_a_host_gateway_are_refused(
+    tmp_path,
+):
+    other = IMAGE.replace("v1.108.7", "v1.108.6")
+    bad = GOOD.replace(IMAGE, other) + "        ai_gateway_k8s_namespace: kube-system\n"
+    elsewhere = "    ai_gateway:\n      hosts: {gw: {ansible_host: 10.0.0.9}}\n"
+    path = _inventory(tmp_path, bad, elsewhere)
+    done = CliRunner().invoke(main, ["inventory", "check", "-i", str(path)])
+    assert done.exit_code == 2
+    lines = done.output.splitlines()
+    where = f"{path}: host s1: "
+    assert (
+        f"{where}ai_gateway_k8s_image: {other!r}: its tag 'v1.108.6' is not of LiteLLM 1.108.7"
+        " (ai_gateway_version): the hooks use that release's internals"
+    ) in lines
+    assert any(
+        line.startswith(
+            f"{where}ai_gateway_k8s_namespace: 'kube-system': a namespace of Kubernetes"
+        )
+        for line in lines
+    )
+    assert (
+        f"{where}ai_gateway_mode: kubernetes: the gateway runs in the cluster, so group"
+        " ai_gateway must have no hosts (it is for host mode; it has gw)"
+    ) in lines
+
+
+def test_the_check_and_the_role_reserve_the_same_namespaces():
+    from homeforge.checks.gateway import RESERVED_NAMESPACES
+
+    role_vars = yaml.safe_load((ROOT / "roles" / ROLE / "vars" / "main.yml").read_text())
+    assert list(RESERVED_NAMESPACES) == role_vars["_ai_gateway_reserved_namespaces"]

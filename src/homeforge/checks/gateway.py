@@ -5,6 +5,8 @@ a mesh service (homeforge_services) for `mesh cutover`."""
 
 from __future__ import annotations
 
+import re
+
 from homeforge.checks.rules import rule_problems
 from homeforge.cutover.declaration import KEY, declaration, parse
 from homeforge.inventory.model import Inventory, is_template
@@ -113,6 +115,29 @@ def check_gateway(inv: Inventory) -> list[str]:
     return list(dict.fromkeys(problems))
 
 
+# Namespaces the gateway's manifest must never own (it labels its Namespace restricted).
+RESERVED_NAMESPACES = (
+    "default", "kube-system", "kube-public", "kube-node-lease", "istio-system", "istio-ingress",
+)  # fmt: skip
+
+
+def image_problem(image: object, version: object) -> str | None:
+    """An image pinned by digest whose tag, when it has one, names the LiteLLM release the
+    role pins (``ai_gateway_version``): the hooks use that release's internals."""
+    problem = image_digest_problem(image)
+    if problem:
+        return problem
+    name = str(image).split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    tag = last.rsplit(":", 1)[1] if ":" in last else ""
+    if tag and not re.search(rf"(?<![0-9.]){re.escape(str(version))}(?![0-9.])", tag):
+        return (
+            f"its tag {tag!r} is not of LiteLLM {version} (ai_gateway_version): the hooks use"
+            " that release's internals"
+        )
+    return None
+
+
 K8S_RULES = {
     "ai_gateway_k8s_namespace": kube_name_problem,
     "ai_gateway_k8s_storage_size": quantity_problem,
@@ -134,10 +159,11 @@ def check_gateway_kubernetes(inv: Inventory) -> list[str]:
         hvars = inv.hostvars[host]
         if hvars.get("ai_gateway_mode") != "kubernetes":
             continue
-        if host in inv.group_members(GROUP):
+        if inv.group_members(GROUP):
             problems.append(
                 f"{inv.where(host, 'ai_gateway_mode')}: kubernetes: the gateway runs in the"
-                f" cluster, so group {GROUP} must have no hosts (it is for host mode)"
+                f" cluster, so group {GROUP} must have no hosts (it is for host mode; it has"
+                f" {', '.join(inv.group_members(GROUP))})"
             )
         if hvars.get("ollama_mode", "host") != "kubernetes":
             problems.append(
@@ -145,12 +171,19 @@ def check_gateway_kubernetes(inv: Inventory) -> list[str]:
                 " (the gateway serves the Ollama chart's Service)"
             )
         image = hvars.get("ai_gateway_k8s_image", "")
-        if not is_template(image) and (problem := image_digest_problem(image)):
+        version = hvars.get("ai_gateway_version", role_default("ai_gateway", "ai_gateway_version"))
+        if not is_template(image) and (problem := image_problem(image, version)):
             problems.append(f"{inv.where(host, 'ai_gateway_k8s_image')}: {image!r}: {problem}")
         problems += rule_problems(inv, host, hvars, K8S_RULES, ["ai_gateway_k8s_storage_class"])
         namespace = hvars.get(
             "ai_gateway_k8s_namespace", role_default("ai_gateway", "ai_gateway_k8s_namespace")
         )
+        if namespace in RESERVED_NAMESPACES:
+            problems.append(
+                f"{inv.where(host, 'ai_gateway_k8s_namespace')}: {namespace!r}: a namespace of"
+                " Kubernetes or of the ingress; the gateway's Namespace object would put Pod"
+                " Security restricted on it"
+            )
         if namespace == hvars.get(
             "ollama_k8s_namespace", role_default("ollama", "ollama_k8s_namespace")
         ):

@@ -134,7 +134,12 @@ def check_traefik_on_the_servers(inv: Inventory) -> list[str]:
                 f"{inv.where(host, 'k3s_server_config')}: disable: traefik, but homeforge_ingress"
                 " is traefik (the role configures K3s's bundled Traefik)"
             )
-        if hvars.get("ingress_traefik_gateway_host") and not inv.group_members("ai_gateway"):
+        in_cluster = hvars.get("ai_gateway_mode") == "kubernetes"  # its own Service
+        if (
+            hvars.get("ingress_traefik_gateway_host")
+            and not in_cluster
+            and not inv.group_members("ai_gateway")
+        ):
             problems.append(
                 f"{inv.where(host, 'ingress_traefik_gateway_host')}: set, but group ai_gateway has no"
                 " host: there is no gateway to publish"

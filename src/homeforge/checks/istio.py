@@ -93,7 +93,12 @@ def check_istio_on_the_servers(inv: Inventory) -> list[str]:
                 " homeforge_ingress is istio, unless ingress_istio_hostname publishes the service"
                 " (the host name clients use, e.g. ai.lab.example)"
             )
-        if hvars.get("ingress_istio_ai_gateway_hostname") and not inv.group_members("ai_gateway"):
+        in_cluster = hvars.get("ai_gateway_mode") == "kubernetes"  # its own Service
+        if (
+            hvars.get("ingress_istio_ai_gateway_hostname")
+            and not in_cluster
+            and not inv.group_members("ai_gateway")
+        ):
             problems.append(
                 f"{inv.where(host, 'ingress_istio_ai_gateway_hostname')}: set, but group ai_gateway"
                 " has no host: there is no gateway to publish"
@@ -131,6 +136,15 @@ def check_istio_on_the_servers(inv: Inventory) -> list[str]:
                 f"{inv.where(host, 'ingress_istio_ai_gateway_namespace')}: {ai_gateway!r}: must not"
                 " be the Gateway's or the service's namespace (the role writes it as a Namespace"
                 " of its own)"
+            )
+        in_namespace = hvars.get(
+            "ai_gateway_k8s_namespace", role_default("ai_gateway", "ai_gateway_k8s_namespace")
+        )
+        if in_cluster and ai_gateway != in_namespace:
+            problems.append(
+                f"{inv.where(host, 'ingress_istio_ai_gateway_namespace')}: {ai_gateway!r}: with"
+                f" ai_gateway_mode kubernetes it must be the gateway's namespace, {in_namespace!r}"
+                " (ai_gateway_k8s_namespace: the route goes beside its Service)"
             )
     return problems
 
