@@ -24,14 +24,25 @@ SUBNET = "10.254.92.0/24"
 class LabEnv:
     state: Path
     inventory: Path
+    # A private copy of the checkout the CLI runs from (see private_checkout), or None
+    checkout: Path | None = None
 
-    def hf(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    def _env(self) -> dict[str, str]:
         env = {
             **os.environ,
             "HOMEFORGE_STATE_DIR": str(self.state),
             "COLUMNS": "200",
             "HF_TEST_API_TOKEN": CANARY_SECRET,
         }
+        if self.checkout is not None:
+            env["PYTHONPATH"] = os.pathsep.join(
+                [str(self.checkout / "src"), *filter(None, [env.get("PYTHONPATH")])]
+            )
+            env.pop("ANSIBLE_COLLECTIONS_PATH", None)  # the copy's own (paths.collections_dir)
+        return env
+
+    def hf(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+        env = self._env()
         return subprocess.run(
             [sys.executable, "-m", "homeforge", *args],
             capture_output=True,
@@ -43,12 +54,7 @@ class LabEnv:
     def hf_background(self, *args: str) -> subprocess.Popen:
         """The CLI started in the background (stdout piped, one JSON line per event with
         --json); stop it with :func:`kill_tree`."""
-        env = {
-            **os.environ,
-            "HOMEFORGE_STATE_DIR": str(self.state),
-            "COLUMNS": "200",
-            "HF_TEST_API_TOKEN": CANARY_SECRET,
-        }
+        env = self._env()
         return subprocess.Popen(
             [sys.executable, "-m", "homeforge", *args],
             stdout=subprocess.PIPE,
@@ -116,8 +122,20 @@ def start_lab(tmp_path_factory, name: str, nodes: int, subnet: str, *more: str) 
     return env
 
 
+def private_checkout(tmp_path_factory) -> Path:
+    """A copy of this checkout (roles, playbooks, plugins, the package) for a lab whose
+    tests edit the content: labs of other files run beside it from the same tree, and an
+    edit there would change their roles' digests mid-run."""
+    root = Path(__file__).resolve().parents[2]
+    copy = tmp_path_factory.mktemp("checkout") / "homeforge"
+    skip = (".venv", ".homeforge", ".git", "bench", "__pycache__", ".pytest_cache", "*.egg-info")
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(*skip), symlinks=True)
+    return copy
+
+
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory) -> LabEnv:
     env = start_lab(tmp_path_factory, NAME, 2, SUBNET)
+    env.checkout = private_checkout(tmp_path_factory)  # its role-edit test edits the copy
     yield env
     env.hf("lab", "down", "--name", NAME)

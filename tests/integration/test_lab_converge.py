@@ -474,10 +474,10 @@ def test_an_inventory_value_of_one_host_converges_that_host_only(lab, tmp_path):
 def test_a_role_file_edit_converges_the_hosts_that_run_the_role(lab):
     """An edit to a role's file (here a comment in common's defaults) is an input of every
     host whose plays give it that role: each converges that role only (no other role
-    reads what it writes), and undoing the edit is one too."""
-    from homeforge import paths
-
-    defaults = paths.content_root() / "roles" / "common" / "defaults" / "main.yml"
+    reads what it writes), and undoing the edit is one too. The edit is made in the lab's
+    private copy of the checkout, which its CLI runs from (labs beside it use the tree)."""
+    assert lab.checkout is not None
+    defaults = lab.checkout / "roles" / "common" / "defaults" / "main.yml"
     original = defaults.read_bytes()
     try:
         defaults.write_bytes(original + b"\n# edited by test_lab_converge\n")
