@@ -211,3 +211,20 @@ def consumers_file(consumers: list[dict]) -> dict:
         }
         for c in consumers
     }
+
+
+def image_problem(image: object, version: object) -> str | None:
+    """Kubernetes mode's image: pinned by digest (the shared ``image_digest`` rule), and
+    its tag, when it has one, names the LiteLLM release the role pins
+    (``ai_gateway_version``): the hooks use that release's internals."""
+    problem = rules.image_digest_problem(image)
+    if problem:
+        return problem
+    last = str(image).split("@", 1)[0].rsplit("/", 1)[-1]
+    tag = last.rsplit(":", 1)[1] if ":" in last else ""
+    if tag and not re.search(rf"(?<![0-9.]){re.escape(str(version))}(?![0-9.])", tag):
+        return (
+            f"its tag {tag!r} is not of LiteLLM {version} (ai_gateway_version): the hooks use"
+            " that release's internals"
+        )
+    return None

@@ -5,8 +5,6 @@ a mesh service (homeforge_services) for `mesh cutover`."""
 
 from __future__ import annotations
 
-import re
-
 from homeforge.checks.rules import rule_problems
 from homeforge.cutover.declaration import KEY, declaration, parse
 from homeforge.inventory.model import Inventory, is_template
@@ -15,7 +13,6 @@ from homeforge.roles import role_default
 from homeforge.validation import (
     absolute_path_problem,
     https_url_problem,
-    image_digest_problem,
     kube_name_problem,
     listen_problem,
     port_problem,
@@ -121,23 +118,6 @@ RESERVED_NAMESPACES = (
 )  # fmt: skip
 
 
-def image_problem(image: object, version: object) -> str | None:
-    """An image pinned by digest whose tag, when it has one, names the LiteLLM release the
-    role pins (``ai_gateway_version``): the hooks use that release's internals."""
-    problem = image_digest_problem(image)
-    if problem:
-        return problem
-    name = str(image).split("@", 1)[0]
-    last = name.rsplit("/", 1)[-1]
-    tag = last.rsplit(":", 1)[1] if ":" in last else ""
-    if tag and not re.search(rf"(?<![0-9.]){re.escape(str(version))}(?![0-9.])", tag):
-        return (
-            f"its tag {tag!r} is not of LiteLLM {version} (ai_gateway_version): the hooks use"
-            " that release's internals"
-        )
-    return None
-
-
 K8S_RULES = {
     "ai_gateway_k8s_namespace": kube_name_problem,
     "ai_gateway_k8s_storage_size": quantity_problem,
@@ -172,7 +152,7 @@ def check_gateway_kubernetes(inv: Inventory) -> list[str]:
             )
         image = hvars.get("ai_gateway_k8s_image", "")
         version = hvars.get("ai_gateway_version", role_default("ai_gateway", "ai_gateway_version"))
-        if not is_template(image) and (problem := image_problem(image, version)):
+        if not is_template(image) and (problem := gw.image_problem(image, version)):
             problems.append(f"{inv.where(host, 'ai_gateway_k8s_image')}: {image!r}: {problem}")
         problems += rule_problems(inv, host, hvars, K8S_RULES, ["ai_gateway_k8s_storage_class"])
         namespace = hvars.get(
